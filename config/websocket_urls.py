@@ -1,0 +1,3 @@
+"""Websocket routes. Each consumer checks its own credentials and Origin."""
+
+websocket_urlpatterns: list = []
