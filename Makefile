@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 # Tests need a key; a local run generates and keeps its own (config/launcher.py).
-TEST_ENV := SECRET_KEY=$${SECRET_KEY:-test-only-secret-key} VIGIL_DATA_DIR=$${VIGIL_DATA_DIR:-$(CURDIR)/data}
+TEST_ENV = SECRET_KEY=$${SECRET_KEY:-test-only-secret-key} VIGIL_DATA_DIR=$${VIGIL_DATA_DIR:-$(CURDIR)/data}
 
 .PHONY: install browser run test test-faults lint bench clean
 

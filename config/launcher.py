@@ -80,11 +80,36 @@ def _run(env: dict[str, str], *args: str) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, check=True)
 
 
+def _stop_on_signals() -> None:
+    """Ctrl-C (SIGINT) and SIGTERM both stop web, worker and beat cleanly; SIGINT is set
+    explicitly because a shell may have started us with it ignored."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def _demo_password(env: dict[str, str], data_dir: Path) -> str:
+    """The demo staff password: VIGIL_DEMO_PASSWORD, or one generated on first run and
+    kept in the data folder so that every later start can print it again."""
+    if env.get("VIGIL_DEMO_PASSWORD"):
+        return env["VIGIL_DEMO_PASSWORD"]
+    password_file = data_dir / "demo_password"
+    if not password_file.exists():
+        password_file.write_text(secrets.token_urlsafe(9))
+        password_file.chmod(0o600)
+    return password_file.read_text().strip()
+
+
 def run(port: int) -> int:
+    _stop_on_signals()
     embedded = EmbeddedRedis(_data_dir())
     processes: list[subprocess.Popen[bytes]] = []
     try:
         env = _prepare_environment(embedded)
+        env["VIGIL_DEMO_PASSWORD"] = _demo_password(env, _data_dir())
         _run(env, "migrate", "--no-input")
         _run(env, "seed_demo", "--if-empty")
         python = sys.executable
@@ -97,7 +122,13 @@ def run(port: int) -> int:
         for name, command in commands.items():
             print(f"Starting {name}: {' '.join(command[1:])}", flush=True)
             processes.append(subprocess.Popen(command, cwd=BASE_DIR, env=env))
-        print(f"\nVigil is running at http://{bind}:{port}/  (Ctrl-C stops web, worker and beat)\n", flush=True)
+        print(
+            f"\nVigil is running at http://{bind}:{port}/  (Ctrl-C stops web, worker and beat)\n"
+            f"  API docs:  http://{bind}:{port}/api/docs/\n"
+            f"  Demo logins: demo-surgeon, demo-nurse, demo-coordinator (clinic 1), demo-nurse-2 (clinic 2)\n"
+            f"  Password: {env['VIGIL_DEMO_PASSWORD']}\n",
+            flush=True,
+        )
         while all(process.poll() is None for process in processes):
             time.sleep(0.5)
         print("A Vigil process stopped; stopping the others.", flush=True)
