@@ -92,9 +92,7 @@ _KNOWN: dict[int, tuple[str, bool]] = {
 }
 
 
-def describe_twilio_error(
-    code: int | None, http_status: int | None = None
-) -> TwilioErrorVerdict:
+def describe_twilio_error(code: int | None, http_status: int | None = None) -> TwilioErrorVerdict:
     """Say what a Twilio error means and whether retrying the same request can help.
 
     ``code`` is Twilio's error code (``TwilioRestException.code``, a status callback's
@@ -105,9 +103,7 @@ def describe_twilio_error(
     """
     if code is not None and code in _KNOWN:
         text, permanent = _KNOWN[code]
-        return TwilioErrorVerdict(
-            message=f"{text} (Twilio error {code})", permanent=permanent
-        )
+        return TwilioErrorVerdict(message=f"{text} (Twilio error {code})", permanent=permanent)
 
     if http_status is None:
         text, permanent = "Twilio failed for an unknown reason", False

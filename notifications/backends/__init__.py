@@ -42,9 +42,7 @@ def get_sms_backend(path: str | None = None, **kwargs: Any) -> BaseSmsBackend:
             # console swallows the messages is worse than a crash at start.
             raise ImproperlyConfigured("SMS_BACKEND is not set")
     backend_class = import_string(path)
-    if not (
-        isinstance(backend_class, type) and issubclass(backend_class, BaseSmsBackend)
-    ):
+    if not (isinstance(backend_class, type) and issubclass(backend_class, BaseSmsBackend)):
         raise ImproperlyConfigured(f"{path} is not a BaseSmsBackend subclass")
     backend: BaseSmsBackend = backend_class(**kwargs)
     return backend

@@ -68,16 +68,12 @@ class RebasedTwilioHttpClient(TwilioHttpClient):
     does not carry the response headers and a 429's ``Retry-After`` is needed.
     """
 
-    def __init__(
-        self, *, base_url: str = TWILIO_API_BASE_URL, timeout: float | None = None
-    ):
+    def __init__(self, *, base_url: str = TWILIO_API_BASE_URL, timeout: float | None = None):
         # max_retries=None keeps urllib3's default, Retry(0, read=False): one attempt.
         super().__init__(pool_connections=True, timeout=timeout, max_retries=None)
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ImproperlyConfigured(
-                f"TWILIO_API_BASE_URL is not an http(s) URL: {base_url!r}"
-            )
+            raise ImproperlyConfigured(f"TWILIO_API_BASE_URL is not an http(s) URL: {base_url!r}")
         self.base_url = base_url.rstrip("/")
         self._rebase = self.base_url != TWILIO_API_BASE_URL
         self._local = threading.local()
@@ -171,21 +167,13 @@ class TwilioBackend(BaseSmsBackend):
         self.account_sid: str = _setting("TWILIO_ACCOUNT_SID", account_sid) or ""
         self.auth_token: str = _setting("TWILIO_AUTH_TOKEN", auth_token) or ""
         self.from_number: str = _setting("TWILIO_FROM_NUMBER", from_number) or ""
-        self.messaging_service_sid: str = (
-            _setting("TWILIO_MESSAGING_SERVICE_SID", messaging_service_sid) or ""
-        )
-        self.api_base_url: str = (
-            _setting("TWILIO_API_BASE_URL", api_base_url) or TWILIO_API_BASE_URL
-        )
+        self.messaging_service_sid: str = _setting("TWILIO_MESSAGING_SERVICE_SID", messaging_service_sid) or ""
+        self.api_base_url: str = _setting("TWILIO_API_BASE_URL", api_base_url) or TWILIO_API_BASE_URL
         self.timeout = float(_setting("TWILIO_TIMEOUT", timeout, DEFAULT_TIMEOUT))
         if not self.account_sid or not self.auth_token:
-            raise ImproperlyConfigured(
-                "TwilioBackend needs an account SID and an auth token"
-            )
+            raise ImproperlyConfigured("TwilioBackend needs an account SID and an auth token")
         if not self.from_number and not self.messaging_service_sid:
-            raise ImproperlyConfigured(
-                "TwilioBackend needs a from number or a messaging service SID"
-            )
+            raise ImproperlyConfigured("TwilioBackend needs a from number or a messaging service SID")
         if not self.timeout > 0:
             raise ImproperlyConfigured("TwilioBackend timeout must be positive")
         self._http_client: RebasedTwilioHttpClient | None = None
@@ -194,12 +182,8 @@ class TwilioBackend(BaseSmsBackend):
     def open(self) -> bool:
         if self._client is not None:
             return False
-        self._http_client = RebasedTwilioHttpClient(
-            base_url=self.api_base_url, timeout=self.timeout
-        )
-        self._client = Client(
-            self.account_sid, self.auth_token, http_client=self._http_client
-        )
+        self._http_client = RebasedTwilioHttpClient(base_url=self.api_base_url, timeout=self.timeout)
+        self._client = Client(self.account_sid, self.auth_token, http_client=self._http_client)
         return True
 
     def close(self) -> None:
@@ -257,13 +241,9 @@ class TwilioBackend(BaseSmsBackend):
         # A read timeout or a dropped connection may come after Twilio queued the
         # message: a retry can then text the patient twice. A refused or timed-out
         # connect never reached Twilio.
-        return SmsDeliveryError(
-            message, permanent=False, maybe_sent=not _never_connected(exc)
-        )
+        return SmsDeliveryError(message, permanent=False, maybe_sent=not _never_connected(exc))
 
-    def _error_from_reply(
-        self, status: int | None, code: int | None
-    ) -> SmsDeliveryError:
+    def _error_from_reply(self, status: int | None, code: int | None) -> SmsDeliveryError:
         # When Twilio's reply is not JSON (a proxy's HTML 502), the client puts the
         # HTTP status in `code`; that is not a Twilio code.
         if code is not None and code < 1000:

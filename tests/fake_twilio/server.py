@@ -54,9 +54,7 @@ DEFAULT_ERRORS: dict[int, tuple[int, str]] = {
     503: (20503, "Service Unavailable"),
 }
 _MESSAGES = re.compile(rf"^/{API_VERSION}/Accounts/(?P<account>[^/]+)/Messages\.json$")
-_MESSAGE = re.compile(
-    rf"^/{API_VERSION}/Accounts/(?P<account>[^/]+)/Messages/(?P<sid>[^/]+)\.json$"
-)
+_MESSAGE = re.compile(rf"^/{API_VERSION}/Accounts/(?P<account>[^/]+)/Messages/(?P<sid>[^/]+)\.json$")
 # GSM 03.38: characters of the basic set cost one septet, of the extension table two.
 _GSM_BASIC = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -350,9 +348,7 @@ class FakeTwilio:
 
     def sign(self, url: str, params: dict[str, str]) -> str:
         """X-Twilio-Signature for a form POST of ``params`` to ``url``."""
-        signature: str = RequestValidator(self.auth_token).compute_signature(
-            url, params
-        )
+        signature: str = RequestValidator(self.auth_token).compute_signature(url, params)
         return signature
 
     def signed_inbound(self, url: str, params: dict[str, str]) -> dict[str, str]:
@@ -384,9 +380,7 @@ class FakeTwilio:
             "ApiVersion": API_VERSION,
         }
 
-    def status_callback_params(
-        self, sid: str, status: str, *, error_code: int | None = None
-    ) -> dict[str, str]:
+    def status_callback_params(self, sid: str, status: str, *, error_code: int | None = None) -> dict[str, str]:
         """The form Twilio posts to a message's StatusCallback, and records ``status``."""
         with self._lock:
             message = next((m for m in self._messages if m["sid"] == sid), None)
@@ -423,9 +417,7 @@ class FakeTwilio:
         ``url`` defaults to the StatusCallback given when the message was created.
         """
         if url is None:
-            url = next(
-                (m["status_callback"] for m in self.messages if m["sid"] == sid), None
-            )
+            url = next((m["status_callback"] for m in self.messages if m["sid"] == sid), None)
             if not url:
                 raise ValueError(f"message {sid} has no StatusCallback; pass url")
         params = self.status_callback_params(sid, status, error_code=error_code)
@@ -483,9 +475,7 @@ class FakeTwilio:
             except (binascii.Error, UnicodeDecodeError):
                 decoded = ""
             username, _, password = decoded.partition(":")
-        good = hmac.compare_digest(username, self.account_sid) and hmac.compare_digest(
-            password, self.auth_token
-        )
+        good = hmac.compare_digest(username, self.account_sid) and hmac.compare_digest(password, self.auth_token)
         if not good:
             handler.reply_error(
                 401,
@@ -496,9 +486,7 @@ class FakeTwilio:
             )
             return False
         if account != self.account_sid:
-            handler.reply_error(
-                404, 20404, f"The requested resource {handler.path} was not found"
-            )
+            handler.reply_error(404, 20404, f"The requested resource {handler.path} was not found")
             return False
         return True
 
@@ -506,11 +494,7 @@ class FakeTwilio:
         with self._lock:
             self._received_count += 1
             script = self._scripts.popleft() if self._scripts else None
-        if (
-            script is not None
-            and script.timeout
-            and self._stopping.wait(script.timeout)
-        ):
+        if script is not None and script.timeout and self._stopping.wait(script.timeout):
             handler.close_connection = True  # woken by stop(): drop the request
             return
         if script is not None and script.status is not None:
@@ -520,9 +504,7 @@ class FakeTwilio:
             if script.body is not None:
                 handler.reply(script.status, raw=script.body, headers=headers)
             else:
-                handler.reply_error(
-                    script.status, script.code, script.message or "", headers=headers
-                )
+                handler.reply_error(script.status, script.code, script.message or "", headers=headers)
             return
         if not self._authorized(handler, account):
             return
@@ -555,9 +537,7 @@ class FakeTwilio:
             invalid = to in self._invalid or not E164.match(to)
             unsubscribed = to in self._unsubscribed
         if invalid:
-            handler.reply_error(
-                400, 21211, f"The 'To' number {to} is not a valid phone number."
-            )
+            handler.reply_error(400, 21211, f"The 'To' number {to} is not a valid phone number.")
             return
         if unsubscribed:
             handler.reply_error(400, 21610, "Attempt to send to unsubscribed recipient")
@@ -613,9 +593,7 @@ class FakeTwilio:
         with self._lock:
             message = next((dict(m) for m in self._messages if m["sid"] == sid), None)
         if message is None:
-            handler.reply_error(
-                404, 20404, f"The requested resource {handler.path} was not found"
-            )
+            handler.reply_error(404, 20404, f"The requested resource {handler.path} was not found")
             return
         uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}.json"
         handler.reply(

@@ -77,9 +77,7 @@ def empty_locmem_outbox() -> Iterator[None]:
 
 class TestTwilioBackend:
     def test_it_returns_the_sid_twilio_assigned(self, fake: FakeTwilio) -> None:
-        result = twilio_backend(fake).send(
-            sms(status_callback="https://vigil.test/cb/")
-        )
+        result = twilio_backend(fake).send(sms(status_callback="https://vigil.test/cb/"))
 
         [accepted] = fake.messages
         assert result == SendResult(sid=accepted["sid"], status="queued")
@@ -89,9 +87,7 @@ class TestTwilioBackend:
         assert accepted["body"] == BODY
         assert accepted["status_callback"] == "https://vigil.test/cb/"
 
-    def test_it_sends_through_a_messaging_service_without_a_from_number(
-        self, fake: FakeTwilio
-    ) -> None:
+    def test_it_sends_through_a_messaging_service_without_a_from_number(self, fake: FakeTwilio) -> None:
         service = "MG" + "0" * 32
         backend = twilio_backend(fake, from_number="", messaging_service_sid=service)
 
@@ -102,9 +98,7 @@ class TestTwilioBackend:
         assert accepted["from"] is None
         assert result.status == "accepted"  # what Twilio answers for a service send
 
-    def test_it_raises_a_transient_error_on_a_server_error_without_retrying(
-        self, fake: FakeTwilio
-    ) -> None:
+    def test_it_raises_a_transient_error_on_a_server_error_without_retrying(self, fake: FakeTwilio) -> None:
         fake.fail_next(status=500)
 
         with pytest.raises(SmsDeliveryError) as caught:
@@ -116,9 +110,7 @@ class TestTwilioBackend:
         assert fake.received_count == 1  # the client itself retried nothing
         assert fake.messages == []
 
-    def test_it_raises_a_transient_error_with_retry_after_when_rate_limited(
-        self, fake: FakeTwilio
-    ) -> None:
+    def test_it_raises_a_transient_error_with_retry_after_when_rate_limited(self, fake: FakeTwilio) -> None:
         fake.fail_next(status=429, code=20429, retry_after=2)
 
         with pytest.raises(SmsDeliveryError) as caught:
@@ -128,9 +120,7 @@ class TestTwilioBackend:
         assert caught.value.code == 20429
         assert caught.value.retry_after == 2.0
 
-    def test_it_raises_a_permanent_error_for_an_invalid_number(
-        self, fake: FakeTwilio
-    ) -> None:
+    def test_it_raises_a_permanent_error_for_an_invalid_number(self, fake: FakeTwilio) -> None:
         fake.mark_invalid("+15005550001")
 
         with pytest.raises(SmsDeliveryError) as caught:
@@ -141,17 +131,13 @@ class TestTwilioBackend:
         assert caught.value.status == 400
         assert fake.messages == []
 
-    def test_it_raises_a_permanent_error_for_a_number_not_in_e164(
-        self, fake: FakeTwilio
-    ) -> None:
+    def test_it_raises_a_permanent_error_for_a_number_not_in_e164(self, fake: FakeTwilio) -> None:
         with pytest.raises(SmsDeliveryError) as caught:
             twilio_backend(fake).send(sms(to="05301234567"))
 
         assert (caught.value.code, caught.value.permanent) == (21211, True)
 
-    def test_it_raises_a_permanent_error_for_an_unsubscribed_recipient(
-        self, fake: FakeTwilio
-    ) -> None:
+    def test_it_raises_a_permanent_error_for_an_unsubscribed_recipient(self, fake: FakeTwilio) -> None:
         fake.mark_unsubscribed(PATIENT)
 
         with pytest.raises(SmsDeliveryError) as caught:
@@ -161,9 +147,7 @@ class TestTwilioBackend:
         assert caught.value.code == 21610
         assert "STOP" in caught.value.message
 
-    def test_it_raises_a_transient_error_that_may_have_been_sent_on_a_timeout(
-        self, fake: FakeTwilio
-    ) -> None:
+    def test_it_raises_a_transient_error_that_may_have_been_sent_on_a_timeout(self, fake: FakeTwilio) -> None:
         fake.fail_next(timeout=0.6)
 
         with pytest.raises(SmsDeliveryError) as caught:
@@ -206,9 +190,7 @@ class TestTwilioBackend:
         assert "credentials" in caught.value.message
         assert fake.messages == []
 
-    def test_it_treats_a_gateway_error_page_as_transient(
-        self, fake: FakeTwilio
-    ) -> None:
+    def test_it_treats_a_gateway_error_page_as_transient(self, fake: FakeTwilio) -> None:
         fake.fail_next(status=502, body="<html><h1>502 Bad Gateway</h1></html>")
 
         with pytest.raises(SmsDeliveryError) as caught:
@@ -249,9 +231,7 @@ class TestTwilioBackend:
         assert len(fake.messages) == 3
         assert fake.connection_count == 1
 
-    def test_it_refuses_to_start_without_credentials_or_a_sender(
-        self, fake: FakeTwilio
-    ) -> None:
+    def test_it_refuses_to_start_without_credentials_or_a_sender(self, fake: FakeTwilio) -> None:
         with pytest.raises(ImproperlyConfigured):
             twilio_backend(fake, auth_token="")
         with pytest.raises(ImproperlyConfigured):
@@ -366,10 +346,7 @@ class TestConsoleBackend:
     def test_it_writes_whole_blocks_from_concurrent_threads(self) -> None:
         stream = io.StringIO()
         backend = ConsoleBackend(stream=stream)
-        threads = [
-            threading.Thread(target=backend.send, args=(sms(key=f"k{n}"),))
-            for n in range(20)
-        ]
+        threads = [threading.Thread(target=backend.send, args=(sms(key=f"k{n}"),)) for n in range(20)]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -388,16 +365,12 @@ class TestGetSmsBackend:
     def test_it_builds_the_backend_at_a_dotted_path_with_keywords(self) -> None:
         stream = io.StringIO()
 
-        backend = get_sms_backend(
-            "notifications.backends.console.ConsoleBackend", stream=stream
-        )
+        backend = get_sms_backend("notifications.backends.console.ConsoleBackend", stream=stream)
 
         assert isinstance(backend, ConsoleBackend)
         assert backend.stream is stream
 
-    def test_it_reads_settings_sms_backend_when_called(
-        self, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
+    def test_it_reads_settings_sms_backend_when_called(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(
             backends_module,
             "settings",
@@ -406,9 +379,7 @@ class TestGetSmsBackend:
 
         assert isinstance(get_sms_backend(), LocmemBackend)
 
-    def test_it_refuses_a_missing_setting(
-        self, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
+    def test_it_refuses_a_missing_setting(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(backends_module, "settings", SimpleNamespace())
 
         with pytest.raises(ImproperlyConfigured):

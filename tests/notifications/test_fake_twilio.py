@@ -41,9 +41,7 @@ def messages_url(fake: FakeTwilio, account: str | None = None) -> str:
     return f"{fake.base_url}/2010-04-01/Accounts/{account or fake.account_sid}/Messages.json"
 
 
-def post_message(
-    fake: FakeTwilio, auth: tuple[str, str] | None = None, **form: str
-) -> requests.Response:
+def post_message(fake: FakeTwilio, auth: tuple[str, str] | None = None, **form: str) -> requests.Response:
     form.setdefault("To", PATIENT)
     form.setdefault("From", SENDER)
     form.setdefault("Body", "Hello")
@@ -86,9 +84,7 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = (
-            f"http://127.0.0.1:{self.server.server_address[1]}/webhooks/twilio/status/"
-        )
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhooks/twilio/status/"
         self.thread = threading.Thread(
             target=self.server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -122,12 +118,8 @@ def test_it_answers_a_message_create_with_twilios_message_resource(
     assert resource["direction"] == "outbound-api"
     assert resource["num_segments"] == "1"
     assert resource["api_version"] == "2010-04-01"
-    assert (
-        email.utils.parsedate_to_datetime(resource["date_created"]).tzinfo is not None
-    )
-    assert resource["uri"] == (
-        f"/2010-04-01/Accounts/{fake.account_sid}/Messages/{resource['sid']}.json"
-    )
+    assert email.utils.parsedate_to_datetime(resource["date_created"]).tzinfo is not None
+    assert resource["uri"] == (f"/2010-04-01/Accounts/{fake.account_sid}/Messages/{resource['sid']}.json")
     assert fake.messages == [
         {
             "sid": resource["sid"],
@@ -174,12 +166,8 @@ def test_it_answers_404_for_another_accounts_messages(fake: FakeTwilio) -> None:
     assert (response.status_code, response.json()["code"]) == (404, 20404)
 
 
-@pytest.mark.parametrize(
-    "number", ["5301234567", "+0123456", "+90 530 123 45 67", "+1555abc"]
-)
-def test_it_answers_21211_for_a_number_not_in_e164(
-    fake: FakeTwilio, number: str
-) -> None:
+@pytest.mark.parametrize("number", ["5301234567", "+0123456", "+90 530 123 45 67", "+1555abc"])
+def test_it_answers_21211_for_a_number_not_in_e164(fake: FakeTwilio, number: str) -> None:
     response = post_message(fake, To=number)
 
     assert response.status_code == 400
@@ -219,9 +207,7 @@ def test_it_answers_21610_for_an_unsubscribed_number_until_it_resubscribes(
         ({"Body": "x" * 1601}, 21617),
     ],
 )
-def test_it_refuses_incomplete_messages_like_twilio(
-    fake: FakeTwilio, form: dict[str, str], code: int
-) -> None:
+def test_it_refuses_incomplete_messages_like_twilio(fake: FakeTwilio, form: dict[str, str], code: int) -> None:
     response = post_message(fake, **form)
 
     assert (response.status_code, response.json()["code"]) == (400, code)
@@ -317,9 +303,7 @@ def test_it_posts_signed_status_callbacks_to_the_messages_callback_url(
     assert second["params"]["ErrorCode"] == "30005"
     validator = RequestValidator(fake.auth_token)
     for request in receiver.requests:
-        assert validator.validate(
-            receiver.url, request["params"], request["headers"]["X-Twilio-Signature"]
-        )
+        assert validator.validate(receiver.url, request["params"], request["headers"]["X-Twilio-Signature"])
     assert fake.messages[0]["status"] == "undelivered"
 
 
@@ -329,22 +313,12 @@ def test_it_signs_inbound_sms_forms_for_our_webhook(fake: FakeTwilio) -> None:
 
     headers = fake.signed_inbound(url, params)
 
-    assert (
-        params["From"] == PATIENT
-        and params["To"] == SENDER
-        and params["Body"] == "38,6 C"
-    )
+    assert params["From"] == PATIENT and params["To"] == SENDER and params["Body"] == "38,6 C"
     assert re.fullmatch(r"SM[0-9a-f]{32}", params["MessageSid"])
-    assert RequestValidator(fake.auth_token).validate(
-        url, params, headers["X-Twilio-Signature"]
-    )
-    assert not RequestValidator("another-token").validate(
-        url, params, headers["X-Twilio-Signature"]
-    )
+    assert RequestValidator(fake.auth_token).validate(url, params, headers["X-Twilio-Signature"])
+    assert not RequestValidator("another-token").validate(url, params, headers["X-Twilio-Signature"])
     tampered = {**params, "Body": "36,6 C"}
-    assert not RequestValidator(fake.auth_token).validate(
-        url, tampered, headers["X-Twilio-Signature"]
-    )
+    assert not RequestValidator(fake.auth_token).validate(url, tampered, headers["X-Twilio-Signature"])
 
 
 def test_it_drops_a_sleeping_request_when_stopped() -> None:
