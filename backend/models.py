@@ -241,3 +241,22 @@ class AuditRecord(models.Model):
 
     def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         raise ValidationError("Audit records are append-only.")
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to a write sent with an Idempotency-Key, kept so that a
+    retried request gets the same answer (and the same id) instead of a second write."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    path = models.CharField(max_length=300)
+    key = models.CharField(max_length=200)
+    body_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    response_body = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "path", "key"], name="idempotency_key_unique")]
+
+    def __str__(self) -> str:
+        return f"Idempotency key for user {self.user_id} on {self.path}"

@@ -66,3 +66,22 @@ class OutgoingMessage(models.Model):
 
     def __str__(self) -> str:
         return f"OutgoingMessage {self.pk} ({self.kind}, {self.status})"
+
+
+class Event(models.Model):
+    """A dashboard event. The id is the installation-wide `seq`: one increasing sequence
+    that a reconnecting client resumes from (`?since=`). The database is the source of
+    truth; the channel layer only carries rows already stored."""
+
+    seq = models.BigAutoField(primary_key=True)
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="events")
+    type = models.CharField(max_length=32)
+    data = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["seq"]
+        indexes = [models.Index(fields=["clinic", "seq"])]
+
+    def __str__(self) -> str:
+        return f"Event {self.seq} ({self.type})"

@@ -1,0 +1,357 @@
+"""The clinical workflow's data: protocol versions, enrollments and their plans,
+scheduled check-ins, appointments, check-ins, observations, alerts and the nurses'
+worklist. Times are stored in UTC; local times are computed from the patient's zone."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from backend.models import Clinic, Episode, Patient, User
+
+
+class Protocol(models.Model):
+    slug = models.SlugField(unique=True)
+    title = models.CharField(max_length=200)
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class ProtocolVersion(models.Model):
+    """One published version of a protocol's files, stored whole so that a patient
+    enrolled on it keeps being judged by it after the files change (until a nurse moves
+    them), and every alert can name the exact rules that fired."""
+
+    protocol = models.ForeignKey(Protocol, on_delete=models.PROTECT, related_name="versions")
+    version = models.CharField(max_length=40)
+    content_hash = models.CharField(max_length=64)
+    # The source files as published: {"protocol.yaml": "...", "rules.yaml": "..."}.
+    files = models.JSONField()
+    published_at = models.DateTimeField(auto_now_add=True)
+    is_current = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["protocol", "-published_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["protocol", "content_hash"], name="protocol_version_content_unique"),
+            models.UniqueConstraint(
+                fields=["protocol"], condition=Q(is_current=True), name="protocol_one_current_version"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.protocol_id} v{self.version}"
+
+
+class Enrollment(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        ENDED = "ended"
+
+    episode = models.ForeignKey(Episode, on_delete=models.PROTECT, related_name="enrollments")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="enrollments")
+    protocol_version = models.ForeignKey(ProtocolVersion, on_delete=models.PROTECT, related_name="enrollments")
+    has_pulse_device = models.BooleanField(default=False)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
+    enrolled_at = models.DateTimeField(auto_now_add=True)
+    enrolled_by = models.ForeignKey(User, null=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["episode"], condition=Q(status="active"), name="one_active_enrollment_per_episode"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Enrollment {self.pk} (patient {self.patient_id})"
+
+
+class Channel(models.TextChoices):
+    SMS = "sms"
+    APP = "app"
+
+
+class ScheduledCheckIn(models.Model):
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled"
+        SENT = "sent"
+        COMPLETED = "completed"
+        MISSED = "missed"
+        CANCELLED = "cancelled"
+
+    class Origin(models.TextChoices):
+        PLAN = "plan"
+        NURSE = "nurse"
+        RULE = "rule"  # e.g. the extra check-in 12 h after an amber fever
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="scheduled_check_ins")
+    enrollment = models.ForeignKey(
+        Enrollment, null=True, blank=True, on_delete=models.PROTECT, related_name="scheduled_check_ins"
+    )
+    due_at = models.DateTimeField()
+    window_minutes = models.PositiveIntegerField(default=720)
+    channel = models.CharField(max_length=4, choices=Channel.choices, default=Channel.SMS)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
+    phase = models.CharField(max_length=12, default="acute")
+    day = models.IntegerField(null=True, blank=True, help_text="days since discharge")
+    origin = models.CharField(max_length=6, choices=Origin.choices, default=Origin.PLAN)
+    announced_at = models.DateTimeField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        indexes = [
+            # The beat tick's query: open check-ins by due time (announce, remind, miss).
+            models.Index(fields=["due_at"], name="checkin_open_due", condition=Q(status__in=["scheduled", "sent"])),
+            models.Index(fields=["patient", "due_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Scheduled check-in {self.pk} ({self.status})"
+
+
+class Appointment(models.Model):
+    class Kind(models.TextChoices):
+        CLINIC_VISIT = "clinic_visit"
+        TELEMEDICINE = "telemedicine"
+        LAB = "lab"
+        IMAGING = "imaging"
+        RECALL = "recall"
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed"
+        SCHEDULED = "scheduled"
+        CONFIRMED = "confirmed"
+        ATTENDED = "attended"
+        MISSED = "missed"
+        CANCELLED = "cancelled"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="appointments")
+    enrollment = models.ForeignKey(
+        Enrollment, null=True, blank=True, on_delete=models.PROTECT, related_name="appointments"
+    )
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    starts_at = models.DateTimeField()
+    status = models.CharField(max_length=9, choices=Status.choices, default=Status.SCHEDULED)
+    reason = models.CharField(max_length=300, blank=True)
+    video_url = models.URLField(blank=True)
+    # Lab codes, imaging detail: data from the protocol's schedule template.
+    detail = models.JSONField(default=dict, blank=True)
+    origin_alert = models.ForeignKey("Alert", null=True, blank=True, on_delete=models.SET_NULL, related_name="recalls")
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["starts_at", "id"]
+        indexes = [models.Index(fields=["patient", "starts_at"]), models.Index(fields=["starts_at", "status"])]
+
+    def __str__(self) -> str:
+        return f"Appointment {self.pk} ({self.kind}, {self.status})"
+
+
+class CheckIn(models.Model):
+    class Source(models.TextChoices):
+        APP = "app"
+        SMS = "sms"
+        WEB = "web"
+        STAFF = "staff"
+
+    class Level(models.TextChoices):
+        RED = "red"
+        AMBER = "amber"
+        GREEN = "green"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="check_ins")
+    enrollment = models.ForeignKey(Enrollment, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    protocol_version = models.ForeignKey(ProtocolVersion, on_delete=models.PROTECT, related_name="+")
+    scheduled_check_in = models.OneToOneField(
+        ScheduledCheckIn, null=True, blank=True, on_delete=models.PROTECT, related_name="check_in"
+    )
+    answers = models.JSONField()
+    phase = models.CharField(max_length=12, default="acute")
+    taken_at = models.DateTimeField()
+    submitted_at = models.DateTimeField(auto_now_add=True)
+    channel = models.CharField(max_length=5, choices=Source.choices)
+    submitted_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    level = models.CharField(max_length=5, choices=Level.choices)
+    advice = models.TextField(blank=True)
+    # The rules engine's trace: which rule fired, which did not and why (explainable).
+    evaluation_trace = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["taken_at", "id"]
+        indexes = [models.Index(fields=["patient", "taken_at"])]
+
+    def __str__(self) -> str:
+        return f"Check-in {self.pk} ({self.level})"
+
+
+class Observation(models.Model):
+    """A lab result or vital entered by staff, stored in SI units (H15)."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="observations")
+    code = models.CharField(max_length=40)
+    value = models.FloatField()
+    unit = models.CharField(max_length=20)
+    entered_value = models.FloatField()
+    entered_unit = models.CharField(max_length=20)
+    observed_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    entered_by = models.ForeignKey(User, null=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["observed_at", "id"]
+        indexes = [models.Index(fields=["patient", "code", "observed_at"])]
+
+    def __str__(self) -> str:
+        return f"Observation {self.pk} ({self.code})"
+
+
+class Alert(models.Model):
+    class Severity(models.TextChoices):
+        RED = "red"
+        AMBER = "amber"
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        ACKNOWLEDGED = "acknowledged"
+        RESOLVED = "resolved"
+
+    class Outcome(models.TextChoices):
+        RECALLED = "recalled"
+        ADVISED = "advised"
+        NO_ACTION = "no_action"
+        FALSE_ALARM = "false_alarm"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="alerts")
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="alerts")
+    rule_id = models.CharField(max_length=64)
+    rule_version = models.CharField(max_length=40)
+    rule_title = models.CharField(max_length=200)
+    severity = models.CharField(max_length=5, choices=Severity.choices)
+    action = models.CharField(max_length=24, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    check_in = models.ForeignKey(CheckIn, null=True, blank=True, on_delete=models.PROTECT, related_name="alerts")
+    observation = models.ForeignKey(Observation, null=True, blank=True, on_delete=models.PROTECT, related_name="alerts")
+    evidence = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Escalation: the database decides what is due. The deadline is committed with the
+    # alert; the beat task claims due rows with a conditional update on this pair.
+    escalation_level = models.PositiveSmallIntegerField(default=1)
+    next_escalation_at = models.DateTimeField(null=True, blank=True)
+    # The on-call chain frozen when the alert opened (user ids by level), so roster
+    # edits mid-incident do not change who is paged next.
+    escalation_chain = models.JSONField(default=list, blank=True)
+    acknowledged_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, blank=True)
+    resolution_note = models.TextField(blank=True)
+    complication_grade = models.CharField(max_length=4, blank=True)
+    # Short code for acknowledging by SMS reply ("ACK 4F7K").
+    ack_code = models.CharField(max_length=8, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        constraints = [
+            # One open alert per rule and patient: a repeat finding attaches to it (H7).
+            models.UniqueConstraint(
+                fields=["patient", "rule_id"],
+                condition=Q(status__in=["open", "acknowledged"]),
+                name="one_unresolved_alert_per_rule_and_patient",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["clinic", "severity", "created_at"],
+                name="alert_unresolved_by_clinic",
+                condition=Q(status__in=["open", "acknowledged"]),
+            ),
+            models.Index(fields=["next_escalation_at"], name="alert_escalation_due", condition=Q(status="open")),
+        ]
+
+    def __str__(self) -> str:
+        return f"Alert {self.pk} ({self.rule_id}, {self.severity}, {self.status})"
+
+
+class AlertOccurrence(models.Model):
+    """A check-in (or lab result) that repeated the finding of an open alert."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.PROTECT, related_name="occurrences")
+    check_in = models.ForeignKey(CheckIn, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    observation = models.ForeignKey(Observation, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    evidence = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Occurrence {self.pk} of alert {self.alert_id}"
+
+
+class EscalationStep(models.Model):
+    """Append-only record of each escalation step: who was paged, when, how."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.PROTECT, related_name="escalation_steps")
+    level = models.PositiveSmallIntegerField()
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    target_phone = models.CharField(max_length=20, blank=True)
+    note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["alert", "level"], name="one_step_per_level")]
+
+    def __str__(self) -> str:
+        return f"Escalation of alert {self.alert_id} to level {self.level}"
+
+
+class WorklistItem(models.Model):
+    """The nurses' worklist, kept apart from the clinical alert queue so that silence
+    and chatter do not bury findings (H7, H8): no_response after missed check-ins,
+    patient_message for free text, nurse_call for amber findings, unreachable when an
+    SMS could not be delivered."""
+
+    class Kind(models.TextChoices):
+        NO_RESPONSE = "no_response"
+        PATIENT_MESSAGE = "patient_message"
+        NURSE_CALL = "nurse_call"
+        UNREACHABLE = "unreachable"
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        DONE = "done"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="worklist_items")
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="worklist_items")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    severity = models.CharField(max_length=5, default="amber")
+    status = models.CharField(max_length=4, choices=Status.choices, default=Status.OPEN)
+    scheduled_check_in = models.ForeignKey(
+        ScheduledCheckIn, null=True, blank=True, on_delete=models.PROTECT, related_name="worklist_items"
+    )
+    alert = models.ForeignKey(Alert, null=True, blank=True, on_delete=models.PROTECT, related_name="worklist_items")
+    detail = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    done_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["clinic", "created_at"], name="worklist_open", condition=Q(status="open"))]
+
+    def __str__(self) -> str:
+        return f"Worklist {self.pk} ({self.kind}, {self.status})"
