@@ -23,6 +23,10 @@ api_v1 = [
         name="patient-enrollment-code",
     ),
     path("", include(router.urls)),
+    # Each area keeps its own routes, so that its module owns them end to end.
+    path("", include("followup.urls_api_plans")),
+    path("", include("followup.urls_api_checkins")),
+    path("", include("notifications.urls_api")),
 ]
 
 urlpatterns = [
@@ -31,4 +35,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),
+    path("webhooks/", include("notifications.urls_webhooks")),
+    path("", include("followup.urls_pages_plans")),
+    path("", include("followup.urls_pages_dashboard")),
 ]

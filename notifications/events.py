@@ -1,0 +1,40 @@
+"""Dashboard events: stored first, then carried to the clinic's websocket group.
+
+`event_publish` is called inside the transaction that made the change; the row gets
+its `seq` there, and the fan-out runs only after commit, so a client never sees an
+event that was rolled back, and a client that missed one finds it with `?since=`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from notifications.models import Event
+
+EVENT_TYPES = frozenset({"alert.created", "alert.updated", "check_in.received", "appointment.updated"})
+
+
+def clinic_group(clinic_id: int) -> str:
+    return f"clinic.{clinic_id}"
+
+
+def event_message(event: Event) -> dict[str, Any]:
+    return {"seq": event.seq, "type": event.type, "data": event.data}
+
+
+def event_fan_out(event: Event) -> None:
+    layer = get_channel_layer()
+    async_to_sync(layer.group_send)(
+        clinic_group(event.clinic_id), {"type": "vigil.event", "event": event_message(event)}
+    )
+
+
+def event_publish(*, clinic_id: int, type: str, data: dict[str, Any]) -> Event:
+    if type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {type!r}")
+    event = Event.objects.create(clinic_id=clinic_id, type=type, data=data)
+    transaction.on_commit(lambda: event_fan_out(event))
+    return event

@@ -1,0 +1,3 @@
+"""URL routes of one area (see config/urls.py)."""
+
+urlpatterns: list = []
