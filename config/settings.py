@@ -167,6 +167,18 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Modules holding tasks besides each app's tasks.py (found by autodiscovery).
+CELERY_IMPORTS = ["followup.escalation_tasks"]
+# Time, driven by beat. Every task here is idempotent: a late, repeated or concurrent
+# tick is a no-op for work already claimed.
+CELERY_BEAT_SCHEDULE = {
+    "check-ins: announce, remind, mark missed": {"task": "followup.tasks.checkins_tick", "schedule": 60.0},
+    "appointments: reminders": {"task": "followup.tasks.appointments_tick", "schedule": 300.0},
+    "alerts: escalate what is due": {"task": "followup.escalation_tasks.escalations_tick", "schedule": 20.0},
+    "alerts: audit overdue and undelivered": {"task": "followup.escalation_tasks.auditor_tick", "schedule": 60.0},
+    "outbox: re-drive undelivered": {"task": "notifications.tasks.outbox_sweep", "schedule": 30.0},
+    "sms: expire idle conversations": {"task": "notifications.tasks.conversations_expire", "schedule": 60.0},
+}
 
 # --- Internationalisation -----------------------------------------------------------
 LANGUAGE_CODE = "en"
