@@ -104,6 +104,10 @@ class ScheduledCheckIn(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # The plan item this row was generated from ("check_in:d016", the schedule
+    # template's stable key): recomputing the plan after the discharge date or the
+    # time zone changed (H14) matches rows by it. Blank for check-ins added by hand.
+    plan_key = models.CharField(max_length=40, blank=True, default="")
 
     class Meta:
         ordering = ["due_at", "id"]
@@ -111,6 +115,12 @@ class ScheduledCheckIn(models.Model):
             # The beat tick's query: open check-ins by due time (announce, remind, miss).
             models.Index(fields=["due_at"], name="checkin_open_due", condition=Q(status__in=["scheduled", "sent"])),
             models.Index(fields=["patient", "due_at"]),
+        ]
+        constraints = [
+            # One row per plan item: a retried enrollment or recompute cannot double it.
+            models.UniqueConstraint(
+                fields=["enrollment", "plan_key"], condition=~Q(plan_key=""), name="checkin_one_row_per_plan_item"
+            )
         ]
 
     def __str__(self) -> str:
@@ -149,10 +159,21 @@ class Appointment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # The plan item this appointment was generated from ("lab:d007"); blank when added
+    # by hand or proposed by a rule. See ScheduledCheckIn.plan_key.
+    plan_key = models.CharField(max_length=40, blank=True, default="")
+    # Who last moved it to another time. A plan recompute leaves a moved appointment
+    # where the person put it (the patient may have agreed that time).
+    moved_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
         ordering = ["starts_at", "id"]
         indexes = [models.Index(fields=["patient", "starts_at"]), models.Index(fields=["starts_at", "status"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enrollment", "plan_key"], condition=~Q(plan_key=""), name="appointment_one_row_per_plan_item"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Appointment {self.pk} ({self.kind}, {self.status})"
