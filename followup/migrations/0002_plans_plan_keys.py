@@ -6,35 +6,48 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('backend', '0003_idempotencyrecord'),
-        ('followup', '0001_initial'),
+        ("backend", "0003_idempotencyrecord"),
+        ("followup", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='appointment',
-            name='moved_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="appointment",
+            name="moved_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='appointment',
-            name='plan_key',
-            field=models.CharField(blank=True, default='', max_length=40),
+            model_name="appointment",
+            name="plan_key",
+            field=models.CharField(blank=True, default="", max_length=40),
         ),
         migrations.AddField(
-            model_name='scheduledcheckin',
-            name='plan_key',
-            field=models.CharField(blank=True, default='', max_length=40),
+            model_name="scheduledcheckin",
+            name="plan_key",
+            field=models.CharField(blank=True, default="", max_length=40),
         ),
         migrations.AddConstraint(
-            model_name='appointment',
-            constraint=models.UniqueConstraint(condition=models.Q(('plan_key', ''), _negated=True), fields=('enrollment', 'plan_key'), name='appointment_one_row_per_plan_item'),
+            model_name="appointment",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("plan_key", ""), _negated=True),
+                fields=("enrollment", "plan_key"),
+                name="appointment_one_row_per_plan_item",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='scheduledcheckin',
-            constraint=models.UniqueConstraint(condition=models.Q(('plan_key', ''), _negated=True), fields=('enrollment', 'plan_key'), name='checkin_one_row_per_plan_item'),
+            model_name="scheduledcheckin",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("plan_key", ""), _negated=True),
+                fields=("enrollment", "plan_key"),
+                name="checkin_one_row_per_plan_item",
+            ),
         ),
     ]
