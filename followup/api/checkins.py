@@ -1,0 +1,212 @@
+"""Check-ins API (API.md, "Check-ins"). Doorways: parse, scope to the caller, call
+``checkin_submit`` or a selector, shape the reply, audit the read."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backend import scoping
+from backend.audit import audit_record
+from backend.idempotency import idempotent
+from backend.models import AuditAction, Patient, User
+from backend.permissions import IsClinicStaffOrPatient
+from followup.models import CheckIn
+from followup.services.checkins import (
+    CheckInRejected,
+    checkin_alert_ids,
+    checkin_list,
+    checkin_submit,
+)
+
+# --- strict input fields (API.md: types are strict) ----------------------------------------
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON whole number only: "5", 5.5 and true are errors."""
+
+    def to_internal_value(self, data: object) -> int:
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            raise serializers.ValidationError("A whole number is required.")
+        if isinstance(data, float) and not data.is_integer():
+            raise serializers.ValidationError("A whole number is required.")
+        return super().to_internal_value(int(data))
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """ISO 8601 with an offset: a time without one could be read in the wrong zone
+    (H14), so it is refused rather than guessed."""
+
+    def to_internal_value(self, value: object) -> datetime:
+        if not isinstance(value, str):
+            raise serializers.ValidationError(
+                "Give an ISO 8601 time with its offset, such as 2026-11-23T09:30:00+03:00."
+            )
+        parsed = super().to_internal_value(value)
+        raw = parse_datetime(value.strip())
+        if raw is not None and raw.tzinfo is None:
+            raise serializers.ValidationError("Give the time with its offset, such as 2026-11-23T09:30:00+03:00.")
+        return parsed
+
+
+def query_int(request: Request, name: str) -> int | None:
+    """An integer query parameter, or a 400 naming it."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit():
+        raise serializers.ValidationError({name: ["A whole number is required."]})
+    return int(raw)
+
+
+# --- output ------------------------------------------------------------------------------------
+
+
+class TriageSerializer(serializers.Serializer):
+    level = serializers.ChoiceField(choices=CheckIn.Level.choices)
+    advice = serializers.CharField()
+    alerts = serializers.ListField(child=serializers.IntegerField())
+
+
+class CheckInOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    patient = serializers.IntegerField(source="patient_id")
+    scheduled_check_in = serializers.IntegerField(source="scheduled_check_in_id", allow_null=True)
+    answers = serializers.DictField()
+    phase = serializers.CharField()
+    taken_at = serializers.DateTimeField()
+    submitted_at = serializers.DateTimeField()
+    channel = serializers.ChoiceField(choices=CheckIn.Source.choices)
+    submitted_by = serializers.IntegerField(source="submitted_by_id", allow_null=True)
+    protocol_version = serializers.CharField(source="protocol_version.version")
+    triage = serializers.SerializerMethodField()
+    evaluation_trace = serializers.ListField(child=serializers.CharField(), required=False)
+
+    def get_triage(self, check_in: CheckIn) -> dict[str, Any]:
+        alert_ids = self.context["alert_ids"].get(check_in.pk, [])
+        return {"level": check_in.level, "advice": check_in.advice, "alerts": alert_ids}
+
+    def to_representation(self, instance: CheckIn) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        # The rules' trace explains the triage to staff; a patient gets the advice.
+        if not self.context["staff"]:
+            data.pop("evaluation_trace", None)
+        return data
+
+
+def checkin_output(check_ins: list[CheckIn], *, user: User) -> list[dict[str, Any]]:
+    context = {"alert_ids": checkin_alert_ids(check_in_ids=[c.pk for c in check_ins]), "staff": user.is_clinic_staff}
+    return list(CheckInOutputSerializer(check_ins, many=True, context=context).data)
+
+
+def _audit_read(request: Request, check_ins: list[CheckIn]) -> None:
+    audit_record(
+        actor=request.user,
+        action=AuditAction.READ,
+        object_type="check_in",
+        objects=[(check_in.pk, check_in.patient_id) for check_in in check_ins],
+        clinic_id=getattr(request.user, "clinic_id", None),
+        request=request._request,
+    )
+
+
+# --- doorways ------------------------------------------------------------------------------------
+
+
+class CheckInsApi(GenericAPIView):
+    """GET: the caller's check-ins, newest first. POST: submit one."""
+
+    permission_classes = [IsClinicStaffOrPatient]
+    serializer_class = CheckInOutputSerializer
+
+    class InputSerializer(serializers.Serializer):
+        # Validated question by question by the service, against the protocol.
+        answers = serializers.JSONField()
+        scheduled_check_in = StrictIntegerField(min_value=1, allow_null=True, required=False)
+        patient = StrictIntegerField(min_value=1, required=False)
+        taken_at = AwareDateTimeField(required=False)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("patient", OpenApiTypes.INT, description="staff: one patient's check-ins")],
+        responses={200: CheckInOutputSerializer(many=True)},
+    )
+    def get(self, request: Request) -> Response:
+        user = request.user
+        patient_id = query_int(request, "patient") if user.is_clinic_staff else None
+        check_ins = checkin_list(user=user, patient_id=patient_id)
+        page = list(self.paginate_queryset(check_ins) or [])
+        _audit_read(request, page)
+        return self.get_paginated_response(checkin_output(page, user=user))
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            201: CheckInOutputSerializer,
+            400: OpenApiResponse(description="names every bad field; answers nested by question id"),
+            409: OpenApiResponse(description="the scheduled check-in is closed, or the Idempotency-Key was reused"),
+        },
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        user = request.user
+        if user.is_patient:
+            patient: Patient = user.patient
+            errors: dict[str, list[str]] = {}
+            if "taken_at" in request.data:
+                errors["taken_at"] = ["Only staff may say when the answers were given; leave it out."]
+            if values.get("patient") not in (None, patient.pk):
+                errors["patient"] = ["A patient submits their own check-ins only; leave it out."]
+            if errors:
+                return Response(errors, status=status.HTTP_400_BAD_REQUEST)
+            channel = CheckIn.Source.APP
+        else:
+            if values.get("patient") is None:
+                return Response({"patient": ["This field is required."]}, status=status.HTTP_400_BAD_REQUEST)
+            found = scoping.patient_list_for(user=user).filter(pk=values["patient"]).first()
+            if found is None:
+                # Another clinic's patient reads as unknown (H12).
+                return Response(
+                    {"patient": [f'Invalid pk "{values["patient"]}" - object does not exist.']},
+                    status=status.HTTP_400_BAD_REQUEST,
+                )
+            patient = found
+            channel = CheckIn.Source.STAFF
+        try:
+            result = checkin_submit(
+                patient=patient,
+                answers=values["answers"],
+                scheduled_check_in_id=values.get("scheduled_check_in"),
+                channel=channel,
+                submitted_by=user,
+                taken_at=values.get("taken_at"),
+                request=request._request,
+            )
+        except CheckInRejected as rejected:
+            return Response(rejected.errors, status=rejected.status_code)
+        check_in = CheckIn.objects.select_related("protocol_version").get(pk=result.check_in.pk)
+        return Response(checkin_output([check_in], user=user)[0], status=status.HTTP_201_CREATED)
+
+
+class CheckInDetailApi(APIView):
+    permission_classes = [IsClinicStaffOrPatient]
+
+    @extend_schema(responses={200: CheckInOutputSerializer})
+    def get(self, request: Request, pk: int) -> Response:
+        check_in = checkin_list(user=request.user).filter(pk=pk).first()
+        if check_in is None:
+            raise NotFound()
+        _audit_read(request, [check_in])
+        return Response(checkin_output([check_in], user=request.user)[0])
