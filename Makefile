@@ -44,3 +44,12 @@ lint: install
 
 clean:
 	rm -rf $(VENV) data
+
+# The fault suite (tests/faults): real web, worker and beat processes against a Redis
+# of its own and PostgreSQL behind a pausable proxy. PostgreSQL + Redis only:
+# DATABASE_URL names the server (the suite uses <name>_faults), REDIS_URL the Redis
+# the test process itself uses. About ten minutes.
+test-faults: install
+	@case "$$DATABASE_URL" in postgres*) ;; *) echo "make test-faults needs DATABASE_URL=postgres://... and REDIS_URL"; exit 2;; esac
+	$(TEST_ENV) DJANGO_SETTINGS_MODULE=tests.faults.settings $(PY) -m pytest tests/faults -p no:cacheprovider \
+	  -o addopts="-q --strict-markers" -s --timeout=900 $(PYTEST_ARGS)

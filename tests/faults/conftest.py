@@ -1,0 +1,99 @@
+"""Fixtures of the fault suite: one stack (web, worker, beat, a dedicated Redis,
+PostgreSQL behind a proxy, the fake Twilio server) for the session, healed before
+each test; the database of the suite re-created and migrated at the start.
+
+Runs on PostgreSQL only (`make test-faults`): the faults it injects are PostgreSQL's
+and Redis's, and the embedded default has neither."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import psycopg
+import pytest
+from django.conf import settings
+
+from tests.fake_twilio import FakeTwilio
+from tests.faults.harness import BASE_DIR, PYTHON, Stack, log
+
+
+def _require_postgresql() -> dict:
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        pytest.fail(
+            "The fault suite runs on PostgreSQL + Redis: set DATABASE_URL=postgres://... and REDIS_URL "
+            "(make test-faults does, see the Makefile)",
+            pytrace=False,
+        )
+    if os.environ.get("DJANGO_SETTINGS_MODULE") != "tests.faults.settings":
+        pytest.fail("Run the fault suite with DJANGO_SETTINGS_MODULE=tests.faults.settings (make test-faults)")
+    return db
+
+
+@pytest.fixture(scope="session")
+def faults_database(django_db_blocker):
+    db = _require_postgresql()
+    name = db["NAME"]
+    admin = psycopg.connect(
+        host=db.get("HOST") or "127.0.0.1",
+        port=int(db.get("PORT") or 5432),
+        user=db.get("USER") or "postgres",
+        password=db.get("PASSWORD") or None,
+        dbname="postgres",
+        autocommit=True,
+    )
+    with admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.faults.settings"}
+    log(f"migrating {name}")
+    subprocess.run(
+        [PYTHON, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=BASE_DIR, env=env, check=True, timeout=300
+    )
+    return name
+
+
+@pytest.fixture(scope="session")
+def fake_twilio():
+    with FakeTwilio() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def _stack(faults_database, fake_twilio, django_db_blocker):
+    stack = Stack(fake_twilio)
+    try:
+        stack.start()
+    except Exception:
+        print(stack.tails())
+        stack.stop()
+        raise
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(autouse=True)
+def orm(django_db_blocker):
+    """The test process reads and writes the suite's database directly (committed
+    rows, visible to the processes under test), not through pytest-django's
+    transactional test database."""
+    with django_db_blocker.unblock():
+        yield
+
+
+@pytest.fixture
+def stack(_stack, request):
+    _stack.ensure_healthy()
+    yield _stack
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        print(_stack.tails())
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.rep_call = report
+    return report
