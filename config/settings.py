@@ -304,3 +304,6 @@ LOGGING = {
 }
 
 VIGIL_DEMO_PASSWORD = env.str("VIGIL_DEMO_PASSWORD", default="")
+
+# The bench anchor endpoint (bench/anchor/, `make bench`): never mounted otherwise.
+BENCH_ANCHOR = env.bool("VIGIL_BENCH_ANCHOR", default=False)

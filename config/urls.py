@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -39,3 +40,7 @@ urlpatterns = [
     path("", include("followup.urls_pages_plans")),
     path("", include("followup.urls_pages_dashboard")),
 ]
+
+if settings.BENCH_ANCHOR:
+    # The bare-framework anchor that `make bench` measures Vigil against (bench/anchor/).
+    urlpatterns.append(path("bench/anchor/", include("bench.anchor.urls")))

@@ -1,0 +1,24 @@
+"""The ASGI app the bench serves: Vigil's own (config.asgi) with the anchor's websocket
+route added. HTTP is Vigil's app unchanged (the anchor's HTTP route is in config/urls.py
+behind VIGIL_BENCH_ANCHOR), and /ws/alerts/ is Vigil's route unchanged, so Vigil and the
+anchor are served by the same process in the same way."""
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("VIGIL_BENCH_ANCHOR", "1")
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.urls import path  # noqa: E402
+
+from config.asgi import django_asgi_app  # noqa: E402
+from config.websocket_urls import websocket_urlpatterns  # noqa: E402
+
+from bench.anchor.consumers import AnchorFeedConsumer  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": URLRouter([path("ws/bench-anchor/", AnchorFeedConsumer.as_asgi()), *websocket_urlpatterns]),
+    }
+)

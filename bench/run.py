@@ -1,0 +1,543 @@
+"""`make bench`: every benchmark in bench/ against PostgreSQL and Redis, one table.
+
+Run: ``.venv/bin/python bench/run.py [--rounds 3] [--seconds 6] [--clients 16]``
+with DATABASE_URL and REDIS_URL set (`make bench` defaults them to the local services
+postgres://postgres@127.0.0.1:5432/vigil_bench and redis://127.0.0.1:6379/9).
+
+The database is dropped and created anew (its name must contain "bench") and the Redis
+database is flushed: each run starts from the same state. Then:
+
+1. servers start as subprocesses (bench/servers.py): daphne alone; gunicorn + daphne
+   for /ws/ behind nginx; a Celery worker;
+2. rounds interleave the anchor (bench/anchor/) and Vigil, ``--rounds`` times, on both
+   ways of serving: check-in ingest with 16 clients, POST → websocket event with 50
+   dashboards, the inbound SMS webhook; the proxy's cost is the anchor through nginx
+   against the anchor straight on gunicorn;
+3. the other benches run as scripts: rules engine, beat tick, dashboard first load,
+   EXPLAIN of the hot queries; the issue benches written elsewhere
+   (checkin_service, websocket_latency, sms_throughput) run when they exist;
+4. one table: figure, median, p99, anchor, ratio, target, met/missed, and the machine.
+
+Throughputs are medians over rounds; latencies are p50/p99 over every sample of every
+round. Ratios compare figures measured in the same run. Prints; never fails on a figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench import load  # noqa: E402
+from bench.servers import Stack, server_env  # noqa: E402
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/vigil_bench"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/9"
+MODES = ("daphne", "split")
+MODE_LABEL = {"daphne": "daphne alone", "split": "gunicorn+daphne/nginx", "gunicorn-direct": "gunicorn direct"}
+ISSUE_BENCHES = ("checkin_service.py", "websocket_latency.py", "sms_throughput.py")
+
+
+# --- the machine ----------------------------------------------------------------------------
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f"{kb / 1024 / 1024:.1f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    load1 = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (
+        f"{os.cpu_count()} CPUs ({cpu}), {memory}, Linux {platform.release()}, Python {platform.python_version()}; "
+        f"load average {load1:.2f} at the start"
+    )
+
+
+# --- database and Redis -------------------------------------------------------------------------
+
+
+def reset_services(database_url: str, redis_url: str) -> None:
+    import psycopg
+    import redis
+
+    parsed = urlparse(database_url)
+    name = parsed.path.lstrip("/")
+    if "bench" not in name:
+        raise SystemExit(f"Refusing to drop database {name!r}: the bench database's name must contain 'bench'.")
+    admin = parsed._replace(path="/postgres").geturl().replace("postgres://", "postgresql://", 1)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    redis.Redis.from_url(redis_url).flushdb()
+
+
+def django_env(database_url: str, redis_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("SECRET_KEY", "bench-only-secret-key")
+    env.setdefault("VIGIL_DATA_DIR", "/tmp/vigil-bench")
+    env["DATABASE_URL"] = database_url
+    env["REDIS_URL"] = redis_url
+    env.pop("CELERY_BROKER_URL", None)
+    return server_env(env)
+
+
+# --- figures ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    figure: str
+    median: str
+    p99: str = ""
+    anchor: str = ""
+    ratio: str = ""
+    target: str = ""
+    verdict: str = ""
+
+
+def fmt(value: float | None, digits: int = 0) -> str:
+    if value is None or value != value:  # NaN
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def verdict(ok: bool | None) -> str:
+    return "" if ok is None else ("met" if ok else "MISSED")
+
+
+def print_table(rows: list[Row]) -> str:
+    header = Row("figure", "median", "p99", "anchor", "ratio", "target", "met/missed")
+    table = [header, *rows]
+    widths = [max(len(getattr(row, name)) for row in table) for name in header.__dataclass_fields__]
+    lines = []
+    for index, row in enumerate(table):
+        cells = [getattr(row, name).ljust(width) for name, width in zip(header.__dataclass_fields__, widths)]
+        lines.append("| " + " | ".join(cells) + " |")
+        if index == 0:
+            lines.append("|" + "|".join("-" * (width + 2) for width in widths) + "|")
+    return "\n".join(lines)
+
+
+# --- the HTTP rounds -------------------------------------------------------------------------------
+
+
+def run_rounds(args: argparse.Namespace, stack: Stack, fixture: Any, webhook_exists: bool) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+
+    def keep(key: str, value: Any) -> None:
+        figures.setdefault(key, []).append(value)
+
+    ws_per_round = max(1, -(-args.ws_check_ins // args.rounds))
+    dashboards = fixture.staff_tokens[: args.dashboards]
+    anchor_feed_tokens = dashboards
+    for round_no in range(1, args.rounds + 1):
+        print(f"round {round_no}/{args.rounds}", flush=True)
+        for mode in MODES:
+            base = stack.base_url(mode)
+            for who, path in (("anchor", "/bench/anchor/check-ins/"), ("vigil", "/api/v1/check-ins/")):
+                result = load.ingest(
+                    url=base + path,
+                    tokens=fixture.patient_tokens,
+                    clients=args.clients,
+                    warmup=args.warmup,
+                    seconds=args.seconds,
+                )
+                keep(f"ingest:{mode}:{who}", result)
+                print(
+                    f"  ingest   {MODE_LABEL[mode]:22s} {who:6s} {result.rps:7.1f} req/s  p50 {result.p50:6.1f} ms"
+                    f"  p99 {result.p99:6.1f} ms  errors {result.errors} {result.first_error}",
+                    flush=True,
+                )
+            if webhook_exists:
+                for who, url, form in (
+                    ("anchor", base + "/bench/anchor/check-ins/", False),
+                    ("vigil", base + "/webhooks/twilio/sms/", True),
+                ):
+                    if form:
+                        result = load.webhook(
+                            url=url,
+                            public_url="http://bench.invalid/webhooks/twilio/sms/",
+                            auth_token="bench-auth-token",
+                            phones=fixture.patient_phones,
+                            to="+15550100000",
+                            clients=args.clients,
+                            warmup=args.warmup,
+                            seconds=args.seconds / 2,
+                        )
+                    else:
+                        result = figures[f"ingest:{mode}:anchor"][-1]
+                    keep(f"webhook:{mode}:{who}", result)
+                    if form:
+                        print(
+                            f"  webhook  {MODE_LABEL[mode]:22s} {who:6s} {result.rps:7.1f} req/s  p50 {result.p50:6.1f}"
+                            f" ms  p99 {result.p99:6.1f} ms  errors {result.errors} {result.first_error}",
+                            flush=True,
+                        )
+            ws_base = base.replace("http://", "ws://")
+            for who, post, feed in (
+                ("anchor", "/bench/anchor/check-ins/", "/ws/bench-anchor/"),
+                ("vigil", "/api/v1/check-ins/", "/ws/alerts/"),
+            ):
+                latency = load.event_latency(
+                    post_url=base + post,
+                    ws_url=ws_base + feed,
+                    patient_tokens=fixture.patient_tokens,
+                    staff_tokens=anchor_feed_tokens if who == "anchor" else dashboards,
+                    check_ins=ws_per_round,
+                    concurrency=args.ws_concurrency,
+                )
+                keep(f"event:{mode}:{who}", latency)
+                print(
+                    f"  event    {MODE_LABEL[mode]:22s} {who:6s} {latency.check_ins} check-ins x {latency.dashboards} "
+                    f"dashboards  p50 {latency.p50:6.1f} ms  p99 {latency.p99:6.1f} ms  missing {latency.missing}"
+                    f"  errors {latency.errors} {latency.first_error}",
+                    flush=True,
+                )
+        # The proxy's cost: the anchor straight on gunicorn, against the anchor through nginx.
+        direct = load.ingest(
+            url=stack.base_url("gunicorn-direct") + "/bench/anchor/check-ins/",
+            tokens=fixture.patient_tokens,
+            clients=args.clients,
+            warmup=args.warmup,
+            seconds=args.seconds,
+        )
+        keep("ingest:gunicorn-direct:anchor", direct)
+        print(
+            f"  ingest   {MODE_LABEL['gunicorn-direct']:22s} anchor {direct.rps:7.1f} req/s  p50 {direct.p50:6.1f} ms"
+            f"  p99 {direct.p99:6.1f} ms  errors {direct.errors}",
+            flush=True,
+        )
+    return figures
+
+
+def pooled(results: list[Any]) -> list[float]:
+    return [value for result in results for value in result.latencies_ms]
+
+
+def http_rows(figures: dict[str, Any]) -> tuple[list[Row], str]:
+    rows: list[Row] = []
+    rps = {
+        key: statistics.median(r.rps for r in results) for key, results in figures.items() if key.startswith("ingest")
+    }
+    chosen = max(MODES, key=lambda mode: rps[f"ingest:{mode}:vigil"])
+    for mode in MODES:
+        anchor_rps, vigil_rps = rps[f"ingest:{mode}:anchor"], rps[f"ingest:{mode}:vigil"]
+        anchor_lat, vigil_lat = pooled(figures[f"ingest:{mode}:anchor"]), pooled(figures[f"ingest:{mode}:vigil"])
+        ratio = vigil_rps / anchor_rps if anchor_rps else float("nan")
+        mark = " (chosen)" if mode == chosen else ""
+        rows.append(
+            Row(
+                f"1 check-in ingest req/s, 16 clients, {MODE_LABEL[mode]}{mark}",
+                fmt(vigil_rps, 1),
+                "",
+                fmt(anchor_rps, 1),
+                fmt(ratio, 2),
+                ">= 0.6 x anchor",
+                verdict(ratio >= 0.6),
+            )
+        )
+        p99_ratio = load.percentile(vigil_lat, 0.99) / load.percentile(anchor_lat, 0.99)
+        rows.append(
+            Row(
+                f"1 check-in ingest latency ms, {MODE_LABEL[mode]}",
+                fmt(statistics.median(vigil_lat), 1),
+                fmt(load.percentile(vigil_lat, 0.99), 1),
+                f"p99 {fmt(load.percentile(anchor_lat, 0.99), 1)}",
+                fmt(p99_ratio, 2),
+                "p99 <= 2 x anchor",
+                verdict(p99_ratio <= 2),
+            )
+        )
+    direct = figures["ingest:gunicorn-direct:anchor"]
+    direct_rps = statistics.median(r.rps for r in direct)
+    proxied_rps = rps["ingest:split:anchor"]
+    rows.append(
+        Row(
+            "  proxy cost: anchor req/s through nginx vs gunicorn direct",
+            fmt(proxied_rps, 1),
+            fmt(load.percentile(pooled(figures["ingest:split:anchor"]), 0.99), 1),
+            f"direct {fmt(direct_rps, 1)} (p99 {fmt(load.percentile(pooled(direct), 0.99), 1)})",
+            fmt(proxied_rps / direct_rps if direct_rps else float("nan"), 2),
+            "(informative)",
+        )
+    )
+    for mode in MODES:
+        anchor_lat, vigil_lat = pooled(figures[f"event:{mode}:anchor"]), pooled(figures[f"event:{mode}:vigil"])
+        check_ins = sum(r.check_ins for r in figures[f"event:{mode}:vigil"])
+        missing = sum(r.missing for r in figures[f"event:{mode}:vigil"])
+        ratio = load.percentile(vigil_lat, 0.99) / load.percentile(anchor_lat, 0.99)
+        rows.append(
+            Row(
+                f"2 POST -> ws event ms, {check_ins} check-ins x 50 dashboards, {MODE_LABEL[mode]}"
+                + (f", {missing} events missing" if missing else ""),
+                fmt(statistics.median(vigil_lat) if vigil_lat else None, 1),
+                fmt(load.percentile(vigil_lat, 0.99), 1),
+                f"p50 {fmt(statistics.median(anchor_lat) if anchor_lat else None, 1)} "
+                f"p99 {fmt(load.percentile(anchor_lat, 0.99), 1)}",
+                fmt(ratio, 2),
+                "p99 <= 1.5 x anchor",
+                verdict(ratio <= 1.5 and not missing),
+            )
+        )
+    for mode in MODES:
+        if f"webhook:{mode}:vigil" not in figures:
+            continue
+        anchor_lat, vigil_lat = pooled(figures[f"webhook:{mode}:anchor"]), pooled(figures[f"webhook:{mode}:vigil"])
+        ratio = load.percentile(vigil_lat, 0.99) / load.percentile(anchor_lat, 0.99)
+        rows.append(
+            Row(
+                f"5 inbound SMS webhook ms, 16 clients, {MODE_LABEL[mode]}",
+                fmt(statistics.median(vigil_lat) if vigil_lat else None, 1),
+                fmt(load.percentile(vigil_lat, 0.99), 1),
+                f"p99 {fmt(load.percentile(anchor_lat, 0.99), 1)}",
+                fmt(ratio, 2),
+                "p99 <= 2 x anchor",
+                verdict(ratio <= 2),
+            )
+        )
+    return rows, chosen
+
+
+# --- the other benches -----------------------------------------------------------------------------
+
+
+def run_script(env: dict[str, str], script: str, *args: str, timeout: float = 300) -> tuple[str, dict[str, Any] | None]:
+    """Run a bench script; return its output and the JSON it printed after 'BENCH_JSON '."""
+    try:
+        completed = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / script), *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        output = completed.stdout + completed.stderr
+        if completed.returncode:
+            output += f"\n(exit status {completed.returncode})"
+    except subprocess.TimeoutExpired as expired:
+        output = f"{expired.stdout or ''}\n(stopped after {timeout:.0f} s)"
+    data = None
+    for line in output.splitlines():
+        if line.startswith("BENCH_JSON "):
+            data = json.loads(line[len("BENCH_JSON ") :])
+    return output, data
+
+
+def rules_rows(output: str) -> list[Row]:
+    rates = {}
+    for line in output.splitlines():
+        for name in ("baseline (read the answers)", "evaluate+trace", "evaluate_labs", "evaluate"):
+            if line.startswith(name + " "):
+                rates[name] = float(line[len(name) :].split("/s")[0].replace(",", ""))
+                break
+    if "evaluate" not in rates:
+        return [Row("3 rules engine evaluations/s per core", "not available", target=">= 20,000", verdict="")]
+    return [
+        Row(
+            "3 rules engine evaluations/s per core (30 check-ins + labs of history)",
+            fmt(rates["evaluate"]),
+            "",
+            f"read-only loop {fmt(rates.get('baseline (read the answers)'))}",
+            fmt(rates["evaluate"] / rates["baseline (read the answers)"], 3)
+            if rates.get("baseline (read the answers)")
+            else "",
+            ">= 20,000/s",
+            verdict(rates["evaluate"] >= 20_000),
+        )
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Vigil's benchmarks in one table (see the module docstring).")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=6.0, help="measured seconds of one ingest round")
+    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--dashboards", type=int, default=50)
+    parser.add_argument("--ws-check-ins", type=int, default=1050, help="check-ins per endpoint over all rounds")
+    parser.add_argument("--ws-concurrency", type=int, default=4)
+    parser.add_argument("--patients", type=int, default=160)
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1), help="gunicorn workers")
+    parser.add_argument("--beat-sizes", default="10000,100000")
+    parser.add_argument("--skip", default="", help="comma-separated: http, rules, beat, dashboard, explain, issue")
+    args = parser.parse_args()
+    skip = {part.strip() for part in args.skip.split(",") if part.strip()}
+
+    started = time.monotonic()
+    database_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    redis_url = os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
+    env = django_env(database_url, redis_url)
+    os.environ.update(env)
+    print("machine:", machine(), flush=True)
+    print(f"database {urlparse(database_url).path.lstrip('/')} (recreated), redis {redis_url} (flushed)", flush=True)
+    reset_services(database_url, redis_url)
+    subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
+
+    from bench.seeding import django_setup, http_fixture
+
+    django_setup()
+    from django.db import connections
+    from django.urls import Resolver404, resolve
+
+    def exists(path: str) -> bool:
+        try:
+            resolve(path)
+        except Resolver404:
+            return False
+        return True
+
+    webhook_exists = exists("/webhooks/twilio/sms/")
+    fixture = http_fixture(patients=args.patients, history=30, dashboards=args.dashboards)
+    connections.close_all()
+    print(f"seeded: {args.patients} enrolled patients with 30 past check-ins, {args.dashboards} dashboards", flush=True)
+
+    rows: list[Row] = []
+    notes: list[str] = []
+    memory: dict[str, tuple[float, float]] = {}
+    chosen = "split"
+    if "http" not in skip:
+        stack = Stack(env=env, workers=args.workers)
+        try:
+            stack.start()
+            print(f"servers up: {stack.ports} (gunicorn workers: {args.workers}); logs in {stack.workdir}", flush=True)
+            figures = run_rounds(args, stack, fixture, webhook_exists)
+            memory = stack.memory()
+        finally:
+            stack.stop()
+        http, chosen = http_rows(figures)
+        rows += [row for row in http if not row.figure.startswith("5 ")]
+        webhook_rows = [row for row in http if row.figure.startswith("5 ")]
+    else:
+        webhook_rows = []
+
+    if "rules" not in skip:
+        output, _ = run_script(env, "rules_engine.py", "--rounds", "5", "--seconds", "0.3")
+        rows += rules_rows(output)
+    if "beat" not in skip:
+        output, data = run_script(env, "beat_tick.py", "--sizes", args.beat_sizes, timeout=420)
+        if data and data.get("available"):
+            sizes = data["sizes"]
+            small, large = sizes[0], sizes[-1]
+            for entry in sizes:
+                rows.append(
+                    Row(
+                        f"4 beat tick, {entry['patients']:,} enrolled patients: seconds / queries",
+                        fmt(entry["seconds"], 3),
+                        "",
+                        "",
+                        "",
+                        "queries flat, time <= linear",
+                        "",
+                    )
+                )
+                rows[-1].median = f"{fmt(entry['seconds'], 3)} s / {entry['queries']} q"
+            grow = large["patients"] / small["patients"]
+            time_ratio = large["seconds"] / small["seconds"] if small["seconds"] else float("nan")
+            ok = large["queries"] <= small["queries"] and time_ratio <= grow
+            rows.append(
+                Row(
+                    f"4 beat tick {large['patients']:,} vs {small['patients']:,}: time ratio / query delta",
+                    f"{fmt(time_ratio, 2)} x / {large['queries'] - small['queries']:+d} q",
+                    "",
+                    "",
+                    "",
+                    f"time <= {grow:.0f} x, queries +0",
+                    verdict(ok),
+                )
+            )
+        else:
+            reason = (data or {}).get("reason", "not yet available")
+            rows.append(Row("4 beat tick over 10k / 100k patients", f"not measured: {reason}"))
+            notes.append("beat_tick.py:\n" + output.strip())
+    rows += webhook_rows or [
+        Row("5 inbound SMS webhook latency", "not measured: POST /webhooks/twilio/sms/ not yet available")
+    ]
+    if "dashboard" not in skip:
+        output, data = run_script(env, "dashboard_load.py", timeout=180)
+        if data and data.get("available"):
+            rows.append(
+                Row(
+                    "6 dashboard first load, 500 open alerts: ms / queries",
+                    f"{fmt(data['ms_median'], 1)} ms / {data['queries']} q",
+                    f"{fmt(data['ms_p99'], 1)} ms",
+                    "",
+                    "",
+                    "<= 10 queries",
+                    verdict(data["queries"] <= 10),
+                )
+            )
+        else:
+            rows.append(
+                Row(
+                    "6 dashboard first load, 500 open alerts",
+                    f"not measured: {(data or {}).get('reason', output[-200:])}",
+                )
+            )
+    if memory:
+        labels = {
+            "daphne": "web+websocket, daphne alone",
+            "gunicorn": "web, gunicorn (largest worker / all)",
+            "daphne_ws": "websocket, daphne behind nginx",
+            "worker": "worker, celery (largest / all)",
+        }
+        for name, (largest, total) in memory.items():
+            rows.append(Row(f"7 peak RSS MB, {labels[name]}", fmt(largest, 0), "", "", "", f"all: {fmt(total, 0)} MB"))
+    if "explain" not in skip:
+        output, data = run_script(env, "explain.py", timeout=240)
+        if data:
+            for entry in data["queries"]:
+                rows.append(
+                    Row(
+                        f"EXPLAIN {entry['name']}",
+                        f"{fmt(entry['execution_ms'], 3)} ms",
+                        "",
+                        "",
+                        "",
+                        "index scan",
+                        verdict(entry["uses_index"]),
+                    )
+                )
+            notes.append(output.strip())
+        else:
+            notes.append("explain.py:\n" + output.strip())
+    if "issue" not in skip:
+        for script in ISSUE_BENCHES:
+            if (ROOT / "bench" / script).exists():
+                output, _ = run_script(env, script, timeout=240)
+                notes.append(f"bench/{script}:\n{output.strip()}")
+            else:
+                rows.append(Row(f"bench/{script}", "not yet available"))
+                if script == "sms_throughput.py":
+                    rows.append(Row("5 outbound SMS throughput to the fake Twilio server", "not yet available"))
+
+    print("\n" + "\n\n".join(notes), flush=True)
+    print(f"\nVigil bench ({time.monotonic() - started:.0f} s): {machine()}")
+    print(f"serving chosen by the figures: {MODE_LABEL[chosen]}\n")
+    print(print_table(rows), flush=True)
+
+
+if __name__ == "__main__":
+    main()
