@@ -26,6 +26,7 @@ from backend.serializers import (
     UserSummarySerializer,
 )
 from backend.services import AuthenticationFailed, patient_token_exchange, staff_token_issue
+from backend.signals import record_changed
 from backend.throttles import (
     LoginAccountThrottle,
     LoginAddressThrottle,
@@ -153,8 +154,19 @@ class AuditedModelViewSet(
 
     def perform_update(self, serializer: serializers.BaseSerializer) -> None:
         with transaction.atomic():
+            before = {name: getattr(serializer.instance, name) for name in serializer.validated_data}
             instance = serializer.save()
             self.audit(AuditAction.UPDATE, [instance])
+            changed = frozenset(name for name, value in before.items() if getattr(instance, name) != value)
+            if changed:
+                # Apps built on the core follow changes here (e.g. the follow-up plan).
+                record_changed.send(
+                    sender=type(instance),
+                    instance=instance,
+                    changed=changed,
+                    by=self.request.user,
+                    request=self.request._request,
+                )
 
     def save_new(self, serializer: serializers.BaseSerializer) -> Any:
         return serializer.save()

@@ -1,3 +1,20 @@
-"""URL routes of one area (see config/urls.py)."""
+"""API routes of plans and scheduling (see config/urls.py): enrollments, scheduled
+check-ins, appointments, the worklist and the patient's own view."""
 
-urlpatterns: list = []
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from followup.api.me import MeApi
+from followup.api.plans import AppointmentApi, EnrollmentApi, ScheduledCheckInApi, WorklistApi
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("enrollments", EnrollmentApi, basename="enrollment")
+router.register("scheduled-check-ins", ScheduledCheckInApi, basename="scheduled-check-in")
+router.register("appointments", AppointmentApi, basename="appointment")
+router.register("worklist", WorklistApi, basename="worklist-item")
+
+urlpatterns = [
+    path("me/", MeApi.as_view(), name="me"),
+    path("", include(router.urls)),
+]

@@ -1,0 +1,553 @@
+"""Plans API (API.md, "Clinic core"): enrollments, scheduled check-ins, appointments
+and the nurses' worklist. Staff only: a patient token is a 403, another clinic's row
+a 404. Doorways: parse strictly, scope to the caller, call one service or selector,
+shape the reply; reads are audited here (one row per object shown), writes by the
+services in their own transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import django_filters
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from backend import scoping
+from backend.api import AuditedModelViewSet
+from backend.idempotency import idempotent
+from backend.models import Patient
+from backend.permissions import IsClinicStaff
+from backend.serializers import StrictBooleanField
+from followup import selectors
+from followup.models import Appointment, Channel, Enrollment, ScheduledCheckIn, WorklistItem
+from followup.services.enrollment import enrollment_create, enrollment_end
+from followup.services.scheduling import (
+    ScheduleConflict,
+    ScheduleRejected,
+    appointment_create,
+    appointment_update,
+    scheduled_checkin_cancel,
+    scheduled_checkin_create,
+    scheduled_checkin_send_now,
+    scheduled_checkin_update,
+)
+from followup.services.worklist import worklist_item_done
+
+# --- strict input fields (API.md: types are strict) ------------------------------------------------
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON whole number only: "720", 720.5 and true are errors."""
+
+    def to_internal_value(self, data: object) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            raise serializers.ValidationError("A whole number is required.")
+        return super().to_internal_value(data)
+
+
+class StrictCharField(serializers.CharField):
+    """Text only: a number or a boolean sent for a text field is an error, not "12"."""
+
+    def to_internal_value(self, data: object) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError("Text is required.")
+        return super().to_internal_value(data)
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """ISO 8601 with its offset: a time without one would be read in the server's
+    zone, not the patient's (H14), so it is refused rather than guessed."""
+
+    def to_internal_value(self, value: object) -> datetime:
+        message = "Give an ISO 8601 time with its offset, such as 2026-11-23T09:30:00+03:00."
+        if not isinstance(value, str):
+            raise serializers.ValidationError(message)
+        raw = parse_datetime(value.strip())
+        if raw is not None and raw.tzinfo is None:
+            raise serializers.ValidationError(message)
+        return super().to_internal_value(value)
+
+
+def _conflict(error: ScheduleConflict) -> Response:
+    return Response(error.as_dict(), status=status.HTTP_409_CONFLICT)
+
+
+def _rejected(error: ScheduleRejected) -> Response:
+    return Response(error.errors, status=status.HTTP_400_BAD_REQUEST)
+
+
+def _patient_or_error(request: Request, patient_id: int) -> Patient | Response:
+    patient = selectors.patient_get(user=request.user, patient_id=patient_id)
+    if patient is None:
+        # Same words for "no such patient" and "another clinic's": nothing is revealed.
+        return Response({"patient": ["No such patient in your clinic."]}, status=status.HTTP_400_BAD_REQUEST)
+    return patient
+
+
+# --- output shapes ----------------------------------------------------------------------------------
+
+
+class ScheduledCheckInOutput(serializers.ModelSerializer):
+    closes_at = serializers.SerializerMethodField()
+    check_in = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ScheduledCheckIn
+        fields = [
+            "id",
+            "patient",
+            "enrollment",
+            "due_at",
+            "window_minutes",
+            "closes_at",
+            "channel",
+            "status",
+            "phase",
+            "day",
+            "origin",
+            "plan_key",
+            "announced_at",
+            "reminded_at",
+            "closed_at",
+            "check_in",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_closes_at(self, obj: ScheduledCheckIn) -> str:
+        return serializers.DateTimeField().to_representation(obj.due_at + timedelta(minutes=obj.window_minutes))
+
+    def get_check_in(self, obj: ScheduledCheckIn) -> int | None:
+        check_in = getattr(obj, "check_in", None)
+        return check_in.pk if check_in is not None else None
+
+
+class AppointmentOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Appointment
+        fields = [
+            "id",
+            "patient",
+            "enrollment",
+            "kind",
+            "starts_at",
+            "status",
+            "reason",
+            "video_url",
+            "detail",
+            "plan_key",
+            "origin_alert",
+            "reminded_at",
+            "moved_by",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class WorklistItemOutput(serializers.ModelSerializer):
+    patient_name = serializers.SerializerMethodField()
+    patient_mrn = serializers.CharField(source="patient.mrn", read_only=True)
+
+    class Meta:
+        model = WorklistItem
+        fields = [
+            "id",
+            "patient",
+            "patient_name",
+            "patient_mrn",
+            "kind",
+            "severity",
+            "status",
+            "scheduled_check_in",
+            "alert",
+            "detail",
+            "created_at",
+            "done_by",
+            "done_at",
+        ]
+        read_only_fields = fields
+
+    def get_patient_name(self, obj: WorklistItem) -> str:
+        # Name and MRN together, so the nurse calls the right person (H5).
+        return f"{obj.patient.given_name} {obj.patient.family_name}"
+
+
+class EnrollmentOutput(serializers.ModelSerializer):
+    protocol = serializers.CharField(source="protocol_version.protocol.slug", read_only=True)
+    protocol_version = serializers.CharField(source="protocol_version.version", read_only=True)
+
+    class Meta:
+        model = Enrollment
+        fields = [
+            "id",
+            "episode",
+            "patient",
+            "protocol",
+            "protocol_version",
+            "has_pulse_device",
+            "status",
+            "enrolled_at",
+            "enrolled_by",
+        ]
+        read_only_fields = fields
+
+
+class EnrollmentWithPlanOutput(EnrollmentOutput):
+    plan = serializers.SerializerMethodField()
+
+    class Meta(EnrollmentOutput.Meta):
+        fields = [*EnrollmentOutput.Meta.fields, "plan"]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_plan(self, obj: Enrollment) -> dict[str, Any]:
+        check_ins = ScheduledCheckIn.objects.filter(enrollment=obj).select_related("check_in").order_by("due_at", "id")
+        appointments = Appointment.objects.filter(enrollment=obj).order_by("starts_at", "id")
+        return {
+            "check_ins": ScheduledCheckInOutput(check_ins, many=True).data,
+            "appointments": AppointmentOutput(appointments, many=True).data,
+        }
+
+
+# --- enrollments --------------------------------------------------------------------------------------
+
+
+class EnrollmentApi(AuditedModelViewSet):
+    """``POST /api/v1/enrollments/`` enrolls an episode and answers 201 with the
+    generated plan; ``POST …/{id}/end/`` ends the follow-up (what is still ahead is
+    cancelled and kept as history)."""
+
+    permission_classes = [IsClinicStaff]
+    audit_object_type = "enrollment"
+    http_method_names = ["get", "post", "head", "options"]
+    filterset_fields = ["patient", "episode", "status"]
+
+    class CreateInput(serializers.Serializer):
+        episode = StrictIntegerField()
+        protocol = StrictCharField(required=False, default="post-hepatectomy", max_length=50)
+        has_pulse_device = StrictBooleanField(required=False, default=False)
+        channel = serializers.ChoiceField(choices=Channel.choices, required=False)
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.enrollment_list(user=self.request.user)
+
+    def get_serializer_class(self):  # type: ignore[no-untyped-def]
+        return EnrollmentWithPlanOutput if self.action == "retrieve" else EnrollmentOutput
+
+    def patient_id_of(self, obj: Enrollment) -> int:
+        return obj.patient_id
+
+    @extend_schema(
+        request=CreateInput,
+        responses={201: EnrollmentWithPlanOutput, 400: OpenApiResponse(), 409: OpenApiResponse()},
+    )
+    @idempotent
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = self.CreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        episode = scoping.episode_list_for(user=request.user).filter(pk=values["episode"]).first()
+        if episode is None:
+            return Response({"episode": ["No such episode in your clinic."]}, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            enrollment = enrollment_create(
+                episode=episode,
+                protocol_slug=values["protocol"],
+                has_pulse_device=values["has_pulse_device"],
+                channel=values.get("channel"),
+                by=request.user,
+                request=request._request,
+            )
+        except ScheduleRejected as error:
+            return _rejected(error)
+        except ScheduleConflict as error:
+            return _conflict(error)
+        enrollment = self.get_queryset().get(pk=enrollment.pk)
+        return Response(EnrollmentWithPlanOutput(enrollment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: EnrollmentOutput})
+    @action(detail=True, methods=["post"])
+    def end(self, request: Request, pk: str | None = None) -> Response:
+        enrollment = enrollment_end(enrollment=self.get_object(), by=request.user, request=request._request)
+        return Response(EnrollmentOutput(enrollment).data)
+
+
+# --- scheduled check-ins ---------------------------------------------------------------------------------
+
+
+class ScheduledCheckInFilter(django_filters.FilterSet):
+    patient = django_filters.NumberFilter(field_name="patient_id")
+    status = django_filters.MultipleChoiceFilter(choices=ScheduledCheckIn.Status.choices)
+    due_after = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
+    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
+
+    class Meta:
+        model = ScheduledCheckIn
+        fields = ["patient", "status", "due_after", "due_before"]
+
+
+@extend_schema_view(
+    destroy=extend_schema(description="Cancels the check-in (status cancelled); the row stays as history."),
+)
+class ScheduledCheckInApi(AuditedModelViewSet):
+    """Nurses list, add, move and cancel check-ins, and send one now."""
+
+    serializer_class = ScheduledCheckInOutput
+    permission_classes = [IsClinicStaff]
+    audit_object_type = "scheduled_check_in"
+    filterset_class = ScheduledCheckInFilter
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    class CreateInput(serializers.Serializer):
+        patient = StrictIntegerField()
+        due_at = AwareDateTimeField()
+        window_minutes = StrictIntegerField(required=False, default=720)
+        channel = serializers.ChoiceField(choices=Channel.choices, required=False, default=Channel.SMS)
+        status = serializers.ChoiceField(
+            choices=ScheduledCheckIn.Status.choices, required=False, default=ScheduledCheckIn.Status.SCHEDULED
+        )
+
+    class UpdateInput(serializers.Serializer):
+        due_at = AwareDateTimeField(required=False)
+        window_minutes = StrictIntegerField(required=False)
+        channel = serializers.ChoiceField(choices=Channel.choices, required=False)
+        status = serializers.ChoiceField(choices=ScheduledCheckIn.Status.choices, required=False)
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            unknown = set(self.initial_data) - set(self.fields)
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["This field cannot be changed here."] for name in sorted(unknown)}
+                )
+            return attrs
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.scheduled_checkin_list(user=self.request.user)
+
+    def patient_id_of(self, obj: ScheduledCheckIn) -> int:
+        return obj.patient_id
+
+    @extend_schema(request=CreateInput, responses={201: ScheduledCheckInOutput, 400: OpenApiResponse()})
+    @idempotent
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = self.CreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        patient = _patient_or_error(request, values.pop("patient"))
+        if isinstance(patient, Response):
+            return patient
+        try:
+            row = scheduled_checkin_create(patient=patient, by=request.user, request=request._request, **values)
+        except ScheduleRejected as error:
+            return _rejected(error)
+        return Response(ScheduledCheckInOutput(row).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=UpdateInput, responses={200: ScheduledCheckInOutput, 409: OpenApiResponse()})
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        row = self.get_object()
+        data = self.UpdateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            row = scheduled_checkin_update(
+                scheduled_check_in=row, by=request.user, request=request._request, **data.validated_data
+            )
+        except ScheduleRejected as error:
+            return _rejected(error)
+        except ScheduleConflict as error:
+            return _conflict(error)
+        return Response(ScheduledCheckInOutput(self.get_queryset().get(pk=row.pk)).data)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.partial_update(request, *args, **kwargs)
+
+    @extend_schema(responses={200: ScheduledCheckInOutput, 409: OpenApiResponse()})
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            row = scheduled_checkin_cancel(
+                scheduled_check_in=self.get_object(), by=request.user, request=request._request
+            )
+        except ScheduleConflict as error:
+            return _conflict(error)
+        return Response(ScheduledCheckInOutput(self.get_queryset().get(pk=row.pk)).data)
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: inline_serializer("SendNowAccepted", {"status": serializers.CharField()}),
+            409: OpenApiResponse(description="Already answered, closed, already sent, or the patient opted out."),
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="send-now")
+    def send_now(self, request: Request, pk: str | None = None) -> Response:
+        try:
+            row = scheduled_checkin_send_now(
+                scheduled_check_in=self.get_object(), by=request.user, request=request._request
+            )
+        except ScheduleConflict as error:
+            return _conflict(error)
+        return Response(
+            {"status": row.status, "scheduled_check_in": ScheduledCheckInOutput(row).data},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+# --- appointments ----------------------------------------------------------------------------------------
+
+
+class AppointmentFilter(django_filters.FilterSet):
+    patient = django_filters.NumberFilter(field_name="patient_id")
+    kind = django_filters.MultipleChoiceFilter(choices=Appointment.Kind.choices)
+    status = django_filters.MultipleChoiceFilter(choices=Appointment.Status.choices)
+    starts_after = django_filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="gte")
+    starts_before = django_filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="lt")
+
+    class Meta:
+        model = Appointment
+        fields = ["patient", "kind", "status", "starts_after", "starts_before"]
+
+
+class AppointmentApi(AuditedModelViewSet):
+    """Nurses list, add, move and cancel appointments (status ``cancelled``: rows are
+    never deleted). Every change is published to the dashboard
+    (``appointment.updated``)."""
+
+    serializer_class = AppointmentOutput
+    permission_classes = [IsClinicStaff]
+    audit_object_type = "appointment"
+    filterset_class = AppointmentFilter
+
+    class CreateInput(serializers.Serializer):
+        patient = StrictIntegerField()
+        kind = serializers.ChoiceField(choices=Appointment.Kind.choices)
+        starts_at = AwareDateTimeField()
+        status = serializers.ChoiceField(
+            choices=Appointment.Status.choices, required=False, default=Appointment.Status.SCHEDULED
+        )
+        reason = StrictCharField(required=False, default="", allow_blank=True, max_length=300)
+        video_url = StrictCharField(required=False, default="", allow_blank=True, max_length=200)
+
+        def validate_video_url(self, value: str) -> str:
+            if value:
+                serializers.URLField().run_validation(value)
+            return value
+
+    class UpdateInput(serializers.Serializer):
+        kind = serializers.ChoiceField(choices=Appointment.Kind.choices, required=False)
+        starts_at = AwareDateTimeField(required=False)
+        status = serializers.ChoiceField(choices=Appointment.Status.choices, required=False)
+        reason = StrictCharField(required=False, allow_blank=True, max_length=300)
+        video_url = StrictCharField(required=False, allow_blank=True, max_length=200)
+
+        def validate_video_url(self, value: str) -> str:
+            if value:
+                serializers.URLField().run_validation(value)
+            return value
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            unknown = set(self.initial_data) - set(self.fields)
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["This field cannot be changed here."] for name in sorted(unknown)}
+                )
+            return attrs
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.appointment_list(user=self.request.user)
+
+    def patient_id_of(self, obj: Appointment) -> int:
+        return obj.patient_id
+
+    @extend_schema(request=CreateInput, responses={201: AppointmentOutput, 400: OpenApiResponse()})
+    @idempotent
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = self.CreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        patient = _patient_or_error(request, values.pop("patient"))
+        if isinstance(patient, Response):
+            return patient
+        try:
+            appointment = appointment_create(patient=patient, by=request.user, request=request._request, **values)
+        except ScheduleRejected as error:
+            return _rejected(error)
+        return Response(AppointmentOutput(appointment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=UpdateInput, responses={200: AppointmentOutput, 409: OpenApiResponse()})
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        appointment = self.get_object()
+        data = self.UpdateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            appointment = appointment_update(
+                appointment=appointment, by=request.user, request=request._request, **data.validated_data
+            )
+        except ScheduleRejected as error:
+            return _rejected(error)
+        except ScheduleConflict as error:
+            return _conflict(error)
+        return Response(AppointmentOutput(appointment).data)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.partial_update(request, *args, **kwargs)
+
+
+# --- the nurses' worklist -----------------------------------------------------------------------------------
+
+
+class WorklistFilter(django_filters.FilterSet):
+    patient = django_filters.NumberFilter(field_name="patient_id")
+    kind = django_filters.MultipleChoiceFilter(choices=WorklistItem.Kind.choices)
+    status = django_filters.ChoiceFilter(choices=WorklistItem.Status.choices)
+
+    class Meta:
+        model = WorklistItem
+        fields = ["patient", "kind", "status"]
+
+
+class WorklistApi(AuditedModelViewSet):
+    """The nurses' worklist: open items by default (``?status=done`` for the done
+    ones), oldest first; ``POST …/{id}/done/`` closes one, naming who did it."""
+
+    serializer_class = WorklistItemOutput
+    permission_classes = [IsClinicStaff]
+    audit_object_type = "worklist_item"
+    filterset_class = WorklistFilter
+    http_method_names = ["get", "post", "head", "options"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        items = selectors.worklist_item_list(user=self.request.user)
+        if self.action == "list" and "status" not in self.request.query_params:
+            items = items.filter(status=WorklistItem.Status.OPEN)
+        return items
+
+    def patient_id_of(self, obj: WorklistItem) -> int:
+        return obj.patient_id
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # Items come from the system (missed check-ins, findings, messages), not typed in.
+        return Response({"detail": 'Method "POST" not allowed.'}, status=status.HTTP_405_METHOD_NOT_ALLOWED)
+
+    @extend_schema(request=None, responses={200: WorklistItemOutput})
+    @action(detail=True, methods=["post"])
+    def done(self, request: Request, pk: str | None = None) -> Response:
+        item = worklist_item_done(item=self.get_object(), by=request.user, request=request._request)
+        item = selectors.worklist_item_list(user=request.user).get(pk=item.pk)
+        return Response(WorklistItemOutput(item).data)

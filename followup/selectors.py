@@ -1,0 +1,215 @@
+"""Reads of plans, scheduled check-ins, appointments and the worklist, scoped to the
+caller: staff see their clinic's rows, a patient only their own; anything else is
+simply not found (H12). Each selector costs a fixed number of queries whatever the
+number of rows (select_related / prefetch), so lists and pages have no N+1."""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Count, Q, QuerySet
+
+from backend.models import Patient, User
+from followup.models import Alert, Appointment, CheckIn, Enrollment, ScheduledCheckIn, WorklistItem
+
+OPEN_CHECKIN_STATUSES = (ScheduledCheckIn.Status.SCHEDULED, ScheduledCheckIn.Status.SENT)
+UPCOMING_APPOINTMENT_STATUSES = (
+    Appointment.Status.PROPOSED,
+    Appointment.Status.SCHEDULED,
+    Appointment.Status.CONFIRMED,
+)
+
+
+def _clinic_filter(user: User) -> Q | None:
+    if user.is_clinic_staff:
+        return Q(patient__clinic_id=user.clinic_id)
+    return None
+
+
+def scheduled_checkin_list(*, user: User) -> QuerySet[ScheduledCheckIn]:
+    """The clinic's scheduled check-ins for staff; nothing for anyone else."""
+    condition = _clinic_filter(user)
+    if condition is None:
+        return ScheduledCheckIn.objects.none()
+    return ScheduledCheckIn.objects.filter(condition).select_related("check_in").order_by("due_at", "id")
+
+
+def appointment_list(*, user: User) -> QuerySet[Appointment]:
+    condition = _clinic_filter(user)
+    if condition is None:
+        return Appointment.objects.none()
+    return Appointment.objects.filter(condition).order_by("starts_at", "id")
+
+
+def worklist_item_list(*, user: User) -> QuerySet[WorklistItem]:
+    """The clinic's worklist, oldest first: the call waiting longest on top."""
+    if not user.is_clinic_staff:
+        return WorklistItem.objects.none()
+    return (
+        WorklistItem.objects.filter(clinic_id=user.clinic_id)
+        .select_related("patient", "scheduled_check_in")
+        .order_by("created_at", "id")
+    )
+
+
+def enrollment_list(*, user: User) -> QuerySet[Enrollment]:
+    condition = _clinic_filter(user)
+    if condition is None:
+        return Enrollment.objects.none()
+    return Enrollment.objects.filter(condition).select_related("protocol_version__protocol").order_by("id")
+
+
+def patient_get(*, user: User, patient_id: int) -> Patient | None:
+    """A patient of the staff member's clinic, or None (not found, whatever the reason)."""
+    if not user.is_clinic_staff:
+        return None
+    return Patient.objects.select_related("clinic").filter(pk=patient_id, clinic_id=user.clinic_id).first()
+
+
+# --- the patient's own view (GET /api/v1/me/) ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PatientSummary:
+    patient: Patient
+    next_check_in: ScheduledCheckIn | None
+    upcoming_appointments: list[Appointment]
+    open_recall: Appointment | None
+    recent_check_ins: list[CheckIn]
+    check_in_counts: dict[str, int]
+    missed_check_ins: int
+    enrollment: Enrollment | None
+
+
+def patient_summary_get(*, patient: Patient, now: datetime, recent: int = 10) -> PatientSummary:
+    """What a patient sees about themselves: the next check-in they can answer (one
+    open now first, else the next ahead), upcoming appointments, an open recall, and
+    their history in short. Seven queries whatever the history's length."""
+    # A window is at most a fortnight long (scheduling.MAX_WINDOW_MINUTES), so an
+    # answerable check-in was due within the last fortnight. Closed windows still
+    # "sent" wait for the next tick to be marked missed: not answerable, skipped.
+    candidates = ScheduledCheckIn.objects.filter(
+        patient=patient, status__in=OPEN_CHECKIN_STATUSES, due_at__gte=now - timedelta(days=14)
+    ).order_by("due_at", "id")[:20]
+    open_or_ahead = [row for row in candidates if row.due_at + timedelta(minutes=row.window_minutes) > now]
+    upcoming = list(
+        Appointment.objects.filter(
+            patient=patient, status__in=UPCOMING_APPOINTMENT_STATUSES, starts_at__gte=now - timedelta(hours=2)
+        )
+        .exclude(kind=Appointment.Kind.RECALL)
+        .order_by("starts_at", "id")[:20]
+    )
+    recall = (
+        Appointment.objects.filter(
+            patient=patient, kind=Appointment.Kind.RECALL, status__in=UPCOMING_APPOINTMENT_STATUSES
+        )
+        .order_by("starts_at", "id")
+        .first()
+    )
+    recent_check_ins = list(CheckIn.objects.filter(patient=patient).order_by("-taken_at", "-id")[:recent])
+    counts = dict.fromkeys(CheckIn.Level.values, 0)
+    for level, count in CheckIn.objects.filter(patient=patient).values_list("level").annotate(count=Count("id")):
+        counts[level] = count
+    missed = ScheduledCheckIn.objects.filter(patient=patient, status=ScheduledCheckIn.Status.MISSED).count()
+    enrollment = (
+        Enrollment.objects.select_related("protocol_version__protocol")
+        .filter(patient=patient, status=Enrollment.Status.ACTIVE)
+        .order_by("-enrolled_at")
+        .first()
+    )
+    return PatientSummary(
+        patient=patient,
+        next_check_in=open_or_ahead[0] if open_or_ahead else None,
+        upcoming_appointments=upcoming,
+        open_recall=recall,
+        recent_check_ins=recent_check_ins,
+        check_in_counts=counts,
+        missed_check_ins=missed,
+        enrollment=enrollment,
+    )
+
+
+# --- staff pages ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClinicDay:
+    day: date
+    tz: str
+    check_ins: list[ScheduledCheckIn]
+    appointments: list[Appointment]
+    worklist: list[WorklistItem]
+    red_alerts_open: int
+
+
+def local_day_bounds(*, day: date, tz: str) -> tuple[datetime, datetime]:
+    zone = zoneinfo.ZoneInfo(tz)
+    start = datetime.combine(day, time.min, tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
+    return start, end
+
+
+def clinic_day_get(*, user: User, day: date) -> ClinicDay:
+    """What is due across the clinic on a day of the clinic's calendar: check-ins,
+    appointments (recall proposals of that day included) and the open worklist. Four
+    queries whatever the number of patients."""
+    clinic = user.clinic
+    assert clinic is not None
+    start, end = local_day_bounds(day=day, tz=clinic.timezone)
+    check_ins = list(
+        scheduled_checkin_list(user=user)
+        .filter(due_at__gte=start, due_at__lt=end)
+        .exclude(status=ScheduledCheckIn.Status.CANCELLED)
+        .select_related("patient")
+    )
+    appointments = list(
+        appointment_list(user=user)
+        .filter(starts_at__gte=start, starts_at__lt=end)
+        .exclude(status=Appointment.Status.CANCELLED)
+        .select_related("patient")
+    )
+    worklist = list(worklist_item_list(user=user).filter(status=WorklistItem.Status.OPEN))
+    red_alerts_open = Alert.objects.filter(
+        clinic_id=clinic.pk, severity=Alert.Severity.RED, status__in=[Alert.Status.OPEN, Alert.Status.ACKNOWLEDGED]
+    ).count()
+    return ClinicDay(
+        day=day,
+        tz=clinic.timezone,
+        check_ins=check_ins,
+        appointments=appointments,
+        worklist=worklist,
+        red_alerts_open=red_alerts_open,
+    )
+
+
+@dataclass(frozen=True)
+class PatientPlan:
+    patient: Patient
+    enrollment: Enrollment | None
+    check_ins: list[ScheduledCheckIn]
+    appointments: list[Appointment]
+    worklist: list[WorklistItem]
+
+
+def patient_plan_get(*, patient: Patient) -> PatientPlan:
+    """A patient's whole plan for the plan page, oldest first: the five-year plan is
+    about a hundred rows, shown whole so nothing is hidden behind paging."""
+    enrollment = (
+        Enrollment.objects.select_related("episode", "protocol_version__protocol")
+        .filter(patient=patient)
+        .order_by("status", "-enrolled_at")  # "active" before "ended"
+        .first()
+    )
+    return PatientPlan(
+        patient=patient,
+        enrollment=enrollment,
+        check_ins=list(
+            ScheduledCheckIn.objects.filter(patient=patient).select_related("check_in").order_by("due_at", "id")
+        ),
+        appointments=list(Appointment.objects.filter(patient=patient).order_by("starts_at", "id")),
+        worklist=list(
+            WorklistItem.objects.filter(patient=patient, status=WorklistItem.Status.OPEN).order_by("created_at")
+        ),
+    )
