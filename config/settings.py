@@ -304,6 +304,9 @@ LOGGING = {
 }
 
 VIGIL_DEMO_PASSWORD = env.str("VIGIL_DEMO_PASSWORD", default="")
+# Pinged (POST, the auditor's counts as JSON) on every auditor run, e.g. a
+# healthchecks.io check, so that an auditor that stops running is noticed too.
+VIGIL_AUDITOR_HEARTBEAT_URL = env.str("VIGIL_AUDITOR_HEARTBEAT_URL", default="")
 
 # The bench anchor endpoint (bench/anchor/, `make bench`): never mounted otherwise.
 BENCH_ANCHOR = env.bool("VIGIL_BENCH_ANCHOR", default=False)

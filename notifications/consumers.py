@@ -1,0 +1,258 @@
+"""The live alert feed at /ws/alerts/ (API.md, "Real time").
+
+A doorway: it checks who is connecting and from where, joins the clinic's group and
+hands out stored events in `seq` order. What it sends comes from the database or from a
+fan-out of a row already committed (notifications.events), never from anywhere else.
+
+Who may connect
+- Staff of a clinic only: the session cookie (the dashboard page) or `?token=<knox
+  token>` (apps, integrations). A patient's token, an expired or unknown one, or no
+  credentials at all are refused in the handshake (daphne answers HTTP 403).
+- Origin: a browser always sends one, and a foreign one is refused — that is what stops
+  another site's page from opening the feed with a signed-in surgeon's cookie. The
+  allowed origins are ALLOWED_HOSTS and CSRF_TRUSTED_ORIGINS. A request without an
+  Origin header comes from a program, not a browser (browsers cannot omit it), so it
+  cannot be carrying someone's cookie by accident: it is accepted with `?token=` and
+  refused with a session cookie alone.
+
+What it sends
+- `?since=<seq>`: first every stored event of the clinic after that seq, in order, then
+  live ones. The consumer joins the group before reading the database, and each live
+  event at or below the position already handed out is dropped, so the seam has no gap
+  and no repeat. Without `since` the feed starts now.
+- A live event right after the position is sent as it came; any other (a gap: another
+  clinic's events, a message the channel layer dropped, a fan-out overtaken by a later
+  commit) makes the consumer read the database up to it (notifications.event_feed), so
+  the database decides the order. A timer does the same every SWEEP_SECONDS, so an
+  event whose fan-out was lost still arrives.
+- Slow clients: frames wait in a bounded queue for the client. Replays wait for room;
+  live events do not: a client so far behind that MAX_BACKLOG frames are waiting is
+  closed (code 4008) and its dashboard reconnects with `?since=`. (daphne buffers
+  writes itself and does not push back, so there the channel layer's per-channel
+  capacity is what bounds a consumer that falls behind; what overflows is recovered
+  from the database.)
+- Client frames: `{"type": "ping"}` is answered `{"seq": null, "type": "pong", "data":
+  {}}` (lets a page notice a dead connection); anything else gets an error frame
+  `{"seq": null, "type": "error", "data": {"detail": ...}}` and the connection stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.security.websocket import OriginValidator
+from django.conf import settings
+from django.db.models import Max
+from knox.auth import TokenAuthentication
+from rest_framework.exceptions import AuthenticationFailed
+
+from backend.audit import audit_record
+from backend.models import AuditAction, User
+from notifications.event_feed import FeedCursor, feed_position_now
+from notifications.events import clinic_group
+from notifications.models import Event
+
+logger = logging.getLogger(__name__)
+
+# Close codes (4000-4999 are the application's own).
+CLOSE_BAD_REQUEST = 4400
+CLOSE_TOO_SLOW = 4008
+
+
+def allowed_origin_patterns() -> list[str]:
+    """ALLOWED_HOSTS (host names, any scheme) and CSRF_TRUSTED_ORIGINS (scheme://host),
+    in the pattern language of channels' OriginValidator ("*." becomes ".")."""
+    patterns = list(settings.ALLOWED_HOSTS)
+    patterns += [origin.replace("://*.", "://.") for origin in settings.CSRF_TRUSTED_ORIGINS]
+    return patterns
+
+
+def origin_status(scope: dict[str, Any]) -> str:
+    """'allowed', 'missing' (no Origin header: not a browser) or 'foreign'."""
+    values = [value for name, value in scope.get("headers", []) if name == b"origin"]
+    if not values:
+        return "missing"
+    try:
+        parsed = urlparse(values[0].decode("latin1"))
+    except (UnicodeDecodeError, ValueError):
+        return "foreign"
+    validator = OriginValidator(None, allowed_origin_patterns())
+    return "allowed" if validator.validate_origin(parsed) else "foreign"
+
+
+def staff_from_token(key: str) -> User | None:
+    """The user of a knox token, checked as knox's TokenAuthentication checks a header
+    (hash compared in constant time, expiry enforced, inactive users refused)."""
+    try:
+        user, _token = TokenAuthentication().authenticate_credentials(key.encode())
+    except (AuthenticationFailed, UnicodeError, ValueError):
+        return None
+    return user
+
+
+def _feed_open(*, user: User, since: int | None) -> FeedCursor:
+    """The reader for a new connection; the subscription is audited (what it then
+    carries is the clinic's alert queue, which the alert rows reconstruct)."""
+    if since is None:
+        position = feed_position_now()
+    else:
+        # A since beyond the newest event comes from a client that saw another
+        # database (a restore): it gets everything from now on rather than nothing.
+        newest = Event.objects.aggregate(newest=Max("seq"))["newest"] or 0
+        position = min(since, newest)
+    audit_record(
+        actor=user,
+        action=AuditAction.READ,
+        object_type="alert_feed",
+        objects=[("" if since is None else since, None)],
+        clinic_id=user.clinic_id,
+    )
+    return FeedCursor(clinic_id=user.clinic_id, position=position)  # type: ignore[arg-type]
+
+
+class AlertFeedConsumer(AsyncWebsocketConsumer):
+    MAX_BACKLOG = 1000
+    REPLAY_BATCH = 500
+    SWEEP_SECONDS = 15.0
+    # Back-off while a hole may still be filled by a transaction in flight.
+    PENDING_RETRY_SECONDS = (0.01, 0.02, 0.05, 0.1, 0.2)
+
+    cursor: FeedCursor | None = None
+
+    async def connect(self) -> None:
+        self.cursor = None
+        self._lock = asyncio.Lock()
+        self._outbox: asyncio.Queue[str] = asyncio.Queue(maxsize=self.MAX_BACKLOG)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
+        self._group: str | None = None
+
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin1"))
+        token = (query.get("token") or [""])[0]
+        origin = origin_status(self.scope)
+        if origin == "foreign" or (origin == "missing" and not token):
+            await self.close()
+            return
+        if token:
+            user = await database_sync_to_async(staff_from_token)(token)
+        else:
+            session_user = self.scope.get("user")
+            user = session_user if session_user is not None and session_user.is_authenticated else None
+        if user is None or not user.is_clinic_staff:
+            await self.close()
+            return
+
+        since_text = (query.get("since") or [None])[0]
+        since: int | None = None
+        if since_text is not None:
+            if not since_text.isdigit() or len(since_text) > 18:
+                await self.accept()
+                await self.send(text_data=_frame("error", {"detail": "since must be a non-negative integer seq."}))
+                await self.close(code=CLOSE_BAD_REQUEST)
+                return
+            since = int(since_text)
+
+        # Join first, then read: a live event raised meanwhile waits in the channel
+        # layer and is dropped or sent after the replay by its seq.
+        self._group = clinic_group(user.clinic_id)  # type: ignore[arg-type]
+        await self.channel_layer.group_add(self._group, self.channel_name)
+        self.cursor = await database_sync_to_async(_feed_open)(user=user, since=since)
+        await self.accept()
+        self._tasks.append(asyncio.ensure_future(self._write_loop()))
+        self._tasks.append(asyncio.ensure_future(self._sweep_loop()))
+        if since is not None:
+            await self._catch_up(wait_for_room=True)
+
+    async def disconnect(self, code: int) -> None:
+        self._closing = True
+        for task in getattr(self, "_tasks", []):
+            task.cancel()
+        if getattr(self, "_group", None):
+            await self.channel_layer.group_discard(self._group, self.channel_name)
+
+    # --- client frames ---------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data is None:
+            await self._reply("error", {"detail": "Send JSON text frames."})
+            return
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            await self._reply("error", {"detail": "Not JSON."})
+            return
+        if isinstance(message, dict) and message.get("type") == "ping":
+            await self._reply("pong", {})
+            return
+        await self._reply("error", {"detail": 'The only message a client sends is {"type": "ping"}.'})
+
+    async def _reply(self, type_: str, data: dict[str, Any]) -> None:
+        if self.cursor is not None:
+            await self._outbox.put(_frame(type_, data))
+
+    # --- events --------------------------------------------------------------------------
+
+    async def vigil_event(self, message: dict[str, Any]) -> None:
+        """A committed event fanned out to the clinic's group."""
+        if self.cursor is None or self._closing:
+            return
+        event = message["event"]
+        async with self._lock:
+            seq = int(event["seq"])
+            if seq <= self.cursor.position:
+                return  # already handed out (replay, database read) or older than the feed
+            if seq == self.cursor.position + 1:
+                self.cursor.position = seq
+                self._send_live(json.dumps(event))
+                return
+        await self._catch_up(wait_for_room=False)
+
+    def _send_live(self, text: str) -> None:
+        try:
+            self._outbox.put_nowait(text)
+        except asyncio.QueueFull:
+            if not self._closing:
+                self._closing = True
+                logger.info("alert feed: closing a client %s frames behind", self.MAX_BACKLOG)
+                self._tasks.append(asyncio.ensure_future(self.close(code=CLOSE_TOO_SLOW)))
+
+    async def _catch_up(self, *, wait_for_room: bool) -> None:
+        """Hand out what the database holds after the position, in order."""
+        retries = iter(self.PENDING_RETRY_SECONDS)
+        async with self._lock:
+            assert self.cursor is not None
+            while not self._closing:
+                batch = await database_sync_to_async(self.cursor.read, thread_sensitive=False)(limit=self.REPLAY_BATCH)
+                for event in batch.events:
+                    text = json.dumps(event)
+                    if wait_for_room:
+                        await self._outbox.put(text)
+                    else:
+                        self._send_live(text)
+                if batch.more:
+                    continue
+                if not batch.pending:
+                    return
+                # Something after a hole is committed; the hole may still be filled.
+                await asyncio.sleep(next(retries, self.PENDING_RETRY_SECONDS[-1]))
+
+    async def _write_loop(self) -> None:
+        while True:
+            text = await self._outbox.get()
+            await self.send(text_data=text)
+
+    async def _sweep_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.SWEEP_SECONDS)
+            await self._catch_up(wait_for_room=False)
+
+
+def _frame(type_: str, data: dict[str, Any]) -> str:
+    """A frame that is not an event keeps the same three keys, with no seq."""
+    return json.dumps({"seq": None, "type": type_, "data": data})
