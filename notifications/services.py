@@ -2,7 +2,12 @@
 
 Nothing here talks to Twilio: rows are written inside the caller's transaction and the
 relay task delivers them after commit, so a rollback never sends and a crash after
-commit never loses (the sweeper re-drives what the task did not finish)."""
+commit never loses (the sweeper re-drives what the task did not finish).
+
+The task is named, not imported: the delivery side calls back into `followup` (an
+undeliverable recall raises an alert), and `followup` calls this module, so importing
+the task here would close an import cycle.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,26 @@ import uuid
 from datetime import datetime
 
 from django.db import transaction
+from django.utils import timezone
 
 from backend.models import Patient, User
 from backend.services import enrollment_code_create
-from notifications.models import MessageKind, OutgoingMessage
-from notifications.tasks import sms_send
+from config.celery import app as celery_app
+from notifications.models import MessageHistoryEntry, MessageKind, MessageStatus, OutgoingMessage
+
+SMS_SEND_TASK = "notifications.tasks.sms_send"
+SMS_VERIFY_TASK = "notifications.tasks.sms_verify"
+OPTED_OUT_REASON = "Not sent: the patient opted out of SMS (STOP)"
+
+
+def outbox_task_schedule(*, message_id: int, countdown: float | None = None, verify: bool = False) -> None:
+    """Ask a worker to send (or to verify) one outbox row. Carries the id only."""
+    celery_app.send_task(SMS_VERIFY_TASK if verify else SMS_SEND_TASK, args=[message_id], countdown=countdown)
+
+
+def patient_opted_out(*, patient_id: int) -> bool:
+    """Read fresh from the database: a STOP may have arrived a moment ago (H11)."""
+    return Patient.objects.filter(pk=patient_id, sms_opted_out_at__isnull=False).exists()
 
 
 def sms_enqueue(
@@ -28,23 +48,51 @@ def sms_enqueue(
     staff_user: User | None = None,
     display_body: str | None = None,
     send_after: datetime | None = None,
+    question_id: str = "",
+    conversation_id: int | None = None,
+    appointment_id: int | None = None,
+    reach_alert: bool = False,
+    opt_out_exempt: bool = False,
 ) -> OutgoingMessage:
-    message, created = OutgoingMessage.objects.get_or_create(
-        idempotency_key=idempotency_key,
-        defaults={
-            "clinic_id": clinic_id,
-            "to_phone": to_phone,
-            "body": body,
-            "display_body": display_body if display_body is not None else body,
-            "kind": kind,
-            "patient": patient,
-            "staff_user": staff_user,
-            "send_after": send_after,
-        },
-    )
-    if created:
+    """Write one outgoing SMS to the outbox; a worker sends it after commit.
+
+    The same ``idempotency_key`` returns the row already written instead of a second
+    one. A message to a patient who opted out (STOP) is stored as ``suppressed`` and
+    never sent, unless it is ``opt_out_exempt`` (the STOP confirmation itself), so the
+    history shows what was held back and why. ``send_after`` (quiet hours) is the
+    caller's decision. ``reach_alert`` marks recalls and red advice: if they cannot be
+    delivered, staff are alerted to phone the patient (H11).
+    """
+    suppressed = patient is not None and not opt_out_exempt and patient_opted_out(patient_id=patient.pk)
+    with transaction.atomic():
+        message, created = OutgoingMessage.objects.get_or_create(
+            idempotency_key=idempotency_key,
+            defaults={
+                "clinic_id": clinic_id,
+                "to_phone": to_phone,
+                "body": body,
+                "display_body": display_body if display_body is not None else body,
+                "kind": kind,
+                "patient": patient,
+                "staff_user": staff_user,
+                "send_after": send_after,
+                "question_id": question_id,
+                "conversation_id": conversation_id,
+                "appointment_id": appointment_id,
+                "reach_alert": reach_alert,
+                "opt_out_exempt": opt_out_exempt,
+                "status": MessageStatus.SUPPRESSED if suppressed else MessageStatus.QUEUED,
+                "error_message": OPTED_OUT_REASON if suppressed else "",
+            },
+        )
+        if created and patient is not None:
+            MessageHistoryEntry.objects.create(
+                patient=patient, direction=MessageHistoryEntry.Direction.OUTBOUND, outgoing=message
+            )
+    if created and not suppressed:
         message_id = message.pk
-        transaction.on_commit(lambda: sms_send.delay(message_id))
+        countdown = max(0.0, (send_after - timezone.now()).total_seconds()) if send_after else None
+        transaction.on_commit(lambda: outbox_task_schedule(message_id=message_id, countdown=countdown))
     return message
 
 

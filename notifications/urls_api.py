@@ -1,3 +1,9 @@
 """URL routes of one area (see config/urls.py)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from notifications import api
+
+urlpatterns = [
+    path("patients/<int:pk>/messages/", api.PatientMessageListApi.as_view(), name="patient-messages"),
+]

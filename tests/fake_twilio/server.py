@@ -9,8 +9,9 @@ Start it, point the Twilio backend's ``api_base_url`` at ``fake.base_url`` and g
         backend.send(SmsMessage(to="+905301234567", body="Hi", idempotency_key="k1"))
         assert fake.messages[0]["to"] == "+905301234567"
 
-It answers ``POST /2010-04-01/Accounts/{AccountSid}/Messages.json`` and
-``GET .../Messages/{Sid}.json`` as Twilio does: HTTP basic auth (401 with code 20003
+It answers ``POST /2010-04-01/Accounts/{AccountSid}/Messages.json``,
+``GET .../Messages/{Sid}.json`` and ``GET .../Messages.json`` (the list, newest first,
+filtered by ``To`` and ``From``) as Twilio does: HTTP basic auth (401 with code 20003
 otherwise), 201 with the message resource, 400 with Twilio's error body for an
 invalid number (21211) or an unsubscribed one (21610), and whatever failure a test
 scripts with :meth:`FakeTwilio.fail_next`. It can also play Twilio calling us:
@@ -464,6 +465,10 @@ class FakeTwilio:
             if self._authorized(handler, match["account"]):
                 self._fetch_message(handler, match["sid"])
             return
+        if method == "GET" and (match := _MESSAGES.match(path)):
+            if self._authorized(handler, match["account"]):
+                self._list_messages(handler, urllib.parse.urlsplit(handler.path).query)
+            return
         handler.reply_error(404, 20404, f"The requested resource {path} was not found")
 
     def _authorized(self, handler: _Handler, account: str) -> bool:
@@ -613,5 +618,51 @@ class FakeTwilio:
                 "status": message["status"],
                 "to": message["to"],
                 "uri": uri,
+            },
+        )
+
+    def _list_messages(self, handler: _Handler, query: str) -> None:
+        """The Messages list: newest first, filtered by To / From, one page."""
+        params = urllib.parse.parse_qs(query)
+        to, from_ = (params.get("To") or [None])[0], (params.get("From") or [None])[0]
+        page_size = int((params.get("PageSize") or ["50"])[0])
+        with self._lock:
+            found = [
+                dict(m)
+                for m in reversed(self._messages)
+                if (to is None or m["to"] == to) and (from_ is None or m["from"] == from_)
+            ][:page_size]
+        uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages.json"
+        handler.reply(
+            200,
+            {
+                "messages": [
+                    {
+                        "account_sid": self.account_sid,
+                        "api_version": API_VERSION,
+                        "body": m["body"],
+                        "date_created": m["date_created"],
+                        "date_updated": m["date_created"],
+                        "date_sent": None,
+                        "direction": "outbound-api",
+                        "from": m["from"],
+                        "messaging_service_sid": m["messaging_service_sid"],
+                        "num_media": "0",
+                        "num_segments": m["num_segments"],
+                        "sid": m["sid"],
+                        "status": m["status"],
+                        "to": m["to"],
+                        "uri": f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{m['sid']}.json",
+                    }
+                    for m in found
+                ],
+                "end": max(0, len(found) - 1),
+                "first_page_uri": f"{uri}?PageSize={page_size}&Page=0",
+                "next_page_uri": None,
+                "page": 0,
+                "page_size": page_size,
+                "previous_page_uri": None,
+                "start": 0,
+                "uri": f"{uri}?{query}",
             },
         )

@@ -1,0 +1,401 @@
+"""Outbox delivery: hand each queued SMS to the provider once, and settle every outcome.
+
+Called by the Celery doorways in ``notifications.tasks``; each function takes an
+outbox id and works from the database, so a task may run twice, late, or on another
+machine without harm.
+
+The guarantee ("never twice for one outbox row")
+-----------------------------------------------
+1. A row is claimed with a conditional UPDATE (``queued`` -> ``sending``, stamped
+   with ``claimed_at``); of any number of workers holding the same id, only the one
+   whose UPDATE changed the row calls the provider. No transaction is open while it
+   does (STYLE: never call Twilio with a transaction open).
+2. Every answer settles the row with an UPDATE conditional on that same claim:
+   ``sent`` (with the sid), ``failed`` (a permanent refusal, or the retry budget
+   spent) or back to ``queued`` with a ``send_after`` (a transient refusal: network
+   refused, 5xx, 429 / 20429 with its Retry-After honoured), with exponential backoff
+   and jitter.
+3. When the outcome is unknown - no answer within the timeout (``maybe_sent``), or a
+   worker killed between the claim and the settling UPDATE - the row stays in
+   ``sending`` and is never re-sent blindly. Once its claim is older than
+   ``SMS_SENDING_STALE_SECONDS`` (longer than the HTTP timeout plus the longest rate
+   wait, so the request in flight has either reached Twilio or died), ``outbox_verify``
+   settles it: a status callback may already have named its sid (the StatusCallback
+   URL carries the outbox id, ``?m=<id>``); otherwise it asks Twilio for the newest
+   messages to that number and looks for one with the same body created after the
+   row was written and not already matched to another row. Found: the row is ``sent``
+   with that sid. Not found: it is queued again.
+So a message is sent twice only if Twilio's message list does not yet show a message
+it accepted more than ``SMS_SENDING_STALE_SECONDS`` earlier (or if two rows to one
+number carry the same body in the same moment and the crashed one is matched to the
+other's message, which leaves it unsent rather than sent twice). With the console and
+in-memory backends there is nobody to ask, and an unknown outcome is resent.
+
+Each try is recorded as a ``DeliveryAttempt`` (append-only). Logs name outbox ids,
+sids and Twilio codes, never numbers or bodies (H13).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from twilio.base.exceptions import TwilioException
+from twilio.rest import Client
+
+from notifications.backends import SmsDeliveryError, SmsMessage, get_sms_backend
+from notifications.backends.twilio import RebasedTwilioHttpClient, TwilioBackend
+from notifications.models import DeliveryAttempt, MessageStatus, OutgoingMessage
+from notifications.ratelimit import sending_number, sms_slot_reserve
+from notifications.services import OPTED_OUT_REASON, outbox_task_schedule, patient_opted_out
+from notifications.unreachable import message_undeliverable_record
+
+logger = logging.getLogger(__name__)
+
+# Tries of one message before it fails visibly (H11): about 2.5 minutes of backoff.
+MAX_ATTEMPTS = 6
+BACKOFF_FIRST_SECONDS = 5.0
+BACKOFF_CAP_SECONDS = 600.0
+# A worker waits at most this long for its rate slot; a later slot is not taken and
+# the message goes back to the queue until then.
+RATE_MAX_WAIT_SECONDS = 5.0
+# Celery countdowns past this are left to the sweeper: Redis redelivers unacked tasks
+# after its visibility timeout, so long ETAs are unreliable there.
+MAX_COUNTDOWN_SECONDS = 300.0
+# Verifying a row whose send is in doubt may fail too (Twilio unreachable); after this
+# many failed checks it fails visibly rather than staying "sending" for ever.
+MAX_VERIFY_FAILURES = 5
+# Twilio's clock against ours, when matching a message by its creation time.
+CLOCK_SKEW = timedelta(minutes=2)
+# How many of the newest messages to one number are searched.
+LOOKUP_LIMIT = 50
+
+
+def stale_after() -> timedelta:
+    return timedelta(seconds=float(getattr(settings, "SMS_SENDING_STALE_SECONDS", 60)))
+
+
+def status_callback_url(message_id: int) -> str:
+    # The outbox id in the URL lets a callback name the row even when the worker died
+    # before it could store the sid Twilio returned.
+    return f"{settings.PUBLIC_BASE_URL}/webhooks/twilio/status/?m={message_id}"
+
+
+def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
+    """Exponential backoff with jitter (half to full), never sooner than Retry-After."""
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_FIRST_SECONDS * 2 ** max(0, attempt - 1))
+    delay = random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not a secret
+    return max(delay, retry_after or 0.0)
+
+
+def _no_transaction() -> None:
+    if connection.in_atomic_block:
+        raise RuntimeError("SMS delivery must run outside a database transaction")
+
+
+def _schedule(message_id: int, delay: float | None, *, verify: bool = False) -> None:
+    if delay is not None and delay > MAX_COUNTDOWN_SECONDS:
+        return  # the sweeper picks it up when it is due
+    outbox_task_schedule(message_id=message_id, countdown=delay, verify=verify)
+
+
+def _settle(message_id: int, claim: datetime, **fields: object) -> bool:
+    """Update the row only if it is still ours (``sending`` under this claim)."""
+    fields["updated_at"] = timezone.now()
+    return (
+        OutgoingMessage.objects.filter(pk=message_id, status=MessageStatus.SENDING, claimed_at=claim).update(**fields)
+        == 1
+    )
+
+
+def _attempt(
+    message: OutgoingMessage,
+    outcome: DeliveryAttempt.Outcome,
+    started_at: datetime,
+    *,
+    sid: str = "",
+    error: SmsDeliveryError | None = None,
+    reason: str = "",
+) -> None:
+    DeliveryAttempt.objects.create(
+        message=message,
+        number=message.attempts,
+        outcome=outcome,
+        started_at=started_at,
+        finished_at=timezone.now(),
+        twilio_sid=sid,
+        error_code=error.code if error else None,
+        error_message=(error.message if error else reason)[:300],
+        http_status=error.status if error else None,
+        retry_after_seconds=error.retry_after if error else None,
+    )
+
+
+def _fail(message: OutgoingMessage, claim: datetime, *, code: int | None, reason: str) -> None:
+    with transaction.atomic():
+        if not _settle(message.pk, claim, status=MessageStatus.FAILED, error_code=code, error_message=reason[:300]):
+            return
+        message_undeliverable_record(message=message, code=code, reason=reason)
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    status: str
+    retry_in: float | None = None
+
+
+def outbox_deliver(*, message_id: int) -> DeliveryOutcome | None:
+    """Send one queued outbox row if it is due and nobody else has it.
+
+    Returns what became of it, or None when there was nothing to do (already
+    claimed, sent, not due yet)."""
+    _no_transaction()
+    due = Q(send_after__isnull=True) | Q(send_after__lte=timezone.now())
+    candidate = OutgoingMessage.objects.filter(due, pk=message_id, status=MessageStatus.QUEUED).first()
+    if candidate is None:
+        return None
+
+    number = sending_number()
+    if number is not None:
+        # Reserved before the claim, so a row never sits in `sending` while waiting.
+        reservation = sms_slot_reserve(number=number, max_wait=RATE_MAX_WAIT_SECONDS)
+        if not reservation.granted:
+            OutgoingMessage.objects.filter(pk=message_id, status=MessageStatus.QUEUED).update(
+                send_after=timezone.now() + timedelta(seconds=reservation.wait), updated_at=timezone.now()
+            )
+            _schedule(message_id, reservation.wait)
+            return DeliveryOutcome(status=MessageStatus.QUEUED, retry_in=reservation.wait)
+        time.sleep(reservation.wait)
+
+    claim = timezone.now()
+    due = Q(send_after__isnull=True) | Q(send_after__lte=claim)
+    claimed = OutgoingMessage.objects.filter(due, pk=message_id, status=MessageStatus.QUEUED).update(
+        status=MessageStatus.SENDING, claimed_at=claim, attempts=F("attempts") + 1, updated_at=claim
+    )
+    if not claimed:
+        return None
+    message = OutgoingMessage.objects.get(pk=message_id)
+
+    if (
+        message.patient_id is not None
+        and not message.opt_out_exempt
+        and patient_opted_out(patient_id=message.patient_id)
+    ):
+        # STOP arrived after this was queued: honoured at once (H11).
+        if _settle(message.pk, claim, status=MessageStatus.SUPPRESSED, error_message=OPTED_OUT_REASON):
+            _attempt(message, DeliveryAttempt.Outcome.SUPPRESSED, claim, reason=OPTED_OUT_REASON)
+        return DeliveryOutcome(status=MessageStatus.SUPPRESSED)
+
+    sms = SmsMessage(
+        to=message.to_phone,
+        body=message.body,
+        idempotency_key=message.idempotency_key,
+        status_callback=status_callback_url(message.pk),
+    )
+    started = timezone.now()
+    try:
+        result = get_sms_backend().send(sms)
+    except SmsDeliveryError as error:
+        return _after_refusal(message, claim, started, error)
+
+    if not _settle(
+        message.pk, claim, status=MessageStatus.SENT, twilio_sid=result.sid, error_code=None, error_message=""
+    ):
+        # A status callback (?m=) got here first and moved the row on: keep its status,
+        # but make sure the sid is stored.
+        OutgoingMessage.objects.filter(pk=message.pk, twilio_sid="").update(twilio_sid=result.sid)
+    _attempt(message, DeliveryAttempt.Outcome.ACCEPTED, started, sid=result.sid)
+    logger.info("sms %s accepted sid=%s attempt=%s", message.pk, result.sid, message.attempts)
+    return DeliveryOutcome(status=MessageStatus.SENT)
+
+
+def _after_refusal(
+    message: OutgoingMessage, claim: datetime, started: datetime, error: SmsDeliveryError
+) -> DeliveryOutcome:
+    if error.permanent:
+        _attempt(message, DeliveryAttempt.Outcome.PERMANENT_ERROR, started, error=error)
+        _fail(message, claim, code=error.code, reason=error.message)
+        logger.warning("sms %s failed permanently (code %s)", message.pk, error.code)
+        return DeliveryOutcome(status=MessageStatus.FAILED)
+
+    if error.maybe_sent:
+        # Twilio may have taken it: leave it `sending` and let verification decide.
+        _attempt(message, DeliveryAttempt.Outcome.UNKNOWN, started, error=error)
+        OutgoingMessage.objects.filter(pk=message.pk, status=MessageStatus.SENDING, claimed_at=claim).update(
+            error_code=error.code, error_message=error.message[:300], updated_at=timezone.now()
+        )
+        delay = stale_after().total_seconds() + 1
+        _schedule(message.pk, delay, verify=True)
+        logger.warning("sms %s outcome unknown, verifying in %ss", message.pk, round(delay))
+        return DeliveryOutcome(status=MessageStatus.SENDING, retry_in=delay)
+
+    _attempt(message, DeliveryAttempt.Outcome.TRANSIENT_ERROR, started, error=error)
+    if message.attempts >= MAX_ATTEMPTS:
+        reason = f"Not sent after {message.attempts} tries: {error.message}"
+        _fail(message, claim, code=error.code, reason=reason)
+        logger.warning("sms %s failed after %s tries (code %s)", message.pk, message.attempts, error.code)
+        return DeliveryOutcome(status=MessageStatus.FAILED)
+    delay = backoff_seconds(message.attempts, error.retry_after)
+    if _settle(
+        message.pk,
+        claim,
+        status=MessageStatus.QUEUED,
+        send_after=timezone.now() + timedelta(seconds=delay),
+        error_code=error.code,
+        error_message=error.message[:300],
+    ):
+        _schedule(message.pk, delay)
+    logger.info("sms %s transient failure (code %s), retry in %.1fs", message.pk, error.code, delay)
+    return DeliveryOutcome(status=MessageStatus.QUEUED, retry_in=delay)
+
+
+# --- settling a send whose outcome is unknown --------------------------------------------
+
+
+class LookupUnavailable(Exception):
+    """The provider could not be asked (network, 5xx): try verifying later."""
+
+
+def provider_message_find(*, message: OutgoingMessage) -> str | None:
+    """The sid of the provider's message that this row became, if it exists.
+
+    Only Twilio can be asked. The newest messages to the row's number are searched
+    for the same body, created after the row was written (less clock skew), whose
+    sid no other row holds. Returns None when there is none - and always for the
+    console and in-memory backends, which keep no record to ask."""
+    backend_class = type(get_sms_backend())
+    if not issubclass(backend_class, TwilioBackend):
+        return None
+    client = Client(
+        settings.TWILIO_ACCOUNT_SID,
+        settings.TWILIO_AUTH_TOKEN,
+        http_client=RebasedTwilioHttpClient(
+            base_url=settings.TWILIO_API_BASE_URL, timeout=float(getattr(settings, "TWILIO_TIMEOUT", 10.0))
+        ),
+    )
+    filters: dict[str, str] = {"to": message.to_phone}
+    if settings.TWILIO_FROM_NUMBER:
+        filters["from_"] = settings.TWILIO_FROM_NUMBER
+    try:
+        found = client.messages.list(limit=LOOKUP_LIMIT, page_size=LOOKUP_LIMIT, **filters)
+    except TwilioException as exc:
+        raise LookupUnavailable(type(exc).__name__) from None  # Twilio's text may quote the number
+    except OSError as exc:  # requests' errors are OSErrors
+        raise LookupUnavailable(type(exc).__name__) from exc
+    since = message.created_at - CLOCK_SKEW
+    candidates = [
+        str(item.sid)
+        for item in found
+        if item.body == message.body and item.date_created is not None and item.date_created >= since
+    ]
+    if not candidates:
+        return None
+    taken = set(
+        OutgoingMessage.objects.filter(twilio_sid__in=candidates)
+        .exclude(pk=message.pk)
+        .values_list("twilio_sid", flat=True)
+    )
+    free = [sid for sid in candidates if sid not in taken]
+    # Oldest first: the list is newest first, and ours was the first with this body.
+    return free[-1] if free else None
+
+
+def outbox_verify(*, message_id: int) -> DeliveryOutcome | None:
+    """Settle a row left in ``sending`` (timeout, or a worker killed mid-send)."""
+    _no_transaction()
+    now = timezone.now()
+    message = OutgoingMessage.objects.filter(
+        pk=message_id, status=MessageStatus.SENDING, claimed_at__lte=now - stale_after()
+    ).first()
+    if message is None:
+        return None
+    old_claim = message.claimed_at
+    # Take the row over, so two sweepers never verify (and resend) it both.
+    if not OutgoingMessage.objects.filter(pk=message_id, status=MessageStatus.SENDING, claimed_at=old_claim).update(
+        claimed_at=now, updated_at=now
+    ):
+        return None
+    claim = now
+    if not DeliveryAttempt.objects.filter(message=message, number=message.attempts).exists():
+        # Nothing recorded this try: the worker died between the claim and the answer.
+        _attempt(message, DeliveryAttempt.Outcome.INTERRUPTED, old_claim or now, reason="Worker stopped mid-send")
+
+    sid = message.twilio_sid  # a status callback may have told us already
+    if not sid:
+        try:
+            sid = provider_message_find(message=message) or ""
+        except LookupUnavailable as exc:
+            _attempt(message, DeliveryAttempt.Outcome.VERIFY_FAILED, now, reason=f"Could not ask Twilio ({exc})")
+            failures = DeliveryAttempt.objects.filter(
+                message=message, outcome=DeliveryAttempt.Outcome.VERIFY_FAILED
+            ).count()
+            if failures >= MAX_VERIFY_FAILURES:
+                _fail(message, claim, code=None, reason="Delivery could not be confirmed with Twilio")
+                return DeliveryOutcome(status=MessageStatus.FAILED)
+            return DeliveryOutcome(status=MessageStatus.SENDING)
+
+    if sid:
+        _settle(message.pk, claim, status=MessageStatus.SENT, twilio_sid=sid)
+        _attempt(message, DeliveryAttempt.Outcome.FOUND_AT_PROVIDER, now, sid=sid)
+        logger.info("sms %s found at the provider as %s: not resent", message.pk, sid)
+        return DeliveryOutcome(status=MessageStatus.SENT)
+
+    _attempt(message, DeliveryAttempt.Outcome.NOT_AT_PROVIDER, now, reason="Not found at the provider")
+    if message.attempts >= MAX_ATTEMPTS:
+        _fail(message, claim, code=message.error_code, reason=f"Not sent after {message.attempts} tries")
+        return DeliveryOutcome(status=MessageStatus.FAILED)
+    if _settle(message.pk, claim, status=MessageStatus.QUEUED, send_after=None):
+        _schedule(message.pk, None)
+    logger.info("sms %s was not at the provider: queued again", message.pk)
+    return DeliveryOutcome(status=MessageStatus.QUEUED)
+
+
+# --- the sweeper ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    requeued: int
+    verifying: int
+
+
+# A queued row untouched this long has lost its task (broker down, task dropped).
+LOST_TASK_AFTER = timedelta(seconds=30)
+SWEEP_BATCH = 500
+
+
+def outbox_sweep_run() -> SweepReport:
+    """Re-drive what the tasks did not finish: due queued rows whose task was lost,
+    and rows stuck in ``sending`` (verified before anything is resent)."""
+    now = timezone.now()
+    # Both queries are served by the partial index `outbox_undelivered`.
+    queued = list(
+        OutgoingMessage.objects.filter(
+            Q(send_after__isnull=True) | Q(send_after__lte=now),
+            status=MessageStatus.QUEUED,
+            updated_at__lte=now - LOST_TASK_AFTER,
+        )
+        .order_by("id")
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    # Rows deferred to later (quiet hours, long Retry-After) had no task scheduled:
+    # they are due now and were last touched when deferred.
+    stuck = list(
+        OutgoingMessage.objects.filter(status=MessageStatus.SENDING, claimed_at__lte=now - stale_after())
+        .order_by("id")
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    for message_id in queued:
+        outbox_task_schedule(message_id=message_id)
+    for message_id in stuck:
+        outbox_task_schedule(message_id=message_id, verify=True)
+    if queued or stuck:
+        logger.info("outbox sweep: %s queued re-driven, %s stuck sending to verify", len(queued), len(stuck))
+    return SweepReport(requeued=len(queued), verifying=len(stuck))
