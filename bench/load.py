@@ -82,7 +82,7 @@ async def _closed_loop(
                     async with session.post(url, headers=headers, **kwargs) as response:
                         text = await response.read()
                         code = response.status
-                except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+                except (TimeoutError, aiohttp.ClientError) as error:
                     code, text = 0, repr(error).encode()
                 ended = time.perf_counter()
                 # Counted by completion time: what finished inside the measured window.

@@ -31,6 +31,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,7 +97,7 @@ def reset_services(database_url: str, redis_url: str) -> None:
 def django_env(database_url: str, redis_url: str) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("SECRET_KEY", "bench-only-secret-key")
-    env.setdefault("VIGIL_DATA_DIR", "/tmp/vigil-bench")
+    env.setdefault("VIGIL_DATA_DIR", str(Path(tempfile.gettempdir()) / "vigil-bench"))
     env["DATABASE_URL"] = database_url
     env["REDIS_URL"] = redis_url
     env.pop("CELERY_BROKER_URL", None)
@@ -133,7 +134,9 @@ def print_table(rows: list[Row]) -> str:
     widths = [max(len(getattr(row, name)) for row in table) for name in header.__dataclass_fields__]
     lines = []
     for index, row in enumerate(table):
-        cells = [getattr(row, name).ljust(width) for name, width in zip(header.__dataclass_fields__, widths)]
+        cells = [
+            getattr(row, name).ljust(width) for name, width in zip(header.__dataclass_fields__, widths, strict=True)
+        ]
         lines.append("| " + " | ".join(cells) + " |")
         if index == 0:
             lines.append("|" + "|".join("-" * (width + 2) for width in widths) + "|")
@@ -179,7 +182,7 @@ def run_rounds(args: argparse.Namespace, stack: Stack, fixture: Any, webhook_exi
                         result = load.webhook(
                             url=url,
                             public_url="http://bench.invalid/webhooks/twilio/sms/",
-                            auth_token="bench-auth-token",
+                            auth_token="bench-auth-token",  # noqa: S106 - the bench servers' fake token
                             phones=fixture.patient_phones,
                             to="+15550100000",
                             clients=args.clients,

@@ -120,7 +120,7 @@ def enrolled_patients_create(
     users: list[Any] = []
     if with_users:
         users = [
-            User(username=f"bench-patient-{clinic.pk}-{start + i}", role=Role.PATIENT, password="!")
+            User(username=f"bench-patient-{clinic.pk}-{start + i}", role=Role.PATIENT, password="!")  # noqa: S106 - unusable
             for i in range(count)
         ]
         for chunk in _chunks(users):
@@ -230,8 +230,8 @@ def http_fixture(*, patients: int = 160, history: int = 30, dashboards: int = 50
 def plans_create(*, patient_ids: list[int], now: datetime, due_each: int) -> dict[str, int]:
     """Scheduled check-ins for the beat tick: per patient one completed yesterday and
     one scheduled for tomorrow (rows the tick must not touch), and for the first
-    ``due_each`` patients one due now to announce, one announced long enough ago to
-    remind, and one whose window has closed (to mark missed). The due work is the same
+    ``due_each`` patients one due now to announce, one announced 7 h ago (past half
+    its 12 h window: to remind), and one whose window has closed (to mark missed). The due work is the same
     for every size, so what grows with the patients is only what the tick must skip."""
     from followup.models import Enrollment, ScheduledCheckIn
 
@@ -258,9 +258,9 @@ def plans_create(*, patient_ids: list[int], now: datetime, due_each: int) -> dic
             rows.append(
                 ScheduledCheckIn(
                     **common,
-                    due_at=now - timedelta(hours=5),
+                    due_at=now - timedelta(hours=7),
                     status="sent",
-                    announced_at=now - timedelta(hours=5),
+                    announced_at=now - timedelta(hours=7),
                     plan_key="check_in:bench-remind",
                 )
             )

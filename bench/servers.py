@@ -104,10 +104,11 @@ class Stack:
 
     def start(self) -> None:
         self.ports = {name: free_port() for name in ("daphne", "gunicorn", "daphne_ws", "nginx")}
+        asgi = "bench.anchor.asgi:application"
+        gunicorn = ["--workers", str(self.workers), "--worker-class", "sync", "--log-level", "warning"]
         commands = {
             "worker": [PYTHON, "-m", "celery", "-A", "config", "worker", "--concurrency=1", "--loglevel=WARNING"],
-            "daphne": [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.ports["daphne"])]
-            + ["bench.anchor.asgi:application"],
+            "daphne": [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.ports["daphne"]), asgi],
             "gunicorn": [
                 PYTHON,
                 "-m",
@@ -115,10 +116,9 @@ class Stack:
                 "config.wsgi:application",
                 "-b",
                 f"127.0.0.1:{self.ports['gunicorn']}",
-            ]
-            + ["--workers", str(self.workers), "--worker-class", "sync", "--log-level", "warning"],
-            "daphne_ws": [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.ports["daphne_ws"])]
-            + ["bench.anchor.asgi:application"],
+                *gunicorn,
+            ],
+            "daphne_ws": [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.ports["daphne_ws"]), asgi],
         }
         for name, command in commands.items():
             self._spawn(name, command)
@@ -158,7 +158,7 @@ class Stack:
             if process is not None and process.poll() is not None:
                 raise SystemExit(f"{name} exited: see {self.processes[name].log}\n{self.tail(name)}")
             try:
-                with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - local URL
+                with urllib.request.urlopen(url, timeout=2) as response:
                     response.read()
                     return
             except urllib.error.HTTPError:

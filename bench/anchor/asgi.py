@@ -8,13 +8,12 @@ import os
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("VIGIL_BENCH_ANCHOR", "1")
 
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from django.urls import path  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter
+from django.urls import path
 
-from config.asgi import django_asgi_app  # noqa: E402
-from config.websocket_urls import websocket_urlpatterns  # noqa: E402
-
-from bench.anchor.consumers import AnchorFeedConsumer  # noqa: E402
+from bench.anchor.consumers import AnchorFeedConsumer
+from config.asgi import django_asgi_app
+from config.websocket_urls import websocket_urlpatterns
 
 application = ProtocolTypeRouter(
     {

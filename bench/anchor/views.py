@@ -18,7 +18,6 @@ from rest_framework.views import APIView
 
 from backend.models import AuditAction, AuditRecord
 
-
 # One group for the whole installation: scoping events to a clinic is Vigil's own work
 # (its cost is part of what the ratio shows); the anchor only fans out.
 ANCHOR_GROUP = "bench-anchor"
