@@ -43,11 +43,14 @@ def protocol_files_read(*, directory: Path) -> dict[str, str]:
     return {name: (directory / name).read_text(encoding="utf-8") for name in PROTOCOL_FILES}
 
 
-def protocol_definition_from_texts(*, files: Mapping[str, str], label: str = "stored") -> ProtocolDefinition:
+def protocol_definition_from_texts(
+    *, files: Mapping[str, str], label: str = "stored", sources: Mapping[str, str] | None = None
+) -> ProtocolDefinition:
     """Validate and compile a protocol from its file texts.
 
-    The loader reads from a directory, so the texts are written to a throw-away one
-    named after ``label`` (errors name it, then the file and the entry)."""
+    The loader reads from a directory, so the texts are written to a throw-away one.
+    An error names the file as ``sources`` gives it (by file name), else as
+    ``<label>/<file>``, then the entry and the reason."""
     missing = [name for name in PROTOCOL_FILES if name not in files]
     if missing:
         raise ValueError(f"protocol texts lack {', '.join(missing)}")
@@ -56,7 +59,12 @@ def protocol_definition_from_texts(*, files: Mapping[str, str], label: str = "st
         directory.mkdir()
         for name in PROTOCOL_FILES:
             (directory / name).write_text(files[name], encoding="utf-8")
-        return load_protocol(directory)
+        try:
+            return load_protocol(directory)
+        except ProtocolLoadError as error:
+            name = Path(error.file).name
+            shown = (sources or {}).get(name, f"{label}/{name}")
+            raise ProtocolLoadError(shown, error.entry, error.reason) from error
 
 
 def _directory_definition(directory: Path) -> tuple[ProtocolDefinition, dict[str, str]]:
@@ -67,7 +75,9 @@ def _directory_definition(directory: Path) -> tuple[ProtocolDefinition, dict[str
     if cached is not None:
         return cached
     files = protocol_files_read(directory=directory)
-    definition = protocol_definition_from_texts(files=files, label=directory.name)
+    definition = protocol_definition_from_texts(
+        files=files, label=directory.name, sources={name: str(directory / name) for name in PROTOCOL_FILES}
+    )
     if definition.slug != directory.name:
         raise ProtocolLoadError(
             str(directory / PROTOCOL_FILE),
