@@ -162,7 +162,8 @@ def main() -> None:
         print(f"{size:>7,} patients (seeded in {seeded:.0f} s): tick {seconds:.3f} s, {queries} queries")
         for task, figures in detail.items():
             print(
-                f"          {task:18s} {figures['seconds']:.3f} s {figures['queries']:4d} queries -> {figures['result']}"
+                f"          {task:18s} {figures['seconds']:.3f} s {figures['queries']:4d} queries"
+                f" -> {figures['result']}"
             )
         print(f"          idle tick (nothing due) {idle_seconds:.3f} s, {idle_queries} queries")
         results.append(
