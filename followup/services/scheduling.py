@@ -321,10 +321,11 @@ def scheduled_checkin_send_now(
     ``due_at``.
 
     A nurse's explicit send is not held back by quiet hours (she may have just spoken
-    to the patient). It goes by SMS whatever the channel: there is no push service
-    for the app, and the SMS link opens the same form. Refused (409) when the check-in
-    was already answered, closed or cancelled, when its invitation already went out by
-    SMS, and when the patient cannot be texted (STOP, or no consent on record).
+    to the patient). It goes through the conversation service like the clock's: the
+    first SMS question for an ``sms`` check-in, a text with the form link for an
+    ``app`` one. Refused (409) when the check-in was already answered, closed or
+    cancelled, when its invitation already went out, and when the patient cannot be
+    texted (STOP, or no consent on record).
 
     The window counts from now for a check-in that was not due yet."""
     now = timezone.now()
@@ -345,10 +346,10 @@ def scheduled_checkin_send_now(
             )
         if not patient.sms_consent:
             raise ScheduleConflict("no_sms_consent", "The clinic has no SMS consent on record for this patient.")
-        if row.status == ScheduledCheckIn.Status.SENT and row.channel == Channel.SMS:
+        if row.status == ScheduledCheckIn.Status.SENT:
             raise ScheduleConflict(
                 "already_sent",
-                "The invitation already went out by SMS; the patient can answer until the window closes.",
+                "The invitation already went out; the patient can answer until the window closes.",
             )
         if row.due_at > now:
             row.due_at = now

@@ -16,7 +16,7 @@ closes as missed and lands on the worklist like any other silence (H8).
 Each step handles at most ``STEP_LIMIT`` rows per tick, oldest due first, so a tick
 runs a bounded number of queries whatever the number of patients; the rest goes a
 minute later. (Invitations are written one by one through the conversation service,
-about four queries each; the SMS relay sends one message a second anyway.)
+a dozen or so queries each; the SMS relay sends one message a second anyway.)
 """
 
 from __future__ import annotations
@@ -34,13 +34,14 @@ from django.utils.translation import gettext as _
 from backend.audit import audit_record
 from backend.models import AuditAction
 from followup.models import Appointment, Channel, ScheduledCheckIn
+from followup.services.scheduling import patient_can_receive_sms
 from followup.services.triage import clinic_phone_display
 from followup.services.worklist import NoResponseOutcome, worklist_no_response_record
 from notifications.conversations import conversation_remind, conversation_start
 from notifications.models import MessageKind
 from notifications.services import sms_enqueue
 
-STEP_LIMIT = 200
+STEP_LIMIT = 100
 # Appointment reminders go out once, in the day before the appointment.
 APPOINTMENT_REMINDER_LEAD = timedelta(hours=24)
 OPEN = (ScheduledCheckIn.Status.SCHEDULED, ScheduledCheckIn.Status.SENT)
@@ -174,9 +175,10 @@ def scheduled_checkins_miss(*, now: datetime) -> tuple[list[int], NoResponseOutc
 
 
 def scheduled_checkins_announce(*, now: datetime) -> list[int]:
-    """Announce the check-ins that are due: SMS check-ins through the conversation
-    service (an invitation with the form link), app check-ins by their status alone
-    (the app lists what is due through ``GET /api/v1/me/``)."""
+    """Announce the check-ins that are due through the conversation service: the
+    first SMS question for an ``sms`` check-in, a text with the form link for an
+    ``app`` one (the app also lists what is due through ``GET /api/v1/me/``; an app
+    patient who cannot be texted is announced there only)."""
     with transaction.atomic():
         candidates = (
             ScheduledCheckIn.objects.filter(
@@ -199,7 +201,8 @@ def scheduled_checkins_announce(*, now: datetime) -> list[int]:
         )
         rows = list(ScheduledCheckIn.objects.filter(pk__in=won).select_related("patient__clinic").order_by("due_at"))
         for row in rows:
-            if row.channel == Channel.SMS:
+            # An app patient who cannot be texted still sees it in the app.
+            if patient_can_receive_sms(row.patient):
                 conversation_start(scheduled_check_in=row)
         _audit_system_update(object_type="scheduled_check_in", rows=rows)
     return won
@@ -343,6 +346,7 @@ def appointments_remind(*, now: datetime | None = None) -> list[int]:
                 kind=MessageKind.REMINDER,
                 idempotency_key=f"appointment-reminder:{appointment.pk}:{appointment.starts_at:%Y%m%dT%H%M%z}",
                 patient=patient,
+                appointment_id=appointment.pk,
             )
         _audit_system_update(object_type="appointment", rows=rows)
     return won
