@@ -42,6 +42,21 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy --strict followup/rules
 
+# `make bench`: every benchmark in bench/ against PostgreSQL and Redis, one table
+# (bench/run.py; the README's performance section). DATABASE_URL / REDIS_URL, or the
+# local services below; the database is dropped and recreated (its name must contain
+# "bench"). One way of serving measured is gunicorn + daphne behind nginx: Debian's
+# nginx-light is installed if missing (bench only). BENCH_ARGS="--rounds 5" etc.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/vigil_bench
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/9
+bench: install
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { \
+	  echo "Installing Debian's nginx-light for the bench's reverse proxy..."; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nginx-light >/dev/null; }
+	DATABASE_URL=$${DATABASE_URL:-$(BENCH_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(BENCH_REDIS_URL)} \
+	  $(TEST_ENV) $(PY) bench/run.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) data
 

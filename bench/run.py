@@ -373,6 +373,31 @@ def rules_rows(output: str) -> list[Row]:
     ]
 
 
+def profile_vigil(args: argparse.Namespace, stack: Stack, fixture: Any, mode: str, missed: list[str]) -> str:
+    """A target was missed: one more Vigil ingest round on the chosen serving, sampled
+    by py-spy across the serving processes, folded into the functions that hold the
+    time."""
+    from bench import profile
+
+    pid = stack.processes["gunicorn" if mode == "split" else "daphne"].pid
+    raw = stack.workdir / "profile.txt"
+    seconds = max(4.0, args.seconds)
+
+    def during() -> Any:
+        return load.ingest(
+            url=stack.base_url(mode) + "/api/v1/check-ins/",
+            tokens=fixture.patient_tokens,
+            clients=args.clients,
+            warmup=0.5,
+            seconds=seconds,
+        )
+
+    result, problem = profile.record(pid=pid, seconds=seconds + 0.5, out=raw, during=during)
+    head = f"Profile (py-spy, {MODE_LABEL[mode]}, Vigil check-in ingest at {result.rps:.1f} req/s) because missed:"
+    head += "".join(f"\n  - {figure}" for figure in missed)
+    return head + "\n" + (problem or profile.summary(raw)) + f"\n(raw stacks: {raw})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Vigil's benchmarks in one table (see the module docstring).")
     parser.add_argument("--rounds", type=int, default=3)
@@ -385,7 +410,9 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=160)
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1), help="gunicorn workers")
     parser.add_argument("--beat-sizes", default="10000,100000")
-    parser.add_argument("--skip", default="", help="comma-separated: http, rules, beat, dashboard, explain, issue")
+    parser.add_argument(
+        "--skip", default="", help="comma-separated: http, profile, rules, beat, dashboard, explain, issue"
+    )
     args = parser.parse_args()
     skip = {part.strip() for part in args.skip.split(",") if part.strip()}
 
@@ -394,7 +421,8 @@ def main() -> None:
     redis_url = os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
     env = django_env(database_url, redis_url)
     os.environ.update(env)
-    print("machine:", machine(), flush=True)
+    the_machine = machine()
+    print("machine:", the_machine, flush=True)
     print(f"database {urlparse(database_url).path.lstrip('/')} (recreated), redis {redis_url} (flushed)", flush=True)
     reset_services(database_url, redis_url)
     subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
@@ -428,9 +456,12 @@ def main() -> None:
             print(f"servers up: {stack.ports} (gunicorn workers: {args.workers}); logs in {stack.workdir}", flush=True)
             figures = run_rounds(args, stack, fixture, webhook_exists)
             memory = stack.memory()
+            http, chosen = http_rows(figures)
+            missed = [row.figure for row in http if row.verdict == "MISSED"]
+            if missed and "profile" not in skip:
+                notes.append(profile_vigil(args, stack, fixture, chosen, missed))
         finally:
             stack.stop()
-        http, chosen = http_rows(figures)
         rows += [row for row in http if not row.figure.startswith("5 ")]
         webhook_rows = [row for row in http if row.figure.startswith("5 ")]
     else:
@@ -441,6 +472,9 @@ def main() -> None:
         rows += rules_rows(output)
     if "beat" not in skip:
         output, data = run_script(env, "beat_tick.py", "--sizes", args.beat_sizes, timeout=420)
+        notes.append(
+            "beat_tick.py:\n" + "\n".join(line for line in output.splitlines() if not line[:4].isdigit()).strip()
+        )
         if data and data.get("available"):
             sizes = data["sizes"]
             small, large = sizes[0], sizes[-1]
@@ -474,12 +508,12 @@ def main() -> None:
         else:
             reason = (data or {}).get("reason", "not yet available")
             rows.append(Row("4 beat tick over 10k / 100k patients", f"not measured: {reason}"))
-            notes.append("beat_tick.py:\n" + output.strip())
     rows += webhook_rows or [
         Row("5 inbound SMS webhook latency", "not measured: POST /webhooks/twilio/sms/ not yet available")
     ]
     if "dashboard" not in skip:
         output, data = run_script(env, "dashboard_load.py", timeout=180)
+        notes.append("dashboard_load.py:\n" + output.strip())
         if data and data.get("available"):
             rows.append(
                 Row(
@@ -529,7 +563,7 @@ def main() -> None:
     if "issue" not in skip:
         for script in ISSUE_BENCHES:
             if (ROOT / "bench" / script).exists():
-                output, _ = run_script(env, script, timeout=240)
+                output, _ = run_script(env, script, timeout=150)
                 notes.append(f"bench/{script}:\n{output.strip()}")
             else:
                 rows.append(Row(f"bench/{script}", "not yet available"))
@@ -537,7 +571,7 @@ def main() -> None:
                     rows.append(Row("5 outbound SMS throughput to the fake Twilio server", "not yet available"))
 
     print("\n" + "\n\n".join(notes), flush=True)
-    print(f"\nVigil bench ({time.monotonic() - started:.0f} s): {machine()}")
+    print(f"\nVigil bench ({time.monotonic() - started:.0f} s): {the_machine}")
     print(f"serving chosen by the figures: {MODE_LABEL[chosen]}\n")
     print(print_table(rows), flush=True)
 
