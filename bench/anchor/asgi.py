@@ -8,11 +8,13 @@ import os
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("VIGIL_BENCH_ANCHOR", "1")
 
+from config.asgi import django_asgi_app  # sets Django up: import it first
+
+# isort: split
 from channels.routing import ProtocolTypeRouter, URLRouter
 from django.urls import path
 
 from bench.anchor.consumers import AnchorFeedConsumer
-from config.asgi import django_asgi_app
 from config.websocket_urls import websocket_urlpatterns
 
 application = ProtocolTypeRouter(
