@@ -91,8 +91,16 @@ def idempotent(view: View) -> View:
             return _replay(existing, fingerprint)
         try:
             with transaction.atomic():
-                # A record past its lifetime frees the key.
-                IdempotencyRecord.objects.filter(user_id=user_id, path=path, key=key).delete()
+                # A record past its lifetime frees the key (a live one is never deleted).
+                IdempotencyRecord.objects.filter(
+                    user_id=user_id, path=path, key=key, created_at__lt=timezone.now() - IDEMPOTENCY_TTL
+                ).delete()
+                # Looked up again inside the transaction: on SQLite, writers queue at
+                # BEGIN IMMEDIATE, so a request that waited for a concurrent twin sees
+                # its committed record here.
+                existing = _live_record(user_id=user_id, path=path, key=key)
+                if existing is not None:
+                    return _replay(existing, fingerprint)
                 response = view(self, request, *args, **kwargs)
                 if 200 <= response.status_code < 300:
                     body = json.loads(JSONRenderer().render(response.data) or b"null")
