@@ -128,6 +128,7 @@ def _fresh(pk: int) -> dict[str, Any]:
 class AlertListApi(GenericAPIView):
     permission_classes = [IsClinicStaff]
     serializer_class = AlertOutputSerializer
+    queryset = Alert.objects.none()  # for the schema; reads go through alert_list
 
     @extend_schema(
         parameters=[
@@ -178,13 +179,13 @@ class AlertAcknowledgeApi(APIView):
 class AlertResolveApi(APIView):
     permission_classes = [IsClinicStaff]
 
-    class InputSerializer(serializers.Serializer):
+    class AlertResolveInputSerializer(serializers.Serializer):
         outcome = serializers.ChoiceField(choices=OUTCOMES)
         note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
         complication_grade = serializers.ChoiceField(choices=COMPLICATION_GRADES, allow_null=True, required=False)
 
     @extend_schema(
-        request=InputSerializer,
+        request=AlertResolveInputSerializer,
         responses={
             200: AlertOutputSerializer,
             400: OpenApiResponse(description="names the bad field"),
@@ -194,7 +195,7 @@ class AlertResolveApi(APIView):
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
         alert = _alert_for(request, pk)
-        data = self.InputSerializer(data=request.data)
+        data = self.AlertResolveInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
             alert_resolve(alert=alert, by=request.user, request=request._request, **data.validated_data)

@@ -63,8 +63,9 @@ def observation_output(observations: list[Observation]) -> list[dict[str, Any]]:
 class ObservationsApi(GenericAPIView):
     permission_classes = [IsClinicStaff]
     serializer_class = ObservationOutputSerializer
+    queryset = Observation.objects.none()  # for the schema; reads go through observation_list
 
-    class InputSerializer(serializers.Serializer):
+    class ObservationCreateInputSerializer(serializers.Serializer):
         patient = StrictIntegerField(min_value=1)
         code = serializers.ChoiceField(choices=list(OBSERVATION_CODES))
         # Checked by the service against the code (strict number, unit of the code,
@@ -96,13 +97,13 @@ class ObservationsApi(GenericAPIView):
         return self.get_paginated_response(observation_output(page))
 
     @extend_schema(
-        request=InputSerializer,
+        request=ObservationCreateInputSerializer,
         responses={201: ObservationOutputSerializer, 400: OpenApiResponse(description="names every bad field")},
     )
     @idempotent
     def post(self, request: Request) -> Response:
         body = request.data if isinstance(request.data, dict) else {}
-        data = self.InputSerializer(data=request.data)
+        data = self.ObservationCreateInputSerializer(data=request.data)
         data.is_valid()
         # Every bad field in one reply: the envelope's types first, then the patient
         # in the caller's clinic, then the value and unit against the code.

@@ -53,7 +53,7 @@ def _visible_versions(user: User) -> list[ProtocolVersion]:
 class ProtocolListApi(APIView):
     permission_classes = [IsClinicStaffOrPatient]
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(operation_id="protocols_list", responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
         results = [protocol_version_data(version) for version in _visible_versions(request.user)]
         return Response({"count": len(results), "next": None, "previous": None, "results": results})
@@ -63,6 +63,7 @@ class ProtocolDetailApi(APIView):
     permission_classes = [IsClinicStaffOrPatient]
 
     @extend_schema(
+        operation_id="protocols_retrieve",
         parameters=[OpenApiParameter("version", OpenApiTypes.STR, description="staff: a published older version")],
         responses={200: OpenApiTypes.OBJECT},
     )
