@@ -1,11 +1,12 @@
 """Time: what beat does every minute to scheduled check-ins and appointments.
 
-Each step selects what is due, claims it with ONE conditional UPDATE that re-checks
-"still unprocessed" and returns the ids it changed (``UPDATE … WHERE status = … AND
-announced_at IS NULL … RETURNING id``), then does the work for exactly those rows in
-the same transaction: the outbox rows, worklist items and audit rows commit with the
-claim or not at all. Two ticks running at once never announce, remind or miss the
-same row twice: the database lets one UPDATE win each row.
+Each step selects what is due (one query, at most ``STEP_LIMIT`` ids), claims those
+with ONE conditional UPDATE that re-checks "still unprocessed" and returns the ids
+it changed (``UPDATE … WHERE status = … AND announced_at IS NULL AND id IN (…)
+RETURNING id``), then does the work for exactly those rows in the same transaction:
+the outbox rows, worklist items and audit rows commit with the claim or not at all.
+Two ticks running at once never announce, remind or miss the same row twice: the
+database lets one UPDATE win each row.
 
 Quiet hours (the clinic's, 21:00–08:00 by default, in the patient's own time zone)
 hold back announcements and reminders; they go out at the first tick after the
@@ -155,13 +156,15 @@ def scheduled_checkins_miss(*, now: datetime) -> tuple[list[int], NoResponseOutc
     queue). Runs before announcing, so a check-in whose whole window fell in quiet
     hours is missed rather than announced after it closed."""
     with transaction.atomic():
-        selection = (
+        selection = list(
             ScheduledCheckIn.objects.filter(status__in=OPEN, due_at__lte=now)
             .alias(closes_at=CLOSES_AT)
             .filter(closes_at__lte=now)
             .order_by("due_at", "id")
-            .values("pk")[:STEP_LIMIT]
+            .values_list("pk", flat=True)[:STEP_LIMIT]
         )
+        if not selection:
+            return [], NoResponseOutcome()
         won = update_returning_ids(
             ScheduledCheckIn.objects.filter(status__in=OPEN, closed_at__isnull=True, pk__in=selection),
             {"status": ScheduledCheckIn.Status.MISSED, "closed_at": now, "updated_at": now},
@@ -192,7 +195,9 @@ def scheduled_checkins_announce(*, now: datetime) -> list[int]:
         awake = _awake(candidates, now=now)
         if awake is None:
             return []
-        selection = candidates.filter(awake).order_by("due_at", "id").values("pk")[:STEP_LIMIT]
+        selection = list(candidates.filter(awake).order_by("due_at", "id").values_list("pk", flat=True)[:STEP_LIMIT])
+        if not selection:
+            return []
         won = update_returning_ids(
             ScheduledCheckIn.objects.filter(
                 status=ScheduledCheckIn.Status.SCHEDULED, announced_at__isnull=True, pk__in=selection
@@ -232,7 +237,9 @@ def scheduled_checkins_remind(*, now: datetime) -> list[int]:
         awake = _awake(candidates, now=now)
         if awake is None:
             return []
-        selection = candidates.filter(awake).order_by("due_at", "id").values("pk")[:STEP_LIMIT]
+        selection = list(candidates.filter(awake).order_by("due_at", "id").values_list("pk", flat=True)[:STEP_LIMIT])
+        if not selection:
+            return []
         # The status is re-checked by the claim itself: a check-in answered a moment
         # ago is "completed" and is not reminded.
         won = update_returning_ids(
@@ -325,7 +332,9 @@ def appointments_remind(*, now: datetime | None = None) -> list[int]:
         awake = _awake(candidates, now=now)
         if awake is None:
             return []
-        selection = candidates.filter(awake).order_by("starts_at", "id").values("pk")[:STEP_LIMIT]
+        selection = list(candidates.filter(awake).order_by("starts_at", "id").values_list("pk", flat=True)[:STEP_LIMIT])
+        if not selection:
+            return []
         won = update_returning_ids(
             Appointment.objects.filter(
                 status__in=[Appointment.Status.SCHEDULED, Appointment.Status.CONFIRMED],
