@@ -146,92 +146,90 @@ def print_table(rows: list[Row]) -> str:
 # --- the HTTP rounds -------------------------------------------------------------------------------
 
 
+def _ingest(args: argparse.Namespace, url: str, fixture: Any, seconds: float, warmup: float) -> load.LoadResult:
+    return load.ingest(url=url, tokens=fixture.patient_tokens, clients=args.clients, warmup=warmup, seconds=seconds)
+
+
+def _report(kind: str, mode: str, who: str, result: Any) -> None:
+    print(
+        f"  {kind:8s} {MODE_LABEL[mode]:22s} {who:6s} {result.rps:7.1f} req/s  p50 {result.p50:7.1f} ms"
+        f"  p99 {result.p99:7.1f} ms  errors {result.errors} {result.first_error}",
+        flush=True,
+    )
+
+
 def run_rounds(args: argparse.Namespace, stack: Stack, fixture: Any, webhook_exists: bool) -> dict[str, Any]:
+    """Warm every process up, then ``--rounds`` interleaved ingest rounds on both ways
+    of serving; then, on the serving the ingest figures chose, ``--rounds`` interleaved
+    rounds of POST -> websocket event with the dashboards connected."""
     figures: dict[str, Any] = {}
 
     def keep(key: str, value: Any) -> None:
         figures.setdefault(key, []).append(value)
 
-    ws_per_round = max(1, -(-args.ws_check_ins // args.rounds))
-    dashboards = fixture.staff_tokens[: args.dashboards]
-    anchor_feed_tokens = dashboards
+    endpoints = (("anchor", "/bench/anchor/check-ins/"), ("vigil", "/api/v1/check-ins/"))
+    # Warm-up, not counted: every gunicorn worker and daphne process imports the URL
+    # modules, loads the protocol and opens its pool on its first requests.
+    print("warm-up", flush=True)
+    for mode in (*MODES, "gunicorn-direct"):
+        for _who, path in endpoints:
+            _ingest(args, stack.base_url(mode) + path, fixture, seconds=args.warmup * 2, warmup=0)
     for round_no in range(1, args.rounds + 1):
-        print(f"round {round_no}/{args.rounds}", flush=True)
+        print(f"ingest round {round_no}/{args.rounds}", flush=True)
         for mode in MODES:
             base = stack.base_url(mode)
-            for who, path in (("anchor", "/bench/anchor/check-ins/"), ("vigil", "/api/v1/check-ins/")):
-                result = load.ingest(
-                    url=base + path,
-                    tokens=fixture.patient_tokens,
+            for who, path in endpoints:
+                result = _ingest(args, base + path, fixture, seconds=args.seconds, warmup=args.warmup)
+                keep(f"ingest:{mode}:{who}", result)
+                _report("ingest", mode, who, result)
+            if webhook_exists:
+                result = load.webhook(
+                    url=base + "/webhooks/twilio/sms/",
+                    public_url="http://bench.invalid/webhooks/twilio/sms/",
+                    auth_token="bench-auth-token",  # noqa: S106 - the bench servers' fake token
+                    phones=fixture.patient_phones,
+                    to="+15550100000",
                     clients=args.clients,
                     warmup=args.warmup,
-                    seconds=args.seconds,
+                    seconds=args.seconds / 2,
                 )
-                keep(f"ingest:{mode}:{who}", result)
-                print(
-                    f"  ingest   {MODE_LABEL[mode]:22s} {who:6s} {result.rps:7.1f} req/s  p50 {result.p50:6.1f} ms"
-                    f"  p99 {result.p99:6.1f} ms  errors {result.errors} {result.first_error}",
-                    flush=True,
-                )
-            if webhook_exists:
-                for who, url, form in (
-                    ("anchor", base + "/bench/anchor/check-ins/", False),
-                    ("vigil", base + "/webhooks/twilio/sms/", True),
-                ):
-                    if form:
-                        result = load.webhook(
-                            url=url,
-                            public_url="http://bench.invalid/webhooks/twilio/sms/",
-                            auth_token="bench-auth-token",  # noqa: S106 - the bench servers' fake token
-                            phones=fixture.patient_phones,
-                            to="+15550100000",
-                            clients=args.clients,
-                            warmup=args.warmup,
-                            seconds=args.seconds / 2,
-                        )
-                    else:
-                        result = figures[f"ingest:{mode}:anchor"][-1]
-                    keep(f"webhook:{mode}:{who}", result)
-                    if form:
-                        print(
-                            f"  webhook  {MODE_LABEL[mode]:22s} {who:6s} {result.rps:7.1f} req/s  p50 {result.p50:6.1f}"
-                            f" ms  p99 {result.p99:6.1f} ms  errors {result.errors} {result.first_error}",
-                            flush=True,
-                        )
-            ws_base = base.replace("http://", "ws://")
-            for who, post, feed in (
-                ("anchor", "/bench/anchor/check-ins/", "/ws/bench-anchor/"),
-                ("vigil", "/api/v1/check-ins/", "/ws/alerts/"),
-            ):
-                latency = load.event_latency(
-                    post_url=base + post,
-                    ws_url=ws_base + feed,
-                    patient_tokens=fixture.patient_tokens,
-                    staff_tokens=anchor_feed_tokens if who == "anchor" else dashboards,
-                    check_ins=ws_per_round,
-                    concurrency=args.ws_concurrency,
-                )
-                keep(f"event:{mode}:{who}", latency)
-                print(
-                    f"  event    {MODE_LABEL[mode]:22s} {who:6s} {latency.check_ins} check-ins x {latency.dashboards} "
-                    f"dashboards  p50 {latency.p50:6.1f} ms  p99 {latency.p99:6.1f} ms  missing {latency.missing}"
-                    f"  errors {latency.errors} {latency.first_error}",
-                    flush=True,
-                )
+                keep(f"webhook:{mode}:vigil", result)
+                keep(f"webhook:{mode}:anchor", figures[f"ingest:{mode}:anchor"][-1])
+                _report("webhook", mode, "vigil", result)
         # The proxy's cost: the anchor straight on gunicorn, against the anchor through nginx.
-        direct = load.ingest(
-            url=stack.base_url("gunicorn-direct") + "/bench/anchor/check-ins/",
-            tokens=fixture.patient_tokens,
-            clients=args.clients,
-            warmup=args.warmup,
-            seconds=args.seconds,
+        direct = _ingest(
+            args, stack.base_url("gunicorn-direct") + endpoints[0][1], fixture, seconds=args.seconds, warmup=args.warmup
         )
         keep("ingest:gunicorn-direct:anchor", direct)
-        print(
-            f"  ingest   {MODE_LABEL['gunicorn-direct']:22s} anchor {direct.rps:7.1f} req/s  p50 {direct.p50:6.1f} ms"
-            f"  p99 {direct.p99:6.1f} ms  errors {direct.errors}",
-            flush=True,
-        )
+        _report("ingest", "gunicorn-direct", "anchor", direct)
+
+    chosen = max(MODES, key=lambda mode: statistics.median(r.rps for r in figures[f"ingest:{mode}:vigil"]))
+    figures["chosen"] = chosen
+    base = stack.base_url(chosen)
+    ws_base = base.replace("http://", "ws://")
+    per_round = max(1, -(-args.ws_check_ins // args.rounds))
+    dashboards = fixture.staff_tokens[: args.dashboards]
+    for round_no in range(1, args.rounds + 1):
+        print(f"event round {round_no}/{args.rounds} on {MODE_LABEL[chosen]}", flush=True)
+        for who, post, feed in (
+            ("anchor", "/bench/anchor/check-ins/", "/ws/bench-anchor/"),
+            ("vigil", "/api/v1/check-ins/", "/ws/alerts/"),
+        ):
+            latency = load.event_latency(
+                post_url=base + post,
+                ws_url=ws_base + feed,
+                patient_tokens=fixture.patient_tokens,
+                staff_tokens=dashboards,
+                check_ins=per_round,
+                concurrency=args.ws_concurrency,
+            )
+            keep(f"event:{chosen}:{who}", latency)
+            print(
+                f"  event    {MODE_LABEL[chosen]:22s} {who:6s} {latency.check_ins} check-ins x {latency.dashboards} "
+                f"dashboards  p50 {latency.p50:7.1f} ms  p99 {latency.p99:7.1f} ms  missing {latency.missing}"
+                f"  errors {latency.errors} {latency.first_error}",
+                flush=True,
+            )
     return figures
 
 
@@ -286,15 +284,15 @@ def http_rows(figures: dict[str, Any]) -> tuple[list[Row], str]:
             "(informative)",
         )
     )
-    for mode in MODES:
+    for mode in [chosen]:
         anchor_lat, vigil_lat = pooled(figures[f"event:{mode}:anchor"]), pooled(figures[f"event:{mode}:vigil"])
         check_ins = sum(r.check_ins for r in figures[f"event:{mode}:vigil"])
         missing = sum(r.missing for r in figures[f"event:{mode}:vigil"])
         ratio = load.percentile(vigil_lat, 0.99) / load.percentile(anchor_lat, 0.99)
         rows.append(
             Row(
-                f"2 POST -> ws event ms, {check_ins} check-ins x 50 dashboards, {MODE_LABEL[mode]}"
-                + (f", {missing} events missing" if missing else ""),
+                f"2 POST -> ws event ms, {check_ins} check-ins x {figures[f'event:{mode}:vigil'][0].dashboards} "
+                f"dashboards, {MODE_LABEL[mode]}" + (f", {missing} events missing" if missing else ""),
                 fmt(statistics.median(vigil_lat) if vigil_lat else None, 1),
                 fmt(load.percentile(vigil_lat, 0.99), 1),
                 f"p50 {fmt(statistics.median(anchor_lat) if anchor_lat else None, 1)} "
