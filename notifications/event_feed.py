@@ -12,7 +12,7 @@ settled:
   can no longer appear: every hole is settled at once;
 - on PostgreSQL, a hole below a committed seq belongs to a transaction that was running
   when the hole was seen, or to one that rolled back. The reader notes the transactions
-  running at that moment (`pg_current_snapshot()`); once none of them is still running,
+  running at that moment (pg_stat_activity); once none of them is still running,
   the holes it saw are final (rolled back). Later transactions cannot fill them: the
   sequence only goes up. A watch that outlives HOLE_WAIT_LIMIT (a long unrelated
   write transaction) gives up with an operations warning rather than stall the feed.
@@ -20,13 +20,13 @@ settled:
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
-from django.db.models import Max
 
 from notifications.models import Event
 
@@ -45,9 +45,17 @@ def _is_postgresql() -> bool:
 
 
 def _running_transaction_ids() -> frozenset[int]:
-    """Ids of the write transactions running now (read-only ones have none)."""
+    """Ids of the write transactions running now in this database (read-only ones
+    have none). pg_stat_activity rather than the snapshot: the snapshot spans every
+    database of the server, and another application's long transaction must not hold
+    our feed back. (Statistics are cached per transaction: cleared first, in case a
+    caller reads inside one.)"""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT xid::text FROM pg_snapshot_xip(pg_current_snapshot()) AS xid")
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT backend_xid::text FROM pg_stat_activity"
+            " WHERE datname = current_database() AND backend_xid IS NOT NULL"
+        )
         return frozenset(int(row[0]) for row in cursor.fetchall())
 
 
@@ -143,18 +151,15 @@ def feed_position_now() -> int:
     """A position to start a feed from "now": the newest seq, or just below the
     oldest recent hole when a transaction that may fill it is still running (the
     dashboard renders its first page from the database after taking it, and a feed
-    from here replays anything that commits behind it)."""
-    newest = Event.objects.aggregate(newest=Max("seq"))["newest"] or 0
-    if not _is_postgresql() or newest == 0:
-        return newest
-    recent = list(
-        Event.objects.filter(seq__gt=max(newest - POSITION_LOOKBACK, 0)).order_by("seq").values_list("seq", flat=True)
-    )
-    expected = recent[0] if recent else newest
-    for seq in recent:
-        if seq != expected:
-            if _running_transaction_ids():
-                return expected - 1
-            return newest
-        expected = seq + 1
-    return newest
+    from here replays anything that commits behind it). One query, two with a hole."""
+    if not _is_postgresql():
+        return Event.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    recent = list(Event.objects.order_by("-seq").values_list("seq", flat=True)[:POSITION_LOOKBACK])
+    if not recent:
+        return 0
+    recent.reverse()
+    holes = [seq for previous, seq in itertools.pairwise(recent) if seq != previous + 1]
+    if holes and _running_transaction_ids():
+        first_after_hole = holes[0]
+        return recent[recent.index(first_after_hole) - 1]
+    return recent[-1]

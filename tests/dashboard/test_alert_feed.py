@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.db import transaction
+from django.db import connection, transaction
 from knox.models import AuthToken
 
 from backend.models import AuditRecord
@@ -171,8 +171,11 @@ async def test_since_has_no_gap_and_no_repeat_while_events_arrive_during_the_rep
     published: list[int] = []
 
     def keep_publishing() -> None:
-        while not stop.is_set() and len(published) < 200:
-            published.extend(publish(clinic.pk))
+        try:
+            while not stop.is_set() and len(published) < 200:
+                published.extend(publish(clinic.pk))
+        finally:
+            connection.close()
 
     key = await sync_to_async(token_for)(nurse)
     writer = threading.Thread(target=keep_publishing)
@@ -207,15 +210,21 @@ async def test_a_later_commit_does_not_overtake_an_earlier_seq(nurse, clinic):
     seqs: dict[str, int] = {}
 
     def transaction_a() -> None:
-        with transaction.atomic():
-            seqs["a"] = event_publish(clinic_id=clinic.pk, type="check_in.received", data={"which": "a"}).seq
-            a_inserted.set()
-            release_a.wait(5)
+        try:
+            with transaction.atomic():
+                seqs["a"] = event_publish(clinic_id=clinic.pk, type="check_in.received", data={"which": "a"}).seq
+                a_inserted.set()
+                release_a.wait(5)
+        finally:
+            connection.close()
 
     def transaction_b() -> None:
         a_inserted.wait(5)
-        with transaction.atomic():
-            seqs["b"] = event_publish(clinic_id=clinic.pk, type="check_in.received", data={"which": "b"}).seq
+        try:
+            with transaction.atomic():
+                seqs["b"] = event_publish(clinic_id=clinic.pk, type="check_in.received", data={"which": "b"}).seq
+        finally:
+            connection.close()
 
     thread_a = threading.Thread(target=transaction_a)
     thread_b = threading.Thread(target=transaction_b)

@@ -1,0 +1,255 @@
+"""The live dashboard's pages: the alert queue, an alert (the link in staff pages), a
+patient's timeline and charts, the clinic's alert metrics.
+
+Doorways: each view checks the caller (clinic staff with the session; a patient is a
+403), scopes every object to the caller's clinic (another clinic's alert or patient is
+a 404, H12), calls one service or selector and shapes the reply. Pages that show
+patient data write their audit rows. Acknowledge and resolve are form posts (they work
+without JavaScript, from the SMS link on a phone); the dashboard's script posts the
+same forms and asks for JSON.
+
+The queue is audited as one row per view ("alert_queue"): which patients were on it at
+that moment follows from the alerts' own timestamps, and one row keeps the first load
+at a fixed number of queries however many alerts are open. Opening an alert or a
+patient writes a row naming the patient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from backend.audit import audit_record
+from backend.models import AuditAction, Patient, User
+from backend.scoping import patient_list_for
+from followup.dashboard import selectors
+from followup.models import Alert
+from followup.services.alerts import (
+    AlertConflict,
+    AlertRejected,
+    alert_acknowledge,
+    alert_data,
+    alert_metrics,
+    alert_resolve,
+)
+from followup.services.auditor import auditor_figures
+from notifications.event_feed import feed_position_now
+
+View = Callable[..., HttpResponse]
+
+
+def staff_required(view: View) -> View:
+    """Signed in (else to the sign-in page, coming back here) and clinic staff (else
+    403: a patient has no business on the surgical team's pages)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not getattr(request.user, "is_clinic_staff", False):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _staff(request: HttpRequest) -> User:
+    user: User = request.user  # type: ignore[assignment]
+    return user
+
+
+def _audit_read(request: HttpRequest, *, object_type: str, objects: list[tuple[object, int | None]]) -> None:
+    user = _staff(request)
+    audit_record(
+        actor=user,
+        action=AuditAction.READ,
+        object_type=object_type,
+        objects=objects,
+        clinic_id=user.clinic_id,
+        request=request,
+    )
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _alert_or_404(request: HttpRequest, alert_id: int) -> Alert:
+    alert = selectors.alert_for_staff(clinic_id=_staff(request).clinic_id, alert_id=alert_id)  # type: ignore[arg-type]
+    if alert is None:
+        raise Http404("No such alert.")
+    return alert
+
+
+@require_GET
+@staff_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """The alert queue. The feed position is taken before the alerts are read, so
+    anything committed after the render reaches the page through the websocket."""
+    user = _staff(request)
+    clinic_id: int = user.clinic_id  # type: ignore[assignment]
+    position = feed_position_now()
+    cards = [selectors.alert_card(alert=alert) for alert in selectors.dashboard_alert_list(clinic_id=clinic_id)]
+    _audit_read(request, object_type="alert_queue", objects=[("", None)])
+    context = {
+        "open_cards": [card for card in cards if card["status"] == Alert.Status.OPEN],
+        "acknowledged_cards": [card for card in cards if card["status"] == Alert.Status.ACKNOWLEDGED],
+        "exhausted": sum(1 for card in cards if card["escalation_exhausted"]),
+        "roster_gaps": selectors.roster_warnings(clinic_id=clinic_id),
+        "outcomes": selectors.RESOLVE_OUTCOMES,
+        "feed": {
+            "since": position,
+            "path": "/ws/alerts/",
+            "staff": selectors.clinic_staff_names(clinic_id=clinic_id),
+            "card_url": reverse("dashboard-alert-card", args=[0]).replace("/0/", "/{id}/"),
+        },
+    }
+    return render(request, "followup/dashboard/queue.html", context)
+
+
+@require_GET
+@staff_required
+def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
+    alert = _alert_or_404(request, alert_id)
+    _audit_read(request, object_type="alert", objects=[(alert.pk, alert.patient_id)])
+    staff = selectors.clinic_staff_names(clinic_id=alert.clinic_id)
+    steps = [
+        {"level": step.level, "user": staff.get(step.user_id) if step.user_id else None, "step": step}
+        for step in alert.escalation_steps.all()
+    ]
+    context = {
+        "alert": alert,
+        "card": selectors.alert_card(alert=alert),
+        "steps": steps,
+        "occurrences": list(alert.occurrences.all()),
+        "outcomes": selectors.RESOLVE_OUTCOMES,
+        "grades": selectors.RESOLVE_GRADES,
+        "resolved_by": staff.get(alert.resolved_by_id) if alert.resolved_by_id else None,
+    }
+    return render(request, "followup/dashboard/alert.html", context)
+
+
+@require_GET
+@staff_required
+def alert_card(request: HttpRequest, alert_id: int) -> JsonResponse:
+    """One alert as the dashboard's script draws a card that arrived live."""
+    alert = _alert_or_404(request, alert_id)
+    _audit_read(request, object_type="alert", objects=[(alert.pk, alert.patient_id)])
+    return JsonResponse(selectors.alert_card(alert=alert))
+
+
+def _back(request: HttpRequest, alert: Alert) -> HttpResponseRedirect:
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("dashboard-alert", args=[alert.pk])
+    return HttpResponseRedirect(target)
+
+
+def _changed(request: HttpRequest, alert: Alert, message: str) -> HttpResponse:
+    if _wants_json(request):
+        fresh = _alert_or_404(request, alert.pk)
+        return JsonResponse({"alert": alert_data(alert=fresh), "card": selectors.alert_card(alert=fresh)})
+    messages.success(request, message)
+    return _back(request, alert)
+
+
+def _refused(request: HttpRequest, alert: Alert, errors: dict[str, Any], status: int) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse(errors, status=status)
+    for field_errors in errors.values():
+        for error in field_errors:
+            messages.error(request, error)
+    return _back(request, alert)
+
+
+@require_POST
+@staff_required
+def alert_acknowledge_view(request: HttpRequest, alert_id: int) -> HttpResponse:
+    alert = _alert_or_404(request, alert_id)
+    try:
+        alert = alert_acknowledge(alert=alert, by=_staff(request), request=request)
+    except AlertConflict as error:
+        return _refused(request, alert, {"status": [str(error)]}, 409)
+    return _changed(request, alert, "Acknowledged: escalation stopped.")
+
+
+@require_POST
+@staff_required
+def alert_resolve_view(request: HttpRequest, alert_id: int) -> HttpResponse:
+    alert = _alert_or_404(request, alert_id)
+    grade = request.POST.get("complication_grade") or None
+    try:
+        alert = alert_resolve(
+            alert=alert,
+            by=_staff(request),
+            outcome=request.POST.get("outcome", ""),
+            note=request.POST.get("note", "")[:2000],
+            complication_grade=grade,
+            request=request,
+        )
+    except AlertRejected as error:
+        return _refused(request, alert, error.errors, 400)
+    except AlertConflict as error:
+        return _refused(request, alert, {"status": [str(error)]}, 409)
+    return _changed(request, alert, "Resolved.")
+
+
+@require_GET
+@staff_required
+def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient: Patient | None = (
+        patient_list_for(user=_staff(request)).select_related("care_team").filter(pk=patient_id).first()
+    )
+    if patient is None:
+        raise Http404("No such patient.")
+    _audit_read(request, object_type="patient", objects=[(patient.pk, patient.pk)])
+    context = {
+        "patient": patient,
+        "timeline": selectors.patient_timeline(patient=patient),
+        "series": selectors.patient_series(patient=patient),
+    }
+    return render(request, "followup/dashboard/patient.html", context)
+
+
+ACK_ROWS = (("All", "all"), ("Red", "red"), ("Amber", "amber"))
+
+
+def _in_minutes(summary: dict[str, Any]) -> dict[str, Any]:
+    def minutes(seconds: float | None) -> float | None:
+        return None if seconds is None else round(seconds / 60, 1)
+
+    return {"count": summary["count"], "median": minutes(summary["median"]), "p90": minutes(summary["p90"])}
+
+
+@require_GET
+@staff_required
+def metrics(request: HttpRequest) -> HttpResponse:
+    """The clinic's alert figures (the API's /alerts/metrics/) and the auditor's."""
+    user = _staff(request)
+    days_text = request.GET.get("days", "90")
+    days = int(days_text) if days_text.isdigit() and 0 < int(days_text) <= 3650 else 90
+    figures = alert_metrics(clinic_id=user.clinic_id, since=timezone.now() - timedelta(days=days))  # type: ignore[arg-type]
+    ack = figures["time_to_acknowledge_seconds"]
+    context = {
+        "days": days,
+        "day_options": sorted({7, 30, 90, 365, days}),
+        "metrics": figures,
+        "ack_rows": [
+            (label, _in_minutes(ack[key])) for label, key in (("All", "all"), ("Red", "red"), ("Amber", "amber"))
+        ],
+        "auditor": auditor_figures(clinic_id=user.clinic_id),
+        "roster_gaps": selectors.roster_warnings(clinic_id=user.clinic_id),  # type: ignore[arg-type]
+    }
+    return render(request, "followup/dashboard/metrics.html", context)
