@@ -273,6 +273,8 @@ def scheduled_checkin_update(
             row.origin = ScheduledCheckIn.Origin.NURSE
             changed.append("origin")
         if status == ScheduledCheckIn.Status.MISSED and row.status != status:
+            if row.due_at > now:
+                raise ScheduleRejected({"status": ["A check-in not due yet cannot be missed; cancel it instead."]})
             if closes_at > now and row.status == ScheduledCheckIn.Status.SENT:
                 # The patient holds a live link; marking it missed now would refuse
                 # answers they may be typing. Cancel it instead if it must stop.
