@@ -14,3 +14,10 @@ class FollowupConfig(AppConfig):
 
         # The alert auditor's figures on /healthz (the core cannot import followup).
         register_health_check(auditor_health)
+
+        # Plans follow the clinic core: a discharge date or a time zone changed
+        # through the API recomputes what has not happened yet (H14).
+        from backend.signals import record_changed
+        from followup.services.enrollment import plan_follow_core_change
+
+        record_changed.connect(plan_follow_core_change, dispatch_uid="followup.plan_follow_core_change")
