@@ -101,9 +101,10 @@ def _no_transaction() -> None:
 
 
 def _schedule(message_id: int, delay: float | None, *, verify: bool = False) -> None:
+    """Queue the next step after the change that asks for it is committed."""
     if delay is not None and delay > MAX_COUNTDOWN_SECONDS:
         return  # the sweeper picks it up when it is due
-    outbox_task_schedule(message_id=message_id, countdown=delay, verify=verify)
+    transaction.on_commit(lambda: outbox_task_schedule(message_id=message_id, countdown=delay, verify=verify))
 
 
 def _settle(message_id: int, claim: datetime, **fields: object) -> bool:
@@ -189,8 +190,9 @@ def outbox_deliver(*, message_id: int) -> DeliveryOutcome | None:
         and patient_opted_out(patient_id=message.patient_id)
     ):
         # STOP arrived after this was queued: honoured at once (H11).
-        if _settle(message.pk, claim, status=MessageStatus.SUPPRESSED, error_message=OPTED_OUT_REASON):
-            _attempt(message, DeliveryAttempt.Outcome.SUPPRESSED, claim, reason=OPTED_OUT_REASON)
+        with transaction.atomic():
+            if _settle(message.pk, claim, status=MessageStatus.SUPPRESSED, error_message=OPTED_OUT_REASON):
+                _attempt(message, DeliveryAttempt.Outcome.SUPPRESSED, claim, reason=OPTED_OUT_REASON)
         return DeliveryOutcome(status=MessageStatus.SUPPRESSED)
 
     sms = SmsMessage(
@@ -205,13 +207,16 @@ def outbox_deliver(*, message_id: int) -> DeliveryOutcome | None:
     except SmsDeliveryError as error:
         return _after_refusal(message, claim, started, error)
 
-    if not _settle(
-        message.pk, claim, status=MessageStatus.SENT, twilio_sid=result.sid, error_code=None, error_message=""
-    ):
-        # A status callback (?m=) got here first and moved the row on: keep its status,
-        # but make sure the sid is stored.
-        OutgoingMessage.objects.filter(pk=message.pk, twilio_sid="").update(twilio_sid=result.sid)
-    _attempt(message, DeliveryAttempt.Outcome.ACCEPTED, started, sid=result.sid)
+    # From here on each outcome is written with its attempt row in one transaction, so
+    # whoever sees the new status also sees how it came about.
+    with transaction.atomic():
+        if not _settle(
+            message.pk, claim, status=MessageStatus.SENT, twilio_sid=result.sid, error_code=None, error_message=""
+        ):
+            # A status callback (?m=) got here first and moved the row on: keep its
+            # status, but make sure the sid is stored.
+            OutgoingMessage.objects.filter(pk=message.pk, twilio_sid="").update(twilio_sid=result.sid)
+        _attempt(message, DeliveryAttempt.Outcome.ACCEPTED, started, sid=result.sid)
     logger.info("sms %s accepted sid=%s attempt=%s", message.pk, result.sid, message.attempts)
     return DeliveryOutcome(status=MessageStatus.SENT)
 
@@ -220,38 +225,43 @@ def _after_refusal(
     message: OutgoingMessage, claim: datetime, started: datetime, error: SmsDeliveryError
 ) -> DeliveryOutcome:
     if error.permanent:
-        _attempt(message, DeliveryAttempt.Outcome.PERMANENT_ERROR, started, error=error)
-        _fail(message, claim, code=error.code, reason=error.message)
+        with transaction.atomic():
+            _attempt(message, DeliveryAttempt.Outcome.PERMANENT_ERROR, started, error=error)
+            _fail(message, claim, code=error.code, reason=error.message)
         logger.warning("sms %s failed permanently (code %s)", message.pk, error.code)
         return DeliveryOutcome(status=MessageStatus.FAILED)
 
     if error.maybe_sent:
         # Twilio may have taken it: leave it `sending` and let verification decide.
-        _attempt(message, DeliveryAttempt.Outcome.UNKNOWN, started, error=error)
-        OutgoingMessage.objects.filter(pk=message.pk, status=MessageStatus.SENDING, claimed_at=claim).update(
-            error_code=error.code, error_message=error.message[:300], updated_at=timezone.now()
-        )
         delay = stale_after().total_seconds() + 1
-        _schedule(message.pk, delay, verify=True)
+        with transaction.atomic():
+            _attempt(message, DeliveryAttempt.Outcome.UNKNOWN, started, error=error)
+            OutgoingMessage.objects.filter(pk=message.pk, status=MessageStatus.SENDING, claimed_at=claim).update(
+                error_code=error.code, error_message=error.message[:300], updated_at=timezone.now()
+            )
+            _schedule(message.pk, delay, verify=True)
         logger.warning("sms %s outcome unknown, verifying in %ss", message.pk, round(delay))
         return DeliveryOutcome(status=MessageStatus.SENDING, retry_in=delay)
 
-    _attempt(message, DeliveryAttempt.Outcome.TRANSIENT_ERROR, started, error=error)
     if message.attempts >= MAX_ATTEMPTS:
         reason = f"Not sent after {message.attempts} tries: {error.message}"
-        _fail(message, claim, code=error.code, reason=reason)
+        with transaction.atomic():
+            _attempt(message, DeliveryAttempt.Outcome.TRANSIENT_ERROR, started, error=error)
+            _fail(message, claim, code=error.code, reason=reason)
         logger.warning("sms %s failed after %s tries (code %s)", message.pk, message.attempts, error.code)
         return DeliveryOutcome(status=MessageStatus.FAILED)
     delay = backoff_seconds(message.attempts, error.retry_after)
-    if _settle(
-        message.pk,
-        claim,
-        status=MessageStatus.QUEUED,
-        send_after=timezone.now() + timedelta(seconds=delay),
-        error_code=error.code,
-        error_message=error.message[:300],
-    ):
-        _schedule(message.pk, delay)
+    with transaction.atomic():
+        _attempt(message, DeliveryAttempt.Outcome.TRANSIENT_ERROR, started, error=error)
+        if _settle(
+            message.pk,
+            claim,
+            status=MessageStatus.QUEUED,
+            send_after=timezone.now() + timedelta(seconds=delay),
+            error_code=error.code,
+            error_message=error.message[:300],
+        ):
+            _schedule(message.pk, delay)
     logger.info("sms %s transient failure (code %s), retry in %.1fs", message.pk, error.code, delay)
     return DeliveryOutcome(status=MessageStatus.QUEUED, retry_in=delay)
 
@@ -332,27 +342,30 @@ def outbox_verify(*, message_id: int) -> DeliveryOutcome | None:
         try:
             sid = provider_message_find(message=message) or ""
         except LookupUnavailable as exc:
-            _attempt(message, DeliveryAttempt.Outcome.VERIFY_FAILED, now, reason=f"Could not ask Twilio ({exc})")
-            failures = DeliveryAttempt.objects.filter(
-                message=message, outcome=DeliveryAttempt.Outcome.VERIFY_FAILED
-            ).count()
-            if failures >= MAX_VERIFY_FAILURES:
-                _fail(message, claim, code=None, reason="Delivery could not be confirmed with Twilio")
-                return DeliveryOutcome(status=MessageStatus.FAILED)
+            with transaction.atomic():
+                _attempt(message, DeliveryAttempt.Outcome.VERIFY_FAILED, now, reason=f"Could not ask Twilio ({exc})")
+                failures = DeliveryAttempt.objects.filter(
+                    message=message, outcome=DeliveryAttempt.Outcome.VERIFY_FAILED
+                ).count()
+                if failures >= MAX_VERIFY_FAILURES:
+                    _fail(message, claim, code=None, reason="Delivery could not be confirmed with Twilio")
+                    return DeliveryOutcome(status=MessageStatus.FAILED)
             return DeliveryOutcome(status=MessageStatus.SENDING)
 
     if sid:
-        _settle(message.pk, claim, status=MessageStatus.SENT, twilio_sid=sid)
-        _attempt(message, DeliveryAttempt.Outcome.FOUND_AT_PROVIDER, now, sid=sid)
+        with transaction.atomic():
+            _attempt(message, DeliveryAttempt.Outcome.FOUND_AT_PROVIDER, now, sid=sid)
+            _settle(message.pk, claim, status=MessageStatus.SENT, twilio_sid=sid)
         logger.info("sms %s found at the provider as %s: not resent", message.pk, sid)
         return DeliveryOutcome(status=MessageStatus.SENT)
 
-    _attempt(message, DeliveryAttempt.Outcome.NOT_AT_PROVIDER, now, reason="Not found at the provider")
-    if message.attempts >= MAX_ATTEMPTS:
-        _fail(message, claim, code=message.error_code, reason=f"Not sent after {message.attempts} tries")
-        return DeliveryOutcome(status=MessageStatus.FAILED)
-    if _settle(message.pk, claim, status=MessageStatus.QUEUED, send_after=None):
-        _schedule(message.pk, None)
+    with transaction.atomic():
+        _attempt(message, DeliveryAttempt.Outcome.NOT_AT_PROVIDER, now, reason="Not found at the provider")
+        if message.attempts >= MAX_ATTEMPTS:
+            _fail(message, claim, code=message.error_code, reason=f"Not sent after {message.attempts} tries")
+            return DeliveryOutcome(status=MessageStatus.FAILED)
+        if _settle(message.pk, claim, status=MessageStatus.QUEUED, send_after=None):
+            _schedule(message.pk, None)
     logger.info("sms %s was not at the provider: queued again", message.pk)
     return DeliveryOutcome(status=MessageStatus.QUEUED)
 

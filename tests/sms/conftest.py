@@ -7,7 +7,6 @@ Delivery tests run the real twilio client against the fake Twilio server."""
 
 from __future__ import annotations
 
-import urllib.parse
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
@@ -20,14 +19,10 @@ from backend.models import Patient
 from followup.models import Enrollment, ScheduledCheckIn
 from followup.services.protocols import protocol_version_current
 from notifications.backends import locmem
-from notifications.models import OutgoingMessage
 from notifications.ratelimit import sms_rate_reset
 from tests.factories import EpisodeFactory, PatientFactory
 from tests.fake_twilio import FakeTwilio
-
-SMS_PATH = "/webhooks/twilio/sms/"
-STATUS_PATH = "/webhooks/twilio/status/"
-PUBLIC_BASE_URL = "https://vigil.example.org"
+from tests.sms.helpers import PUBLIC_BASE_URL, Webhooks
 
 
 @pytest.fixture(scope="session")
@@ -74,41 +69,6 @@ def twilio_backend(settings: Any, fake: FakeTwilio) -> FakeTwilio:
 # --- posting to the webhooks ----------------------------------------------------------------
 
 
-class Webhooks:
-    """Posts to our webhooks as Twilio does: form-encoded, signed."""
-
-    def __init__(self, client: Client, fake: FakeTwilio) -> None:
-        self.client = client
-        self.fake = fake
-
-    def post(self, path: str, params: dict[str, str], *, signature: str | None = None, query: str = "") -> Any:
-        full = f"{path}?{query}" if query else path
-        if signature is None:
-            signature = self.fake.sign(PUBLIC_BASE_URL + full, params)
-        headers = {"HTTP_X_TWILIO_SIGNATURE": signature} if signature else {}
-        return self.client.post(
-            full, urllib.parse.urlencode(params), content_type="application/x-www-form-urlencoded", **headers
-        )
-
-    def sms(self, from_: str, body: str, *, message_sid: str | None = None) -> Any:
-        params = self.fake.inbound_sms_params(from_, body, message_sid=message_sid)
-        response = self.post(SMS_PATH, params)
-        assert response.status_code == 200, response.status_code
-        return response
-
-    def status(self, *, sid: str, status: str, outbox_id: int | None = None, error_code: int | None = None) -> Any:
-        params = {
-            "MessageSid": sid,
-            "SmsSid": sid,
-            "MessageStatus": status,
-            "SmsStatus": status,
-            "AccountSid": self.fake.account_sid,
-        }
-        if error_code is not None:
-            params["ErrorCode"] = str(error_code)
-        return self.post(STATUS_PATH, params, query=f"m={outbox_id}" if outbox_id is not None else "")
-
-
 @pytest.fixture
 def webhooks(client: Client, running_fake: FakeTwilio) -> Webhooks:
     return Webhooks(client, running_fake)
@@ -150,13 +110,3 @@ def make_due_check_in() -> Callable[..., ScheduledCheckIn]:
         )
 
     return make
-
-
-def outbound(patient: Patient) -> list[OutgoingMessage]:
-    return list(OutgoingMessage.objects.filter(patient=patient).order_by("id"))
-
-
-def last_outbound(patient: Patient) -> OutgoingMessage:
-    message = OutgoingMessage.objects.filter(patient=patient).order_by("-id").first()
-    assert message is not None
-    return message

@@ -10,7 +10,7 @@ from followup.models import Alert, CheckIn, ScheduledCheckIn, WorklistItem
 from followup.services.triage import clinic_phone_display
 from notifications.conversations import conversation_remind, conversation_start
 from notifications.models import InboundMessage, MessageKind, MessageStatus, OutgoingMessage, SmsConversation
-from tests.sms.conftest import last_outbound, outbound
+from tests.sms.helpers import last_outbound, outbound
 
 pytestmark = pytest.mark.django_db
 
