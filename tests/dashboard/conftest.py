@@ -95,6 +95,7 @@ def _close_database_pools(django_db_setup, django_db_blocker):  # type: ignore[n
     from django.db import connections
 
     with django_db_blocker.unblock():
+        connections.close_all()  # hands this thread's connection back to the pool
         for connection in connections.all():
             close_pool = getattr(connection, "close_pool", None)
             if close_pool is not None and connection.settings_dict.get("OPTIONS", {}).get("pool"):
