@@ -1,3 +1,46 @@
-"""URL routes of one area (see config/urls.py)."""
+"""Page routes of plans (see config/urls.py): staff sign-in, the clinic's day, a
+patient's plan and its forms, and the patient's web check-in behind an SMS link."""
 
-urlpatterns: list = []
+from django.urls import include, path
+
+from followup.views import checkin_form, staff
+
+urlpatterns = [
+    path("login/", staff.StaffLoginView.as_view(), name="plans-login"),
+    path("logout/", staff.StaffLogoutView.as_view(), name="plans-logout"),
+    # The language switch of the staff pages (django.views.i18n.set_language).
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("plans/today/", staff.today, name="plans-today"),
+    path("plans/worklist/<int:item_id>/done/", staff.worklist_done, name="plans-worklist-done"),
+    path("plans/patients/", staff.patient_search, name="plans-patients"),
+    path("plans/patients/<int:patient_id>/", staff.patient_plan, name="plans-patient"),
+    path("plans/patients/<int:patient_id>/enroll/", staff.enroll, name="plans-enroll"),
+    path("plans/patients/<int:patient_id>/check-ins/", staff.check_in_add, name="plans-check-in-add"),
+    path(
+        "plans/patients/<int:patient_id>/check-ins/<int:check_in_id>/move/",
+        staff.check_in_move,
+        name="plans-check-in-move",
+    ),
+    path(
+        "plans/patients/<int:patient_id>/check-ins/<int:check_in_id>/cancel/",
+        staff.check_in_cancel,
+        name="plans-check-in-cancel",
+    ),
+    path(
+        "plans/patients/<int:patient_id>/check-ins/<int:check_in_id>/send-now/",
+        staff.check_in_send_now,
+        name="plans-check-in-send-now",
+    ),
+    path("plans/patients/<int:patient_id>/appointments/", staff.appointment_add, name="plans-appointment-add"),
+    path(
+        "plans/patients/<int:patient_id>/appointments/<int:appointment_id>/move/",
+        staff.appointment_move,
+        name="plans-appointment-move",
+    ),
+    path(
+        "plans/patients/<int:patient_id>/appointments/<int:appointment_id>/cancel/",
+        staff.appointment_cancel,
+        name="plans-appointment-cancel",
+    ),
+    path("c/<str:token>/", checkin_form.patient_checkin_form, name="patient-checkin-form"),
+]

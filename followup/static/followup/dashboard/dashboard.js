@@ -200,6 +200,7 @@
   function setStatus(card, status, data) {
     card.dataset.status = status;
     card.classList.remove("open", "acknowledged");
+    if (status !== "open") card.classList.remove("arrived");
     card.classList.add(status);
     slot(card, "ack-form").hidden = status !== "open";
     var acknowledged = status === "acknowledged";
