@@ -193,7 +193,9 @@ class CheckInAnswersForm:
 
     Only reading happens here (a number that is not a number, a choice that is not
     one); ranges, required answers and skip logic are judged by ``checkin_submit``
-    against the protocol, the one place that does it for every channel."""
+    against the protocol, the one place that does it for every channel. ``errors``
+    names the questions to ask again (with the reason, for logs and tests); what the
+    patient reads comes from ``patient_error_text``, in their language."""
 
     def __init__(self, *, questions: list[Question], data: Any | None = None) -> None:
         self.questions = questions
@@ -213,24 +215,41 @@ class CheckInAnswersForm:
                 continue
             if question.type == "boolean":
                 if text not in (YES, NO):
-                    self.errors[question.id] = [str(_("Choose yes or no."))]
+                    self.errors[question.id] = ["not yes or no"]
                     continue
                 self.answers[question.id] = text == YES
             elif question.type == "choice":
                 if text not in question.choice_values:
-                    self.errors[question.id] = [str(_("Choose one of the answers."))]
+                    self.errors[question.id] = ["not a choice"]
                     continue
                 self.answers[question.id] = text
             else:
                 try:
                     self.answers[question.id] = parse_number(text)
                 except ValueError:
-                    self.errors[question.id] = [str(_("Enter a number, for example 37.5."))]
+                    self.errors[question.id] = ["not a number"]
         return not self.errors
 
     def add_errors(self, errors: dict[str, list[str]]) -> None:
         for question_id, messages in errors.items():
             self.errors.setdefault(question_id, []).extend(str(message) for message in messages)
+
+
+def patient_error_text(question: Question, raw: str) -> str:
+    """What to tell the patient, in their language, about an answer the check-in
+    refused. The validation's own messages are written for the API (English, exact);
+    the patient gets a plain sentence chosen by the question's type, with its range."""
+    if not raw:
+        return str(_("Please answer this question."))
+    if question.type == "boolean":
+        return str(_("Choose yes or no."))
+    if question.type == "choice":
+        return str(_("Choose one of the answers."))
+    unit = f" {question.unit}" if question.unit else ""
+    values = {"min": f"{question.min}", "max": f"{question.max}{unit}"}
+    if question.type in ("integer", "scale"):
+        return str(_("Enter a whole number from %(min)s to %(max)s.") % values)
+    return str(_("Enter a number from %(min)s to %(max)s, for example 37.5.") % values)
 
 
 def question_views(
@@ -255,7 +274,7 @@ def question_views(
                     for choice in question.choices
                 ],
                 "value": form.raw(question.id),
-                "errors": form.errors.get(question.id, []),
+                "errors": [patient_error_text(question, form.raw(question.id))] if question.id in form.errors else [],
                 # Skip logic on an earlier answer ("fluids kept down" after vomiting):
                 # the page's script hides the question until the answer asks for it.
                 "ask_question": ask_when.question if ask_when is not None and ask_when.question else None,

@@ -28,6 +28,7 @@ from backend.models import AuditAction
 from followup.forms import CheckInAnswersForm, question_views
 from followup.links import checkin_link_read
 from followup.models import Enrollment, ScheduledCheckIn
+from followup.protocols import validate_answers
 from followup.services.checkins import CheckInRejected, checkin_submit
 from followup.services.protocols import protocol_definition
 from followup.services.scheduling import MAX_WINDOW_MINUTES
@@ -137,7 +138,19 @@ def patient_checkin_form(request: HttpRequest, token: str) -> HttpResponse:
     form = CheckInAnswersForm(questions=questions, data=request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST":
-        if form.is_valid():
+        if not form.is_valid():
+            # Name every problem at once, not the unreadable answers first and the
+            # missing ones on the next try: the protocol's own validation (pure, it
+            # stores nothing) judges the answers that could be read.
+            _cleaned, other_errors = validate_answers(
+                definition,
+                form.answers,
+                phase=scheduled.phase,  # type: ignore[arg-type]
+                drain_at_discharge=scheduled.enrollment.episode.drain_at_discharge,  # type: ignore[union-attr]
+                has_pulse_device=scheduled.enrollment.has_pulse_device,  # type: ignore[union-attr]
+            )
+            form.add_errors({key: value for key, value in other_errors.items() if key not in form.errors})
+        else:
             # Missed a moment ago (the window closed while the patient was typing):
             # the answers still go in, as an unscheduled check-in, and are judged; a
             # red answer must never be lost to a clock (H2).
@@ -178,6 +191,7 @@ def patient_checkin_form(request: HttpRequest, token: str) -> HttpResponse:
         "questions": question_views(protocol=definition, questions=questions, language=language, form=form),
         "general_errors": form.errors.get("__all__", []),
         "has_errors": bool(form.errors),
-        "closes_at": closes_at.astimezone(zoneinfo.ZoneInfo(patient.timezone)),
+        # Day.month.year and 24-hour time, on the patient's own clock.
+        "closes_at": closes_at.astimezone(zoneinfo.ZoneInfo(patient.timezone)).strftime("%d.%m.%Y %H:%M"),
     }
     return _page(request, "followup/checkin/form.html", context, language=language, status=status)
