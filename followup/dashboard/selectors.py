@@ -124,6 +124,10 @@ class TimelineEntry:
     detail: str
     url: str
 
+    @property
+    def kind_label(self) -> str:
+        return {"check_in": "check-in", "alert": "alert", "appointment": "appointment"}[self.kind]
+
 
 def patient_timeline(*, patient: Patient) -> list[TimelineEntry]:
     """Check-ins, alerts and appointments, newest first (three queries)."""

@@ -3,6 +3,15 @@
 (function () {
   "use strict";
   var series = JSON.parse(document.getElementById("series-data").textContent);
+  var zone = document.getElementById("charts").dataset.timezone;
+  // Axis times in the patient's zone, like the timeline below.
+  var tzDate = function (seconds) { return uPlot.tzDate(new Date(seconds * 1000), zone); };
+  // The data's own span and at least a day either side (uPlot stretches a single
+  // value's time axis over years).
+  var around = function (xs) {
+    var pad = Math.max(86400, (xs[xs.length - 1] - xs[0]) * 0.05);
+    return function () { return [xs[0] - pad, xs[xs.length - 1] + pad]; };
+  };
   series.forEach(function (one) {
     if (!one.points.length || typeof uPlot === "undefined") return;
     var figure = document.querySelector('.chart[data-series="' + one.id + '"] .plot');
@@ -15,7 +24,8 @@
         width: width,
         height: 200,
         legend: { show: false },
-        scales: { x: { time: true } },
+        tzDate: tzDate,
+        scales: { x: { time: true, range: around(xs) } },
         series: [{}, { label: one.title, stroke: "#0b5cad", width: 2, points: { show: true, size: 6 } }],
         axes: [{}, { label: one.unit }],
       },
