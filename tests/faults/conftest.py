@@ -97,3 +97,22 @@ def pytest_runtest_makereport(item, call):
     if report.when == "call":
         item.rep_call = report
     return report
+
+
+@pytest.fixture
+def make_world(stack):
+    """A clinic of the test's own (tests.faults.world), remembered by the stack so
+    every process log can be searched for its people's numbers and names."""
+    from tests.faults.world import world_create
+
+    def make(**kwargs):
+        world = world_create(**kwargs)
+        stack.worlds.append(world)
+        return world
+
+    return make
+
+
+def pytest_collection_modifyitems(config, items):
+    """The PHI-in-logs check reads the logs every other fault left: it runs last."""
+    items.sort(key=lambda item: item.name == "test_process_logs_carry_no_phi")

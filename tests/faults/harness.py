@@ -480,6 +480,8 @@ class Stack:
         self.web_port = free_port()
         self.urls = _database_urls(self.proxy.port)
         self.processes: dict[str, VigilProcess] = {}
+        # The clinics the run created (tests.faults.world), for the PHI-in-logs check.
+        self.worlds: list[Any] = []
 
     # -- environment shared by every process --
     def env(self) -> dict[str, str]:

@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from tests.faults.harness import DashboardClient, RedisServer, TcpProxy, free_port, log, wait_for
-from tests.faults.world import RED_ANSWERS, counts, report, settled, world_create
+from tests.faults.world import RED_ANSWERS, counts, report, settled
 
 
 @pytest.fixture
@@ -98,8 +98,8 @@ def test_it_runs_stops_pauses_and_restarts_a_dedicated_redis(tmp_path):
         redis.stop()
 
 
-def test_it_carries_a_red_check_in_to_dashboards_and_on_call_sms_with_no_fault(stack, fake_twilio):
-    world = world_create(patients=2, label="baseline")
+def test_it_carries_a_red_check_in_to_dashboards_and_on_call_sms_with_no_fault(stack, fake_twilio, make_world):
+    world = make_world(patients=2, label="baseline")
     clients = [DashboardClient(stack.ws_url, world.staff_token, name=f"dash{i}").start() for i in range(2)]
     try:
         results = [

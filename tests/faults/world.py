@@ -226,3 +226,20 @@ def report(title: str, lines: dict[str, Any]) -> str:
     block = f"\n=== {title} ===\n{text}\n"
     print(block, flush=True)
     return block
+
+
+def phi_in_logs(log_paths: list[Any], world: World) -> list[str]:
+    """Lines of the processes' logs that carry a patient's or a staff member's phone
+    number (as dialled, or URL-encoded) or a patient's name (H13)."""
+    needles = {number.lstrip("+") for number in world.phones}
+    needles |= {f"{p.given_name} {p.family_name}" for p in world.patients}
+    found = []
+    for path in log_paths:
+        try:
+            text = path.read_text(errors="replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if any(needle in line for needle in needles):
+                found.append(f"{path.name}: {line[:200]}")
+    return found
