@@ -69,10 +69,8 @@ class Figures:
     def line(self) -> str:
         if not self.samples_ms:
             return f"{self.name:<58} {'no samples':>10}  {self.note}"
-        return (
-            f"{self.name:<58} {statistics.median(self.samples_ms):>8.1f} ms {percentile(self.samples_ms, 0.99):>8.1f} ms"
-            f"  n={len(self.samples_ms)}  {self.note}"
-        )
+        median, p99 = statistics.median(self.samples_ms), percentile(self.samples_ms, 0.99)
+        return f"{self.name:<58} {median:>8.1f} ms {p99:>8.1f} ms  n={len(self.samples_ms)}  {self.note}"
 
 
 # --- environment ------------------------------------------------------------------------------
