@@ -24,6 +24,8 @@ from backend.models import Episode
 from followup.models import Appointment, Channel
 from followup.protocols import ProtocolDefinition, Question
 
+CHANNEL_CHOICES = [(Channel.SMS, "SMS"), (Channel.APP, _("App"))]
+
 # --- staff sign-in -----------------------------------------------------------------------------
 
 
@@ -121,7 +123,7 @@ class PatientForm(forms.Form):
 class CheckInAddForm(PatientForm):
     due_at = LocalDateTimeField(label=_("Due"))
     window_hours = forms.IntegerField(label=_("Window (hours)"), min_value=1, max_value=14 * 24, initial=12)
-    channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices, initial=Channel.SMS)
+    channel = forms.ChoiceField(label=_("Channel"), choices=CHANNEL_CHOICES, initial=Channel.SMS)
 
 
 class CheckInMoveForm(PatientForm):
@@ -155,7 +157,7 @@ class PatientActionForm(PatientForm):
 class EnrollForm(PatientForm):
     episode = forms.ModelChoiceField(label=_("Episode"), queryset=Episode.objects.none())
     has_pulse_device = forms.BooleanField(label=_("Has a pulse oximeter or watch"), required=False)
-    channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices, initial=Channel.SMS)
+    channel = forms.ChoiceField(label=_("Channel"), choices=CHANNEL_CHOICES, initial=Channel.SMS)
 
     def __init__(self, *args: Any, episodes: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

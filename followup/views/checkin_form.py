@@ -79,9 +79,10 @@ def _page(
     with translation.override(language):
         response = render(request, template, {**context, "LANGUAGE_CODE": language}, status=status)
     response.headers["Content-Language"] = language
-    # The page may hold a patient's answers: never stored by a shared browser's cache
-    # or sent onwards in a Referer.
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # The page may hold a patient's answers: never_cache keeps it out of a shared
+    # browser's cache, and the site's Referrer-Policy (same-origin) keeps the link out
+    # of other sites' logs. "no-referrer" would be stricter but makes the browser send
+    # "Origin: null" with the form, which CSRF protection rightly refuses.
     return response
 
 

@@ -257,6 +257,10 @@ def _render_plan(
         )
     upcoming = [item for item in check_ins if item["open"] or item["row"].status == ScheduledCheckIn.Status.SCHEDULED]
     history = [item for item in check_ins if item not in upcoming]
+    # The next month in full; the rest of the five-year plan folded away.
+    horizon = now + timedelta(days=31)
+    soon = [item for item in upcoming if item["row"].due_at <= horizon]
+    later = [item for item in upcoming if item["row"].due_at > horizon]
     episodes = Episode.objects.filter(patient=patient).order_by("-discharge_date")
     active = plan.enrollment if plan.enrollment and plan.enrollment.status == Enrollment.Status.ACTIVE else None
     _audit_read(request, "patient", [patient])
@@ -266,7 +270,8 @@ def _render_plan(
         "patient": patient,
         "plan": plan,
         "enrollment": active,
-        "upcoming_check_ins": upcoming,
+        "upcoming_check_ins": soon,
+        "later_check_ins": later,
         "past_check_ins": list(reversed(history)),
         "appointments": appointments,
         "tz": tz,
