@@ -34,7 +34,14 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.seeding import TIMEZONES, alerts_create, django_setup, enrolled_patients_create, plans_create  # noqa: E402
+from bench.seeding import (  # noqa: E402
+    TIMEZONES,
+    alerts_create,
+    django_setup,
+    enrolled_patients_fast,
+    insert_select,
+    plans_create,
+)
 
 TICKS = (
     ("followup.tasks", "checkins_tick"),
@@ -59,8 +66,11 @@ def tick_functions() -> list[tuple[str, object]]:
 
 
 def grow_to(*, clinics: list, total: int, have: int) -> list[int]:
-    """Add enrolled patients round-robin over the clinics until there are ``total``."""
-    from followup.models import Appointment, Enrollment
+    """Add enrolled patients round-robin over the clinics until there are ``total``,
+    each with an appointment in ten days (INSERT ... SELECT: seconds, not minutes)."""
+    from django.utils import timezone
+
+    from followup.models import Appointment
 
     added: list[int] = []
     per_clinic = -(-(total - have) // len(clinics))
@@ -68,28 +78,20 @@ def grow_to(*, clinics: list, total: int, have: int) -> list[int]:
         count = min(per_clinic, total - have - len(added))
         if count <= 0:
             break
-        added += enrolled_patients_create(
-            clinic=clinic,
-            count=count,
-            start=have + len(added),
-            timezones=TIMEZONES[index % 6 :] + TIMEZONES[: index % 6],
-        )
-    from django.utils import timezone
-
-    now = timezone.now()
-    enrollment_of = dict(Enrollment.objects.filter(patient_id__in=added).values_list("patient_id", "pk").iterator())
-    rows = [
-        Appointment(
-            patient_id=pk,
-            enrollment_id=enrollment_of[pk],
-            kind="telemedicine",
-            starts_at=now + timedelta(days=10),
-            plan_key="telemedicine:bench",
-        )
-        for pk in added
-    ]
-    for start in range(0, len(rows), 5000):
-        Appointment.objects.bulk_create(rows[start : start + 5000])
+        zones = TIMEZONES[index % 6 :] + TIMEZONES[: index % 6]
+        added += enrolled_patients_fast(clinic=clinic, count=count, start=have + len(added), timezones=zones)
+    insert_select(
+        Appointment,
+        {
+            "patient": "e.patient_id",
+            "enrollment": "e.id",
+            "kind": "'telemedicine'",
+            "starts_at": ("%s", [timezone.now() + timedelta(days=10)]),
+            "plan_key": "'telemedicine:bench'",
+        },
+        "followup_enrollment AS e WHERE e.patient_id = ANY(%s)",
+        [added],
+    )
     return added
 
 

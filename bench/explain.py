@@ -29,10 +29,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.seeding import (  # noqa: E402
+    TIMEZONES,
     alerts_create,
     clinic_create,
     django_setup,
-    enrolled_patients_create,
+    enrolled_patients_fast,
     events_create,
     plans_create,
 )
@@ -54,7 +55,7 @@ def ensure_data() -> None:
     need_alerts = Alert.objects.count() < MIN_ALERTS
     if need_plans or need_alerts:
         clinic = clinic_create(name="Explain clinic", index=99)
-        ids = enrolled_patients_create(clinic=clinic, count=20_000, start=500_000)
+        ids = enrolled_patients_fast(clinic=clinic, count=20_000, start=500_000, timezones=TIMEZONES)
         if need_plans:
             plans_create(patient_ids=ids, now=now, due_each=50)
         if need_alerts:

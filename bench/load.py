@@ -3,8 +3,8 @@
 * ``ingest``: N concurrent clients POST check-ins for a fixed time (after a warm-up
   that is not counted); requests/s counts 201 answers only.
 * ``event_latency``: D dashboards connected to a websocket feed; check-ins are POSTed
-  a few at a time and the time from the start of each POST to the arrival of its
-  ``check_in.received`` event is taken on every dashboard.
+  at a fixed rate (a few connections at a time) and the time from the start of each
+  POST to the arrival of its ``check_in.received`` event is taken on every dashboard.
 * ``webhook``: N concurrent clients POST signed inbound SMS to the Twilio webhook.
 
 The client shares the machine with the servers, equally for the anchor and Vigil.
@@ -184,6 +184,7 @@ async def _event_latency(
     staff_tokens: list[str],
     check_ins: int,
     concurrency: int,
+    rate: float,
 ) -> LatencyResult:
     from bench.seeding import bench_answers
 
@@ -208,6 +209,7 @@ async def _event_latency(
         listeners = [asyncio.ensure_future(listen(ws)) for ws in sockets]
         await asyncio.sleep(0.5)  # every consumer has joined its group
         counter = itertools.count()
+        started = time.perf_counter()
 
         async def poster(index: int) -> None:
             mine = patient_tokens[index::concurrency] or patient_tokens
@@ -216,6 +218,11 @@ async def _event_latency(
                 serial = next(counter)
                 if serial >= check_ins:
                     return
+                # Open loop at a fixed rate, the same for the anchor and Vigil: this
+                # measures the latency of an event, not how fast a backlog drains.
+                delay = started + serial / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
                 token = mine[turn % len(mine)]
                 turn += 1
                 began = time.perf_counter()

@@ -205,6 +205,7 @@ def run_rounds(args: argparse.Namespace, stack: Stack, fixture: Any, webhook_exi
 
     chosen = max(MODES, key=lambda mode: statistics.median(r.rps for r in figures[f"ingest:{mode}:vigil"]))
     figures["chosen"] = chosen
+    figures["ws_rate"] = args.ws_rate
     base = stack.base_url(chosen)
     ws_base = base.replace("http://", "ws://")
     per_round = max(1, -(-args.ws_check_ins // args.rounds))
@@ -222,6 +223,7 @@ def run_rounds(args: argparse.Namespace, stack: Stack, fixture: Any, webhook_exi
                 staff_tokens=dashboards,
                 check_ins=per_round,
                 concurrency=args.ws_concurrency,
+                rate=args.ws_rate,
             )
             keep(f"event:{chosen}:{who}", latency)
             print(
@@ -291,8 +293,9 @@ def http_rows(figures: dict[str, Any]) -> tuple[list[Row], str]:
         ratio = load.percentile(vigil_lat, 0.99) / load.percentile(anchor_lat, 0.99)
         rows.append(
             Row(
-                f"2 POST -> ws event ms, {check_ins} check-ins x {figures[f'event:{mode}:vigil'][0].dashboards} "
-                f"dashboards, {MODE_LABEL[mode]}" + (f", {missing} events missing" if missing else ""),
+                f"2 POST -> ws event ms, {check_ins} check-ins at {figures['ws_rate']:g}/s x "
+                f"{figures[f'event:{mode}:vigil'][0].dashboards} dashboards, {MODE_LABEL[mode]}"
+                + (f", {missing} events missing" if missing else ""),
                 fmt(statistics.median(vigil_lat) if vigil_lat else None, 1),
                 fmt(load.percentile(vigil_lat, 0.99), 1),
                 f"p50 {fmt(statistics.median(anchor_lat) if anchor_lat else None, 1)} "
@@ -399,12 +402,13 @@ def profile_vigil(args: argparse.Namespace, stack: Stack, fixture: Any, mode: st
 def main() -> None:
     parser = argparse.ArgumentParser(description="Vigil's benchmarks in one table (see the module docstring).")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=6.0, help="measured seconds of one ingest round")
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds of one ingest round")
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--dashboards", type=int, default=50)
-    parser.add_argument("--ws-check-ins", type=int, default=1050, help="check-ins per endpoint over all rounds")
+    parser.add_argument("--ws-check-ins", type=int, default=1002, help="check-ins per endpoint over all rounds")
     parser.add_argument("--ws-concurrency", type=int, default=4)
+    parser.add_argument("--ws-rate", type=float, default=12.0, help="check-ins/s while measuring POST -> event")
     parser.add_argument("--patients", type=int, default=160)
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1), help="gunicorn workers")
     parser.add_argument("--beat-sizes", default="10000,100000")

@@ -72,6 +72,95 @@ def bench_answers(day: int) -> dict[str, Any]:
     }
 
 
+def insert_select(
+    model: Any, values: dict[str, str | tuple[str, list[Any]]], source: str, params: list[Any]
+) -> list[tuple[Any, ...]]:
+    """``INSERT INTO <model> (...) SELECT ... FROM <source>`` in PostgreSQL: 100,000 rows
+    in a second, where bulk_create takes minutes. ``values`` maps field names to an SQL
+    expression over ``source`` (with its parameters, if any); every other field gets what
+    Django would write (its default, "" for text, NULL), auto_now(_add) fields now(). Returns the new rows' (id,)."""
+    from django.db import connection
+
+    columns, expressions, arguments = [], [], []
+    for field in model._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        columns.append(connection.ops.quote_name(field.column))
+        if field.name in values:
+            value = values[field.name]
+            expression, extra = (value, []) if isinstance(value, str) else value
+            expressions.append(expression)
+            arguments += extra
+        elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            expressions.append("now()")
+        else:  # what Django would write: the default, "" for text, else NULL
+            expressions.append("%s")
+            arguments.append(field.get_db_prep_save(field.get_default(), connection))
+    table = connection.ops.quote_name(model._meta.db_table)
+    # Identifiers from the model's meta and the bench's own SQL; values are parameters.
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(expressions)} FROM {source} RETURNING id"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*arguments, *params])
+        return list(cursor.fetchall())
+
+
+def enrolled_patients_fast(*, clinic: Any, count: int, start: int, timezones: tuple[str, ...]) -> list[int]:
+    """What ``enrolled_patients_create`` makes without history, in three INSERT ...
+    SELECT statements (PostgreSQL only)."""
+    from django.utils import timezone
+
+    from backend.models import Episode, Patient
+    from followup.models import Enrollment
+    from followup.services.protocols import protocol_version_current
+
+    version = protocol_version_current("post-hepatectomy")
+    care_team = clinic.care_teams.first()
+    discharge = timezone.localdate() - timedelta(days=3)
+    zones = "ARRAY[" + ", ".join("%s" for _ in timezones) + "]"
+    rows = insert_select(
+        Patient,
+        {
+            "clinic": ("%s", [clinic.pk]),
+            "care_team": ("%s", [care_team.pk]),
+            "mrn": ("'B' || lpad(%s::text, 3, '0') || lpad((%s + g)::text, 7, '0')", [clinic.pk, start]),
+            "given_name": ("'Given' || (%s + g)", [start]),
+            "family_name": ("'Family' || (%s + g)", [start]),
+            "phone": ("'+1555' || lpad(((%s * 1000000 + %s + g) %% 10000000)::text, 7, '0')", [clinic.pk, start]),
+            "timezone": (f"({zones})[1 + ((%s + g) %% {len(timezones)})]", [*timezones, start]),
+            "sms_consent": "true",
+        },
+        "generate_series(0, %s - 1) AS g",
+        [count],
+    )
+    ids = [row[0] for row in rows]
+    insert_select(
+        Episode,
+        {
+            "patient": "p.id",
+            "procedure": "'Right hepatectomy'",
+            "indication": "'Colorectal liver metastasis'",
+            "surgery_date": ("%s::date", [discharge - timedelta(days=7)]),
+            "discharge_date": ("%s::date", [discharge]),
+            "baseline_weight_kg": "80.0",
+            "drain_at_discharge": "true",
+        },
+        "backend_patient AS p WHERE p.id = ANY(%s)",
+        [ids],
+    )
+    insert_select(
+        Enrollment,
+        {
+            "episode": "e.id",
+            "patient": "e.patient_id",
+            "protocol_version": ("%s", [version.pk]),
+            "has_pulse_device": "true",
+        },
+        "backend_episode AS e WHERE e.patient_id = ANY(%s)",
+        [ids],
+    )
+    return ids
+
+
 @dataclass
 class HttpFixture:
     clinic_id: int
@@ -236,22 +325,42 @@ def plans_create(*, patient_ids: list[int], now: datetime, due_each: int) -> dic
     from followup.models import Enrollment, ScheduledCheckIn
 
     enrollment_of = dict(
-        Enrollment.objects.filter(patient_id__in=patient_ids).values_list("patient_id", "pk").iterator()
+        Enrollment.objects.filter(patient_id__in=patient_ids[: 3 * due_each]).values_list("patient_id", "pk")
+    )
+    # Every patient: a check-in completed yesterday and one due tomorrow (in SQL: fast).
+    source = "followup_enrollment AS e WHERE e.patient_id = ANY(%s)"
+    past = insert_select(
+        ScheduledCheckIn,
+        {
+            "patient": "e.patient_id",
+            "enrollment": "e.id",
+            "due_at": ("%s", [now - timedelta(days=1)]),
+            "channel": "'sms'",
+            "status": "'completed'",
+            "phase": "'acute'",
+            "closed_at": ("%s", [now - timedelta(hours=20)]),
+            "plan_key": "'check_in:bench-past'",
+        },
+        source,
+        [patient_ids],
+    )
+    upcoming = insert_select(
+        ScheduledCheckIn,
+        {
+            "patient": "e.patient_id",
+            "enrollment": "e.id",
+            "due_at": ("%s", [now + timedelta(days=1)]),
+            "channel": "'sms'",
+            "phase": "'acute'",
+            "plan_key": "'check_in:bench-next'",
+        },
+        source,
+        [patient_ids],
     )
     rows: list[ScheduledCheckIn] = []
-    for index, patient_id in enumerate(patient_ids):
+    for index, patient_id in enumerate(patient_ids[: 3 * due_each]):
         enrollment_id = enrollment_of[patient_id]
         common = {"patient_id": patient_id, "enrollment_id": enrollment_id, "channel": "sms", "phase": "acute"}
-        rows.append(
-            ScheduledCheckIn(
-                **common,
-                due_at=now - timedelta(days=1),
-                status="completed",
-                closed_at=now - timedelta(hours=20),
-                plan_key="check_in:bench-past",
-            )
-        )
-        rows.append(ScheduledCheckIn(**common, due_at=now + timedelta(days=1), plan_key="check_in:bench-next"))
         if index < due_each:
             rows.append(ScheduledCheckIn(**common, due_at=now - timedelta(minutes=1), plan_key="check_in:bench-due"))
         elif index < 2 * due_each:
@@ -278,7 +387,7 @@ def plans_create(*, patient_ids: list[int], now: datetime, due_each: int) -> dic
             )
     for chunk in _chunks(rows):
         ScheduledCheckIn.objects.bulk_create(chunk)
-    return {"scheduled_check_ins": len(rows)}
+    return {"scheduled_check_ins": len(past) + len(upcoming) + len(rows)}
 
 
 def alerts_create(
