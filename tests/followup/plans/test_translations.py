@@ -21,10 +21,19 @@ def catalogue(language: str) -> dict[object, str]:
         return gettext.GNUTranslations(handle)._catalog  # type: ignore[attr-defined]
 
 
+def untranslated(language: str) -> list[str]:
+    """Entries of the source catalogue (.po) whose translation is empty: msgfmt leaves
+    them out of the .mo, and the page would silently show English."""
+    path = Path(settings.BASE_DIR) / "locale" / language / "LC_MESSAGES" / "django.po"
+    entries = path.read_text(encoding="utf-8").split("\n\n")[1:]  # the first is the header
+    return [entry for entry in entries if re.search(r'^msgstr(\[\d\])? ""$(?!\n")', entry, re.MULTILINE)]
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_message_is_translated_with_the_same_placeholders(language):
     """H6 for the pages' own words: nothing falls back to English silently, and a
     translation never drops the number or the name it must show."""
+    assert untranslated(language) == []
     messages = catalogue(language)
     assert len(messages) > 200
     for key, text in messages.items():
