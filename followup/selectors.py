@@ -23,7 +23,7 @@ UPCOMING_APPOINTMENT_STATUSES = (
 
 
 def _clinic_filter(user: User) -> Q | None:
-    if user.is_clinic_staff:
+    if getattr(user, "is_clinic_staff", False):
         return Q(patient__clinic_id=user.clinic_id)
     return None
 
@@ -45,7 +45,7 @@ def appointment_list(*, user: User) -> QuerySet[Appointment]:
 
 def worklist_item_list(*, user: User) -> QuerySet[WorklistItem]:
     """The clinic's worklist, oldest first: the call waiting longest on top."""
-    if not user.is_clinic_staff:
+    if not getattr(user, "is_clinic_staff", False):
         return WorklistItem.objects.none()
     return (
         WorklistItem.objects.filter(clinic_id=user.clinic_id)
@@ -63,7 +63,7 @@ def enrollment_list(*, user: User) -> QuerySet[Enrollment]:
 
 def patient_get(*, user: User, patient_id: int) -> Patient | None:
     """A patient of the staff member's clinic, or None (not found, whatever the reason)."""
-    if not user.is_clinic_staff:
+    if not getattr(user, "is_clinic_staff", False):
         return None
     return Patient.objects.select_related("clinic").filter(pk=patient_id, clinic_id=user.clinic_id).first()
 

@@ -236,11 +236,12 @@ class EnrollmentApi(AuditedModelViewSet):
     cancelled and kept as history)."""
 
     permission_classes = [IsClinicStaff]
+    queryset = Enrollment.objects.none()  # for the schema; get_queryset scopes each request
     audit_object_type = "enrollment"
     http_method_names = ["get", "post", "head", "options"]
     filterset_fields = ["patient", "episode", "status"]
 
-    class CreateInput(serializers.Serializer):
+    class EnrollmentCreateInput(serializers.Serializer):
         episode = StrictIntegerField()
         protocol = StrictCharField(required=False, default="post-hepatectomy", max_length=50)
         has_pulse_device = StrictBooleanField(required=False, default=False)
@@ -256,12 +257,12 @@ class EnrollmentApi(AuditedModelViewSet):
         return obj.patient_id
 
     @extend_schema(
-        request=CreateInput,
+        request=EnrollmentCreateInput,
         responses={201: EnrollmentWithPlanOutput, 400: OpenApiResponse(), 409: OpenApiResponse()},
     )
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        data = self.CreateInput(data=request.data)
+        data = self.EnrollmentCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
         episode = scoping.episode_list_for(user=request.user).filter(pk=values["episode"]).first()
@@ -312,11 +313,12 @@ class ScheduledCheckInApi(AuditedModelViewSet):
 
     serializer_class = ScheduledCheckInOutput
     permission_classes = [IsClinicStaff]
+    queryset = ScheduledCheckIn.objects.none()  # for the schema; get_queryset scopes each request
     audit_object_type = "scheduled_check_in"
     filterset_class = ScheduledCheckInFilter
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
-    class CreateInput(serializers.Serializer):
+    class ScheduledCheckInCreateInput(serializers.Serializer):
         patient = StrictIntegerField()
         due_at = AwareDateTimeField()
         window_minutes = StrictIntegerField(required=False, default=720)
@@ -325,7 +327,7 @@ class ScheduledCheckInApi(AuditedModelViewSet):
             choices=ScheduledCheckIn.Status.choices, required=False, default=ScheduledCheckIn.Status.SCHEDULED
         )
 
-    class UpdateInput(serializers.Serializer):
+    class ScheduledCheckInUpdateInput(serializers.Serializer):
         due_at = AwareDateTimeField(required=False)
         window_minutes = StrictIntegerField(required=False)
         channel = serializers.ChoiceField(choices=Channel.choices, required=False)
@@ -345,10 +347,10 @@ class ScheduledCheckInApi(AuditedModelViewSet):
     def patient_id_of(self, obj: ScheduledCheckIn) -> int:
         return obj.patient_id
 
-    @extend_schema(request=CreateInput, responses={201: ScheduledCheckInOutput, 400: OpenApiResponse()})
+    @extend_schema(request=ScheduledCheckInCreateInput, responses={201: ScheduledCheckInOutput, 400: OpenApiResponse()})
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        data = self.CreateInput(data=request.data)
+        data = self.ScheduledCheckInCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         patient = _patient_or_error(request, values.pop("patient"))
@@ -360,10 +362,10 @@ class ScheduledCheckInApi(AuditedModelViewSet):
             return _rejected(error)
         return Response(ScheduledCheckInOutput(row).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=UpdateInput, responses={200: ScheduledCheckInOutput, 409: OpenApiResponse()})
+    @extend_schema(request=ScheduledCheckInUpdateInput, responses={200: ScheduledCheckInOutput, 409: OpenApiResponse()})
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         row = self.get_object()
-        data = self.UpdateInput(data=request.data)
+        data = self.ScheduledCheckInUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
         try:
             row = scheduled_checkin_update(
@@ -431,10 +433,11 @@ class AppointmentApi(AuditedModelViewSet):
 
     serializer_class = AppointmentOutput
     permission_classes = [IsClinicStaff]
+    queryset = Appointment.objects.none()  # for the schema; get_queryset scopes each request
     audit_object_type = "appointment"
     filterset_class = AppointmentFilter
 
-    class CreateInput(serializers.Serializer):
+    class AppointmentCreateInput(serializers.Serializer):
         patient = StrictIntegerField()
         kind = serializers.ChoiceField(choices=Appointment.Kind.choices)
         starts_at = AwareDateTimeField()
@@ -449,7 +452,7 @@ class AppointmentApi(AuditedModelViewSet):
                 serializers.URLField().run_validation(value)
             return value
 
-    class UpdateInput(serializers.Serializer):
+    class AppointmentUpdateInput(serializers.Serializer):
         kind = serializers.ChoiceField(choices=Appointment.Kind.choices, required=False)
         starts_at = AwareDateTimeField(required=False)
         status = serializers.ChoiceField(choices=Appointment.Status.choices, required=False)
@@ -475,10 +478,10 @@ class AppointmentApi(AuditedModelViewSet):
     def patient_id_of(self, obj: Appointment) -> int:
         return obj.patient_id
 
-    @extend_schema(request=CreateInput, responses={201: AppointmentOutput, 400: OpenApiResponse()})
+    @extend_schema(request=AppointmentCreateInput, responses={201: AppointmentOutput, 400: OpenApiResponse()})
     @idempotent
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        data = self.CreateInput(data=request.data)
+        data = self.AppointmentCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         patient = _patient_or_error(request, values.pop("patient"))
@@ -490,10 +493,10 @@ class AppointmentApi(AuditedModelViewSet):
             return _rejected(error)
         return Response(AppointmentOutput(appointment).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=UpdateInput, responses={200: AppointmentOutput, 409: OpenApiResponse()})
+    @extend_schema(request=AppointmentUpdateInput, responses={200: AppointmentOutput, 409: OpenApiResponse()})
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         appointment = self.get_object()
-        data = self.UpdateInput(data=request.data)
+        data = self.AppointmentUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
         try:
             appointment = appointment_update(
@@ -528,6 +531,7 @@ class WorklistApi(AuditedModelViewSet):
 
     serializer_class = WorklistItemOutput
     permission_classes = [IsClinicStaff]
+    queryset = WorklistItem.objects.none()  # for the schema; get_queryset scopes each request
     audit_object_type = "worklist_item"
     filterset_class = WorklistFilter
     http_method_names = ["get", "post", "head", "options"]
