@@ -21,15 +21,18 @@ The guarantee ("never twice for one outbox row")
    ``SMS_SENDING_STALE_SECONDS`` (longer than the HTTP timeout plus the longest rate
    wait, so the request in flight has either reached Twilio or died), ``outbox_verify``
    settles it: a status callback may already have named its sid (the StatusCallback
-   URL carries the outbox id, ``?m=<id>``); otherwise it asks Twilio for the newest
-   messages to that number and looks for one with the same body created after the
-   row was written and not already matched to another row. Found: the row is ``sent``
-   with that sid. Not found: it is queued again.
+   URL carries the outbox id, ``?m=<id>``); otherwise it reads Twilio's message list
+   (from our number, newest first) back to when the try in doubt began, less two
+   minutes of clock skew, for a message to that number with the same body that no
+   other row holds. Found: the row is ``sent`` with that sid. Not found: it is queued
+   again. Twilio cannot be asked (down, or too much traffic to look back that far):
+   asked again at the next sweep, and after five failed checks the row fails visibly.
 So a message is sent twice only if Twilio's message list does not yet show a message
-it accepted more than ``SMS_SENDING_STALE_SECONDS`` earlier (or if two rows to one
-number carry the same body in the same moment and the crashed one is matched to the
-other's message, which leaves it unsent rather than sent twice). With the console and
-in-memory backends there is nobody to ask, and an unknown outcome is resent.
+it accepted more than ``SMS_SENDING_STALE_SECONDS`` earlier. Two rows to one number
+with the same body at the same moment could be confused, which leaves the crashed one
+marked sent with the other's message: it errs towards once, never twice. With the
+console and in-memory backends there is nobody to ask, and an unknown outcome is
+resent.
 
 Each try is recorded as a ``DeliveryAttempt`` (append-only). Logs name outbox ids,
 sids and Twilio codes, never numbers or bodies (H13).
@@ -66,16 +69,18 @@ BACKOFF_CAP_SECONDS = 600.0
 # A worker waits at most this long for its rate slot; a later slot is not taken and
 # the message goes back to the queue until then.
 RATE_MAX_WAIT_SECONDS = 5.0
-# Celery countdowns past this are left to the sweeper: Redis redelivers unacked tasks
-# after its visibility timeout, so long ETAs are unreliable there.
-MAX_COUNTDOWN_SECONDS = 300.0
 # Verifying a row whose send is in doubt may fail too (Twilio unreachable); after this
 # many failed checks it fails visibly rather than staying "sending" for ever.
 MAX_VERIFY_FAILURES = 5
 # Twilio's clock against ours, when matching a message by its creation time.
 CLOCK_SKEW = timedelta(minutes=2)
-# How many of the newest messages to one number are searched.
-LOOKUP_LIMIT = 50
+# Reading Twilio's message list back in time: page size, and how far at most.
+LOOKUP_PAGE_SIZE = 200
+LOOKUP_MAX_MESSAGES = 5000
+# twilio's HTTP client logs a request's query parameters at INFO, and the lookup's are
+# the patient's number: the lookup's client logs nowhere (H13). The logger is made
+# outside the logging registry, so no logging configuration can give it a handler.
+_LOOKUP_HTTP_LOG = logging.Logger("notifications.delivery.lookup_http", level=logging.CRITICAL + 1)
 
 
 def stale_after() -> timedelta:
@@ -102,8 +107,6 @@ def _no_transaction() -> None:
 
 def _schedule(message_id: int, delay: float | None, *, verify: bool = False) -> None:
     """Queue the next step after the change that asks for it is committed."""
-    if delay is not None and delay > MAX_COUNTDOWN_SECONDS:
-        return  # the sweeper picks it up when it is due
     transaction.on_commit(lambda: outbox_task_schedule(message_id=message_id, countdown=delay, verify=verify))
 
 
@@ -158,23 +161,6 @@ def outbox_deliver(*, message_id: int) -> DeliveryOutcome | None:
     Returns what became of it, or None when there was nothing to do (already
     claimed, sent, not due yet)."""
     _no_transaction()
-    due = Q(send_after__isnull=True) | Q(send_after__lte=timezone.now())
-    candidate = OutgoingMessage.objects.filter(due, pk=message_id, status=MessageStatus.QUEUED).first()
-    if candidate is None:
-        return None
-
-    number = sending_number()
-    if number is not None:
-        # Reserved before the claim, so a row never sits in `sending` while waiting.
-        reservation = sms_slot_reserve(number=number, max_wait=RATE_MAX_WAIT_SECONDS)
-        if not reservation.granted:
-            OutgoingMessage.objects.filter(pk=message_id, status=MessageStatus.QUEUED).update(
-                send_after=timezone.now() + timedelta(seconds=reservation.wait), updated_at=timezone.now()
-            )
-            _schedule(message_id, reservation.wait)
-            return DeliveryOutcome(status=MessageStatus.QUEUED, retry_in=reservation.wait)
-        time.sleep(reservation.wait)
-
     claim = timezone.now()
     due = Q(send_after__isnull=True) | Q(send_after__lte=claim)
     claimed = OutgoingMessage.objects.filter(due, pk=message_id, status=MessageStatus.QUEUED).update(
@@ -194,6 +180,25 @@ def outbox_deliver(*, message_id: int) -> DeliveryOutcome | None:
             if _settle(message.pk, claim, status=MessageStatus.SUPPRESSED, error_message=OPTED_OUT_REASON):
                 _attempt(message, DeliveryAttempt.Outcome.SUPPRESSED, claim, reason=OPTED_OUT_REASON)
         return DeliveryOutcome(status=MessageStatus.SUPPRESSED)
+
+    number = sending_number()
+    if number is not None:
+        # The slot is taken last, just before the request, so Twilio sees the requests
+        # spaced by the rate. A slot too far off is not taken: the row goes back to
+        # the queue (not a try) rather than waiting here.
+        reservation = sms_slot_reserve(number=number, max_wait=RATE_MAX_WAIT_SECONDS)
+        if not reservation.granted:
+            with transaction.atomic():
+                if _settle(
+                    message.pk,
+                    claim,
+                    status=MessageStatus.QUEUED,
+                    send_after=timezone.now() + timedelta(seconds=reservation.wait),
+                    attempts=F("attempts") - 1,
+                ):
+                    _schedule(message.pk, reservation.wait)
+            return DeliveryOutcome(status=MessageStatus.QUEUED, retry_in=reservation.wait)
+        time.sleep(reservation.wait)
 
     sms = SmsMessage(
         to=message.to_phone,
@@ -273,38 +278,43 @@ class LookupUnavailable(Exception):
     """The provider could not be asked (network, 5xx): try verifying later."""
 
 
-def provider_message_find(*, message: OutgoingMessage) -> str | None:
+def provider_message_find(*, message: OutgoingMessage, since: datetime) -> str | None:
     """The sid of the provider's message that this row became, if it exists.
 
-    Only Twilio can be asked. The newest messages to the row's number are searched
-    for the same body, created after the row was written (less clock skew), whose
-    sid no other row holds. Returns None when there is none - and always for the
+    Only Twilio can be asked. Its message list (from our number, newest first) is read
+    back to ``since`` (the try in doubt began then; less clock skew), looking for a
+    message to the row's number with the same body whose sid no other row holds.
+    The list is filtered by our number only, never the patient's: a query string
+    ends up in debug logs (H13). Returns None when there is none - and always for the
     console and in-memory backends, which keep no record to ask."""
     backend_class = type(get_sms_backend())
     if not issubclass(backend_class, TwilioBackend):
         return None
-    client = Client(
-        settings.TWILIO_ACCOUNT_SID,
-        settings.TWILIO_AUTH_TOKEN,
-        http_client=RebasedTwilioHttpClient(
-            base_url=settings.TWILIO_API_BASE_URL, timeout=float(getattr(settings, "TWILIO_TIMEOUT", 10.0))
-        ),
+    http_client = RebasedTwilioHttpClient(
+        base_url=settings.TWILIO_API_BASE_URL, timeout=float(getattr(settings, "TWILIO_TIMEOUT", 10.0))
     )
-    filters: dict[str, str] = {"to": message.to_phone}
+    http_client.logger = _LOOKUP_HTTP_LOG
+    client = Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=http_client)
+    filters: dict[str, str] = {}
     if settings.TWILIO_FROM_NUMBER:
         filters["from_"] = settings.TWILIO_FROM_NUMBER
+    earliest = since - CLOCK_SKEW
+    candidates: list[str] = []
     try:
-        found = client.messages.list(limit=LOOKUP_LIMIT, page_size=LOOKUP_LIMIT, **filters)
+        for read, item in enumerate(client.messages.stream(page_size=LOOKUP_PAGE_SIZE, **filters)):
+            if item.date_created is not None and item.date_created < earliest:
+                break  # newest first: the rest is older than the try in doubt
+            if read >= LOOKUP_MAX_MESSAGES:
+                # Too much traffic to see back that far: undecided, not "not sent".
+                raise LookupUnavailable("too many messages to search")
+            if item.to == message.to_phone and item.body == message.body:
+                candidates.append(str(item.sid))
     except TwilioException as exc:
         raise LookupUnavailable(type(exc).__name__) from None  # Twilio's text may quote the number
     except OSError as exc:  # requests' errors are OSErrors
         raise LookupUnavailable(type(exc).__name__) from exc
-    since = message.created_at - CLOCK_SKEW
-    candidates = [
-        str(item.sid)
-        for item in found
-        if item.body == message.body and item.date_created is not None and item.date_created >= since
-    ]
+    finally:
+        http_client.close()
     if not candidates:
         return None
     taken = set(
@@ -326,21 +336,33 @@ def outbox_verify(*, message_id: int) -> DeliveryOutcome | None:
     ).first()
     if message is None:
         return None
-    old_claim = message.claimed_at
-    # Take the row over, so two sweepers never verify (and resend) it both.
-    if not OutgoingMessage.objects.filter(pk=message_id, status=MessageStatus.SENDING, claimed_at=old_claim).update(
-        claimed_at=now, updated_at=now
-    ):
-        return None
+    old_claim = message.claimed_at or now
     claim = now
-    if not DeliveryAttempt.objects.filter(message=message, number=message.attempts).exists():
-        # Nothing recorded this try: the worker died between the claim and the answer.
-        _attempt(message, DeliveryAttempt.Outcome.INTERRUPTED, old_claim or now, reason="Worker stopped mid-send")
+    with transaction.atomic():
+        # Take the row over, so two sweepers never verify (and resend) it both.
+        if not OutgoingMessage.objects.filter(pk=message_id, status=MessageStatus.SENDING, claimed_at=old_claim).update(
+            claimed_at=claim, updated_at=claim
+        ):
+            return None
+        if not DeliveryAttempt.objects.filter(message=message, number=message.attempts).exists():
+            # Nothing recorded this try: the worker died between the claim and the
+            # answer. Recorded with the takeover, so the try's start is never lost.
+            _attempt(message, DeliveryAttempt.Outcome.INTERRUPTED, old_claim, reason="Worker stopped mid-send")
+    in_doubt_since = (
+        DeliveryAttempt.objects.filter(
+            message=message,
+            number=message.attempts,
+            outcome__in=[DeliveryAttempt.Outcome.UNKNOWN, DeliveryAttempt.Outcome.INTERRUPTED],
+        )
+        .order_by("started_at")
+        .values_list("started_at", flat=True)
+        .first()
+    ) or message.created_at
 
     sid = message.twilio_sid  # a status callback may have told us already
     if not sid:
         try:
-            sid = provider_message_find(message=message) or ""
+            sid = provider_message_find(message=message, since=in_doubt_since) or ""
         except LookupUnavailable as exc:
             with transaction.atomic():
                 _attempt(message, DeliveryAttempt.Outcome.VERIFY_FAILED, now, reason=f"Could not ask Twilio ({exc})")

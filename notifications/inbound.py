@@ -37,7 +37,7 @@ import logging
 from datetime import timedelta
 
 import phonenumbers
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from backend.audit import audit_record
@@ -117,15 +117,18 @@ def inbound_receive(*, message_sid: str, from_phone: str, to_phone: str, body: s
     """Claim ``message_sid`` and handle the message once; a repeat does nothing."""
     sender = phone_e164(from_phone)
     known = sender is not None and (Patient.objects.filter(phone=sender).exists() or bool(_staff_on(sender)))
-    # For a number that matches nobody only the claim is kept: no number, no body.
-    inbound, _created = InboundMessage.objects.get_or_create(
-        message_sid=message_sid,
-        defaults={
-            "to_phone": to_phone[:20],
-            "from_phone": sender if known and sender else "",
-            "body": body if known else "",
-        },
-    )
+    try:
+        # The claim: a unique row, committed before any work. For a number that
+        # matches nobody only the claim is kept: no number, no body.
+        with transaction.atomic():
+            inbound = InboundMessage.objects.create(
+                message_sid=message_sid,
+                to_phone=to_phone[:20],
+                from_phone=sender if known and sender else "",
+                body=body if known else "",
+            )
+    except IntegrityError:
+        inbound = InboundMessage.objects.get(message_sid=message_sid)  # a repeat
     if inbound.processed_at is None:
         inbound_process(inbound_id=inbound.pk, sender=sender, body=body)
     return inbound
@@ -138,7 +141,7 @@ def inbound_process(*, inbound_id: int, sender: str | None, body: str) -> None:
             return
         inbound.handled_as = _route(inbound=inbound, sender=sender, body=body)
         inbound.processed_at = timezone.now()
-        inbound.save()
+        inbound.save(update_fields=["handled_as", "processed_at", "patient", "clinic", "staff_user", "conversation"])
     logger.info("inbound sms %s handled as %s", inbound.pk, inbound.handled_as)
 
 
@@ -242,8 +245,9 @@ def _attribute(*, inbound: InboundMessage, patient: Patient) -> None:
     """The message is this patient's: it joins their history (once)."""
     inbound.patient = patient
     inbound.clinic_id = patient.clinic_id
-    MessageHistoryEntry.objects.get_or_create(
-        patient=patient, inbound=inbound, defaults={"direction": MessageHistoryEntry.Direction.INBOUND}
+    # Once per message and patient: a message is processed once.
+    MessageHistoryEntry.objects.create(
+        patient=patient, inbound=inbound, direction=MessageHistoryEntry.Direction.INBOUND
     )
 
 
@@ -335,7 +339,7 @@ def _shared_phone(
             for held in InboundMessage.objects.select_for_update().filter(pk__in=choice.held).order_by("id"):
                 if held.handled_as == HandledAs.HELD:
                     held.handled_as = patient_message(inbound=held, patient=picked)
-                    held.save()
+                    held.save(update_fields=["handled_as", "patient", "clinic", "conversation"])
             return HandledAs.PATIENT_CHOICE
         choice.held = [*choice.held, inbound.pk]
         choice.save(update_fields=["held"])

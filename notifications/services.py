@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from backend.models import Patient, User
@@ -27,8 +27,16 @@ SMS_VERIFY_TASK = "notifications.tasks.sms_verify"
 OPTED_OUT_REASON = "Not sent: the patient opted out of SMS (STOP)"
 
 
+# Countdowns past this are left to the sweeper: Redis redelivers an unacknowledged task
+# after its visibility timeout, so long ETAs are unreliable there, and the database
+# already says when the row is due (`send_after`).
+MAX_COUNTDOWN_SECONDS = 300.0
+
+
 def outbox_task_schedule(*, message_id: int, countdown: float | None = None, verify: bool = False) -> None:
     """Ask a worker to send (or to verify) one outbox row. Carries the id only."""
+    if countdown is not None and countdown > MAX_COUNTDOWN_SECONDS:
+        return  # outbox_sweep sends it when it is due
     celery_app.send_task(SMS_VERIFY_TASK if verify else SMS_SEND_TASK, args=[message_id], countdown=countdown)
 
 
@@ -64,32 +72,38 @@ def sms_enqueue(
     delivered, staff are alerted to phone the patient (H11).
     """
     suppressed = patient is not None and not opt_out_exempt and patient_opted_out(patient_id=patient.pk)
-    with transaction.atomic():
-        message, created = OutgoingMessage.objects.get_or_create(
-            idempotency_key=idempotency_key,
-            defaults={
-                "clinic_id": clinic_id,
-                "to_phone": to_phone,
-                "body": body,
-                "display_body": display_body if display_body is not None else body,
-                "kind": kind,
-                "patient": patient,
-                "staff_user": staff_user,
-                "send_after": send_after,
-                "question_id": question_id,
-                "conversation_id": conversation_id,
-                "appointment_id": appointment_id,
-                "reach_alert": reach_alert,
-                "opt_out_exempt": opt_out_exempt,
-                "status": MessageStatus.SUPPRESSED if suppressed else MessageStatus.QUEUED,
-                "error_message": OPTED_OUT_REASON if suppressed else "",
-            },
-        )
-        if created and patient is not None:
-            MessageHistoryEntry.objects.create(
-                patient=patient, direction=MessageHistoryEntry.Direction.OUTBOUND, outgoing=message
+    try:
+        # Insert first and fall back to the row already there: one query fewer than
+        # get_or_create on the common path, where the key is new.
+        with transaction.atomic():
+            message = OutgoingMessage.objects.create(
+                idempotency_key=idempotency_key,
+                clinic_id=clinic_id,
+                to_phone=to_phone,
+                body=body,
+                display_body=display_body if display_body is not None else body,
+                kind=kind,
+                patient=patient,
+                staff_user=staff_user,
+                send_after=send_after,
+                question_id=question_id,
+                conversation_id=conversation_id,
+                appointment_id=appointment_id,
+                reach_alert=reach_alert,
+                opt_out_exempt=opt_out_exempt,
+                status=MessageStatus.SUPPRESSED if suppressed else MessageStatus.QUEUED,
+                error_message=OPTED_OUT_REASON if suppressed else "",
             )
-    if created and not suppressed:
+            if patient is not None:
+                MessageHistoryEntry.objects.create(
+                    patient=patient, direction=MessageHistoryEntry.Direction.OUTBOUND, outgoing=message
+                )
+    except IntegrityError:
+        existing = OutgoingMessage.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is None:
+            raise
+        return existing
+    if not suppressed:
         message_id = message.pk
         countdown = max(0.0, (send_after - timezone.now()).total_seconds()) if send_after else None
         transaction.on_commit(lambda: outbox_task_schedule(message_id=message_id, countdown=countdown))

@@ -27,8 +27,7 @@ FREE_TEXT_RECEIVED: Final[dict[str, str]] = {
     ),
     "ru": "Спасибо, ваше сообщение передано медсёстрам. Если это срочно, позвоните в клинику: {clinic_phone}.",
     "uk": (
-        "Дякуємо, ваше повідомлення передано медсестрам. "
-        "Якщо це терміново, зателефонуйте до клініки: {clinic_phone}."
+        "Дякуємо, ваше повідомлення передано медсестрам. Якщо це терміново, зателефонуйте до клініки: {clinic_phone}."
     ),
     "az": "Təşəkkür edirik, mesajınız tibb bacılarına çatdırıldı. Təcilidirsə, klinikaya zəng edin: {clinic_phone}.",
 }

@@ -78,7 +78,7 @@ def test_an_unsigned_or_wrongly_signed_callback_is_403(webhooks: Any, settings: 
 def test_the_outbox_id_in_the_url_is_signed_too(webhooks: Any) -> None:
     message = sent_message()
     params = {"MessageSid": message.twilio_sid, "MessageStatus": "delivered"}
-    signed_for_other_row = webhooks.fake.sign(f"{PUBLIC_BASE_URL}{STATUS_PATH}?m=1", params)
+    signed_for_other_row = webhooks.fake.sign(f"{PUBLIC_BASE_URL}{STATUS_PATH}?m={message.pk + 1}", params)
     response = webhooks.post(STATUS_PATH, params, signature=signed_for_other_row, query=f"m={message.pk}")
     assert response.status_code == 403
 
