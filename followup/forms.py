@@ -237,6 +237,12 @@ class CheckInAnswersForm:
             self.errors.setdefault(question_id, []).extend(str(message) for message in messages)
 
 
+def display_unit(question: Question) -> str | None:
+    """Symbols (°C, kg, mL) read the same in every language; a unit in English words
+    ("episodes", "days") is left to the question's own text, which is translated."""
+    return question.unit if question.unit and len(question.unit) <= 3 else None
+
+
 def patient_error_text(question: Question, raw: str) -> str:
     """What to tell the patient, in their language, about an answer the check-in
     refused. The validation's own messages are written for the API (English, exact);
@@ -247,7 +253,7 @@ def patient_error_text(question: Question, raw: str) -> str:
         return str(_("Choose yes or no."))
     if question.type == "choice":
         return str(_("Choose one of the answers."))
-    unit = f" {question.unit}" if question.unit else ""
+    unit = f" {display_unit(question)}" if display_unit(question) else ""
     values = {"min": f"{question.min}", "max": f"{question.max}{unit}"}
     if question.type in ("integer", "scale"):
         return str(_("Enter a whole number from %(min)s to %(max)s.") % values)
@@ -267,7 +273,7 @@ def question_views(
                 "id": question.id,
                 "type": question.type,
                 "text": question.text.get(language) or question.text[default],
-                "unit": question.unit,
+                "unit": display_unit(question),
                 "min": question.min,
                 "max": question.max,
                 "required": question.required,
