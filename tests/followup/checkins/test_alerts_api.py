@@ -32,6 +32,7 @@ def amber_alert(enrolled) -> Alert:
 
 
 def test_alert_detail_exposes_rule_and_evidence(red_alert, nurse_client):
+    """H3: every alert names its rule, version and the values that fired it."""
     body = nurse_client.get(f"{URL}{red_alert.pk}/").json()
     assert body["rule"] == {"id": "jaundice", "version": "2026.1", "title": "Jaundice"}
     assert body["severity"] == "red" and body["status"] == "open"
@@ -54,6 +55,7 @@ def test_weight_evidence_names_the_baseline(enrolled, nurse_client):
 
 
 def test_list_puts_red_first_then_the_oldest(enrolled, nurse_client):
+    """H7: the red one is never lost among the ambers."""
     checkin_submit(patient=enrolled, answers=answers(right_upper_pain=True), channel="app")
     checkin_submit(patient=enrolled, answers=answers(swallowing_difficulty=True), channel="app")
     checkin_submit(patient=enrolled, answers=answers(confusion=True), channel="app")

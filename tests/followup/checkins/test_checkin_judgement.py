@@ -62,6 +62,7 @@ def test_a_resolved_alert_lets_the_next_finding_open_a_new_one(enrolled, nurse):
 
 
 def test_a_finding_that_clears_does_not_close_its_alert(enrolled):
+    """H1: a person resolves an alert, not a better answer the next day."""
     submit(enrolled, answers=answers(jaundice=True))
     submit(enrolled)
     assert Alert.objects.get().status == "open"
@@ -115,6 +116,7 @@ def test_red_advice_is_not_texted_to_a_patient_who_opted_out(enrolled):
 
 
 def test_amber_queues_one_nurse_call_per_alert(enrolled):
+    """H7: a repeat amber finding does not queue a second call or page anyone."""
     first = submit(enrolled, answers=answers(right_upper_pain=True))
     submit(enrolled, answers=answers(right_upper_pain=True))
     assert first.level == "amber"
@@ -125,6 +127,7 @@ def test_amber_queues_one_nurse_call_per_alert(enrolled):
 
 
 def test_amber_fever_schedules_an_extra_check_in_twelve_hours_later(make_enrolled_patient):
+    """H10: the extra check-in waits for the end of the patient's quiet hours."""
     # 06:00 UTC is 09:00 in Istanbul: 12 h later is 21:00 local, the start of quiet
     # hours, so it moves to 08:00 the next morning.
     with time_machine.travel(datetime(2026, 3, 10, 6, 0, tzinfo=UTC), tick=False):
@@ -223,6 +226,7 @@ def test_late_entered_fever_counts_only_earlier_fevers(enrolled, nurse):
 
 
 def test_events_carry_the_check_in_and_the_alert_as_the_api_returns_it(enrolled, nurse_client):
+    """H1: the dashboard events are stored with the check-in, in the API's shape."""
     result = submit(enrolled, answers=answers(jaundice=True))
     received = Event.objects.get(type="check_in.received")
     assert received.data == {"id": result.check_in.pk, "patient": enrolled.pk, "level": "red"}

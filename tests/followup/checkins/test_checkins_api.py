@@ -92,6 +92,7 @@ def test_every_bad_answer_is_named_in_one_reply(enrolled, patient_client):
 
 
 def test_answers_must_be_an_object(enrolled, patient_client):
+    """H4: a body that is not an answer set is refused whole."""
     response = post(patient_client, {"answers": [1, 2]})
     assert response.status_code == 400
     assert list(response.json()) == ["answers"]
@@ -99,6 +100,7 @@ def test_answers_must_be_an_object(enrolled, patient_client):
 
 
 def test_drain_questions_are_required_for_a_patient_discharged_with_a_drain(make_enrolled_patient, nurse_client):
+    """H3: the bile-leak questions cannot be skipped when the episode has a drain."""
     patient = make_enrolled_patient(drain=True)
     response = post(nurse_client, {"patient": patient.pk, "answers": answers()})
     assert response.status_code == 400
@@ -117,6 +119,7 @@ def test_scheduled_check_in_id_must_be_a_number(enrolled, patient_client):
 
 
 def test_another_patients_scheduled_check_in_is_unknown(enrolled, other_patient, patient_client):
+    """H5, H12: answers never attach to another patient's scheduled check-in."""
     foreign = ScheduledCheckIn.objects.create(patient=other_patient, due_at=timezone.now())
     response = post(patient_client, {"answers": answers(), "scheduled_check_in": foreign.pk})
     assert response.status_code == 400
@@ -149,6 +152,7 @@ def test_a_patient_not_enrolled_is_400(patient_client, patient):
 
 
 def test_staff_must_name_a_patient_of_their_clinic(enrolled, nurse_client, other_nurse_client):
+    """H12: another clinic's patient reads as unknown."""
     assert list(post(nurse_client, {"answers": answers()}).json()) == ["patient"]
     foreign = post(other_nurse_client, {"patient": enrolled.pk, "answers": answers()})
     assert foreign.status_code == 400
@@ -160,6 +164,7 @@ def test_staff_must_name_a_patient_of_their_clinic(enrolled, nurse_client, other
 
 
 def test_staff_taken_at_in_the_future_is_400(enrolled, nurse_client):
+    """H14: a clock error does not become history."""
     taken_at = (timezone.now() + timedelta(hours=1)).isoformat()
     response = post(nurse_client, {"patient": enrolled.pk, "answers": answers(), "taken_at": taken_at})
     assert response.status_code == 400
@@ -168,6 +173,7 @@ def test_staff_taken_at_in_the_future_is_400(enrolled, nurse_client):
 
 
 def test_staff_taken_at_before_discharge_is_400(enrolled, nurse_client):
+    """H14."""
     taken_at = (timezone.now() - timedelta(days=5)).isoformat()
     response = post(nurse_client, {"patient": enrolled.pk, "answers": answers(), "taken_at": taken_at})
     assert response.status_code == 400
@@ -176,6 +182,7 @@ def test_staff_taken_at_before_discharge_is_400(enrolled, nurse_client):
 
 
 def test_taken_at_without_offset_is_400(enrolled, nurse_client):
+    """H14: a time without its zone is refused, not guessed."""
     response = post(nurse_client, {"patient": enrolled.pk, "answers": answers(), "taken_at": "2026-11-23T09:30:00"})
     assert response.status_code == 400
     assert list(response.json()) == ["taken_at"]
@@ -249,6 +256,7 @@ def test_a_key_is_kept_24_hours_then_freed(enrolled, patient_client):
 
 
 def test_a_patient_lists_only_their_own_whatever_the_filter(enrolled, patient_client, make_enrolled_patient, nurse):
+    """H12."""
     from followup.services.checkins import checkin_submit
 
     other = make_enrolled_patient()
@@ -260,6 +268,7 @@ def test_a_patient_lists_only_their_own_whatever_the_filter(enrolled, patient_cl
 
 
 def test_another_patients_check_in_is_404_for_a_patient(enrolled, patient_client, make_enrolled_patient, nurse):
+    """H12."""
     from followup.services.checkins import checkin_submit
 
     other = make_enrolled_patient()
@@ -268,6 +277,7 @@ def test_another_patients_check_in_is_404_for_a_patient(enrolled, patient_client
 
 
 def test_staff_of_another_clinic_get_404_and_an_empty_list(enrolled, other_nurse_client, nurse_client):
+    """H12."""
     created = post(nurse_client, {"patient": enrolled.pk, "answers": answers()}).json()
     assert other_nurse_client.get(f"{URL}{created['id']}/").status_code == 404
     assert other_nurse_client.get(URL).json()["count"] == 0
@@ -275,6 +285,7 @@ def test_staff_of_another_clinic_get_404_and_an_empty_list(enrolled, other_nurse
 
 
 def test_detail_shows_answers_times_channel_and_triage(enrolled, nurse_client, patient_client):
+    """H12: the read is audited."""
     created = post(patient_client, {"answers": answers(right_upper_pain=True)}).json()
     detail = nurse_client.get(f"{URL}{created['id']}/").json()
     assert detail["answers"]["right_upper_pain"] is True

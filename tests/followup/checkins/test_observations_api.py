@@ -137,6 +137,7 @@ def test_an_unrelated_result_does_not_refire_an_old_abnormal_one(make_enrolled_p
 
 
 def test_staff_only_and_clinic_scoped(enrolled, nurse_client, other_nurse_client, patient_client):
+    """H12."""
     created = lab(nurse_client, enrolled, "inr", 1.1, "ratio").json()
     assert patient_client.get(URL).status_code == 403
     assert lab(patient_client, enrolled, "inr", 1.1, "ratio").status_code == 403

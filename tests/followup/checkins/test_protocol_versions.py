@@ -88,6 +88,7 @@ def test_files_changed_back_make_the_earlier_version_current_again(data_dir):
 
 
 def test_system_check_names_the_bad_file_and_entry(data_dir, monkeypatch):
+    """H3: an invalid rule file stops `manage.py check`, naming file and rule."""
     edit(data_dir, "rules.yaml", "answer: jaundice, is: true}", "answer: yellowness, is: true}")
     monkeypatch.setattr(checks, "DEFAULT_DATA_DIR", data_dir)
     errors = checks.protocol_files_check()
@@ -107,6 +108,7 @@ def test_system_check_passes_on_the_shipped_protocols():
 
 
 def test_staff_read_questions_texts_review_status_schedule_and_rules(nurse_client, db):
+    """H6: each text carries its review status per language."""
     listing = nurse_client.get("/api/v1/protocols/")
     assert listing.status_code == 200
     assert [row["slug"] for row in listing.json()["results"]] == [SLUG]

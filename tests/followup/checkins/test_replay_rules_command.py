@@ -77,6 +77,7 @@ def history(make_enrolled_patient, nurse):
 
 
 def test_replay_reports_disappearing_alerts_and_their_recalls(history, candidate):
+    """H3: a threshold change shows what it would have missed, recalls included."""
     report = json.loads(replay(candidate, "--format", "json"))
     assert report["check_ins"] == 5 and report["lab_results"] == 1
     rules = {row["rule_id"]: row for row in report["rules"]}
@@ -109,6 +110,7 @@ def test_replaying_the_current_rules_changes_nothing(history):
 
 
 def test_a_candidate_that_does_not_load_is_refused_naming_the_rule(candidate):
+    """H3."""
     rules = candidate / "rules.yaml"
     rules.write_text(rules.read_text(encoding="utf-8").replace("answer: jaundice,", "answer: yellowness,", 1))
     with pytest.raises(CommandError, match="rule 'jaundice'") as refused:
