@@ -8,14 +8,12 @@ and Redis's, and the embedded default has neither."""
 from __future__ import annotations
 
 import os
-import subprocess
 
-import psycopg
 import pytest
 from django.conf import settings
 
 from tests.fake_twilio import FakeTwilio
-from tests.faults.harness import BASE_DIR, PYTHON, Stack, log
+from tests.faults.harness import Stack, database_recreate
 
 
 def _require_postgresql() -> dict:
@@ -33,25 +31,8 @@ def _require_postgresql() -> dict:
 
 @pytest.fixture(scope="session")
 def faults_database(django_db_blocker):
-    db = _require_postgresql()
-    name = db["NAME"]
-    admin = psycopg.connect(
-        host=db.get("HOST") or "127.0.0.1",
-        port=int(db.get("PORT") or 5432),
-        user=db.get("USER") or "postgres",
-        password=db.get("PASSWORD") or None,
-        dbname="postgres",
-        autocommit=True,
-    )
-    with admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.faults.settings"}
-    log(f"migrating {name}")
-    subprocess.run(
-        [PYTHON, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=BASE_DIR, env=env, check=True, timeout=300
-    )
-    return name
+    _require_postgresql()
+    return database_recreate()
 
 
 @pytest.fixture(scope="session")

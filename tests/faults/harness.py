@@ -443,6 +443,36 @@ class DashboardClient:
             backoff = min(backoff * 2, 4.0)
 
 
+# --- the database of the run ---------------------------------------------------------------
+
+
+def database_recreate() -> str:
+    """Drop and re-create the suite's own database (settings: <name>_faults) and
+    migrate it; returns its name."""
+    import psycopg
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    name = db["NAME"]
+    admin = psycopg.connect(
+        host=db.get("HOST") or "127.0.0.1",
+        port=int(db.get("PORT") or 5432),
+        user=db.get("USER") or "postgres",
+        password=db.get("PASSWORD") or None,
+        dbname="postgres",
+        autocommit=True,
+    )
+    with admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.faults.settings"}
+    log(f"migrating {name}")
+    subprocess.run(
+        [PYTHON, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=BASE_DIR, env=env, check=True, timeout=300
+    )
+    return name
+
+
 # --- the stack ---------------------------------------------------------------------------------
 
 
