@@ -6,8 +6,9 @@ Run: ``.venv/bin/python bench/checkin_service.py [--check-ins 200] [--seconds 0.
 
 Self-contained: it sets its own environment (a throw-away SQLite database in a temp
 directory, migrated first; Celery on the in-memory transport; the in-memory channel
-layer), so it needs no server and touches no other database. Set ``DATABASE_URL`` to
-measure on PostgreSQL instead (it must point at a database you can throw away).
+layer), so it needs no server and touches no other database; the shell's
+``DATABASE_URL`` is ignored. Set ``BENCH_DATABASE_URL`` to measure on PostgreSQL
+instead (it must name a database you can throw away: the bench migrates it and fills it).
 
 Measured:
 * ``baseline``: a loop that only reads the answers of the check-in and of its 30
@@ -43,8 +44,10 @@ WORK_DIR = Path(tempfile.mkdtemp(prefix="vigil-bench-"))
 atexit.register(shutil.rmtree, WORK_DIR, ignore_errors=True)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
-os.environ.setdefault("VIGIL_DATA_DIR", str(WORK_DIR))
-os.environ.setdefault("DATABASE_URL", f"sqlite:///{WORK_DIR / 'bench.sqlite3'}")
+os.environ["VIGIL_DATA_DIR"] = str(WORK_DIR)
+# Never the DATABASE_URL of the shell (it may be a real database): the bench writes
+# hundreds of patients. BENCH_DATABASE_URL names a throw-away one on purpose.
+os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{WORK_DIR / 'bench.sqlite3'}"
 # Settings insist on a Redis URL; nothing here connects to it: Celery gets the
 # in-memory transport and the channel layer is replaced below.
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
