@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import json
 import os
 import platform
 import shutil
@@ -278,6 +279,18 @@ def main() -> None:
         f"  median {statistics.median(timings):7.2f} ms   p99 {percentile(timings, 0.99):7.2f} ms   "
         f"max {max(timings):7.2f} ms"
     )
+    # One machine-readable line for bench/run.py's table.
+    summary = {
+        "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
+        "evaluations_per_second": round(statistics.median(figures["evaluate"])),
+        "baseline_per_second": round(base),
+        "checkin_submit_ms": {
+            "median": round(statistics.median(timings), 2),
+            "p99": round(percentile(timings, 0.99), 2),
+            "count": len(timings),
+        },
+    }
+    print("BENCH_JSON " + json.dumps(summary))
 
 
 if __name__ == "__main__":
