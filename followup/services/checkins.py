@@ -369,12 +369,12 @@ def _red_advice_send(*, patient: Patient, check_in: CheckIn, advice: str) -> Non
     """Text the red advice to the patient at once, quiet hours or not (H2).
 
     Not for a check-in that came by SMS: the conversation's own reply carries the
-    advice, and a second text would say the same thing twice. Not to a patient who
-    opted out or whose consent the clinic does not hold: STOP is honoured (H11); the
-    advice is in the API reply and the red alert has the team calling them."""
-    if check_in.channel == CheckIn.Source.SMS:
-        return
-    if patient.sms_opted_out_at is not None or not patient.sms_consent:
+    advice, and a second text would say the same thing twice. Not without the
+    clinic's record of SMS consent. To a patient who opted out (STOP) the outbox
+    stores it as suppressed, never sent, so the history shows what was held back
+    (H11); the advice is in the API reply and the red alert has the team calling
+    them. ``reach_alert``: if it cannot be delivered, staff are told to phone (H11)."""
+    if check_in.channel == CheckIn.Source.SMS or not patient.sms_consent:
         return
     sms_enqueue(
         clinic_id=patient.clinic_id,
@@ -384,6 +384,7 @@ def _red_advice_send(*, patient: Patient, check_in: CheckIn, advice: str) -> Non
         idempotency_key=f"checkin-red-advice:{check_in.pk}",
         patient=patient,
         send_after=None,
+        reach_alert=True,
     )
 
 

@@ -83,6 +83,7 @@ def test_red_proposes_a_recall_for_today_and_texts_the_advice_in_the_patients_la
     assert advice.body == result.advice
     assert "+44 20 7946 09" in advice.body  # the clinic's number, dialable
     assert advice.send_after is None
+    assert advice.reach_alert  # undelivered red advice has staff phone the patient (H11)
 
 
 def test_red_advice_is_not_held_back_by_quiet_hours(make_enrolled_patient):
@@ -107,11 +108,19 @@ def test_red_by_sms_leaves_the_advice_to_the_conversation(enrolled):
 
 
 def test_red_advice_is_not_texted_to_a_patient_who_opted_out(enrolled):
-    """H11: STOP is honoured; the advice is still in the reply."""
+    """H11: STOP is honoured (the outbox keeps it as suppressed, never sent); the
+    advice is still in the reply."""
     enrolled.sms_opted_out_at = timezone.now()
     enrolled.save()
     result = submit(enrolled, answers=answers(jaundice=True))
     assert "Call the clinic now" in result.advice
+    assert OutgoingMessage.objects.get(kind=MessageKind.ADVICE).status == "suppressed"
+
+
+def test_red_advice_is_not_texted_without_the_clinics_record_of_consent(enrolled):
+    enrolled.sms_consent = False
+    enrolled.save()
+    submit(enrolled, answers=answers(jaundice=True))
     assert not OutgoingMessage.objects.filter(kind=MessageKind.ADVICE).exists()
 
 
