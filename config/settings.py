@@ -274,6 +274,12 @@ SMS_BACKEND = env.str(
     else "notifications.backends.console.ConsoleBackend",
 )
 SMS_RATE_PER_SECOND = env.float("SMS_RATE_PER_SECOND", default=1.0)
+# Seconds to wait for Twilio's answer to a send.
+TWILIO_TIMEOUT = env.float("TWILIO_TIMEOUT", default=10.0)
+# A message left "sending" this long (a worker killed mid-send, no answer in time) is
+# checked with Twilio and resent only if Twilio never got it. Longer than
+# TWILIO_TIMEOUT plus the longest wait for a rate slot (5 s).
+SMS_SENDING_STALE_SECONDS = env.int("SMS_SENDING_STALE_SECONDS", default=60)
 
 # --- Security (production) ------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
+import time_machine
+from django.utils import timezone
 
 from followup.models import Alert, CheckIn, ScheduledCheckIn, WorklistItem
 from followup.services.triage import clinic_phone_display
+from notifications.conversation_expiry import conversations_expire_run
 from notifications.conversations import conversation_remind, conversation_start
 from notifications.models import InboundMessage, MessageKind, MessageStatus, OutgoingMessage, SmsConversation
 from tests.sms.helpers import last_outbound, outbound
@@ -250,3 +254,29 @@ def test_a_reply_after_the_window_closed_is_free_text_and_the_check_in_is_left_t
     assert conversation.state == SmsConversation.State.EXPIRED
     assert conversation.answers == {}
     assert WorklistItem.objects.filter(patient=patient, kind=WorklistItem.Kind.PATIENT_MESSAGE).exists()
+
+
+def test_a_window_closing_mid_way_makes_the_check_in_missed_with_the_answers_kept(
+    webhooks: Any, make_enrolled: Any, make_due_check_in: Any
+) -> None:
+    """The clock's side: the conversation expires, the scheduled check-in is missed
+    through the timekeeping service (which also puts the silence on the worklist)."""
+    patient = make_enrolled()
+    scheduled = make_due_check_in(patient, minutes_ago=60, window_minutes=120)
+    conversation_start(scheduled_check_in=scheduled)
+    webhooks.sms(str(patient.phone), "37.6")
+    webhooks.sms(str(patient.phone), "no")
+
+    with time_machine.travel(timezone.now() + timedelta(hours=1, minutes=1)):
+        closed = conversations_expire_run()
+
+    assert closed == 1
+    conversation = SmsConversation.objects.get(patient=patient)
+    assert conversation.state == SmsConversation.State.EXPIRED
+    assert conversation.answers == {"temperature_c": 37.6, "chills": False}
+    scheduled.refresh_from_db()
+    assert scheduled.status == ScheduledCheckIn.Status.MISSED
+    assert not CheckIn.objects.filter(patient=patient).exists()
+    # A late reply is free text for a nurse, not an answer.
+    webhooks.sms(str(patient.phone), "no")
+    assert SmsConversation.objects.get(patient=patient).answers == {"temperature_c": 37.6, "chills": False}

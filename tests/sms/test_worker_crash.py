@@ -52,7 +52,9 @@ def start_worker(twilio_backend: FakeTwilio, tmp_path: Path) -> Iterator[Callabl
     fake = twilio_backend
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.sms.worker_settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        # A short "stuck in sending" threshold, so the test need not wait a minute.
+        "SMS_SENDING_STALE_SECONDS": "2",
         "DATABASE_URL": database_url(),
         "REDIS_URL": django_settings.REDIS_URL,
         "SMS_BACKEND": "notifications.backends.twilio.TwilioBackend",
