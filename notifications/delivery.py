@@ -84,7 +84,7 @@ _LOOKUP_HTTP_LOG = logging.Logger("notifications.delivery.lookup_http", level=lo
 
 
 def stale_after() -> timedelta:
-    return timedelta(seconds=float(getattr(settings, "SMS_SENDING_STALE_SECONDS", 60)))
+    return timedelta(seconds=float(settings.SMS_SENDING_STALE_SECONDS))
 
 
 def status_callback_url(message_id: int) -> str:
@@ -290,9 +290,7 @@ def provider_message_find(*, message: OutgoingMessage, since: datetime) -> str |
     backend_class = type(get_sms_backend())
     if not issubclass(backend_class, TwilioBackend):
         return None
-    http_client = RebasedTwilioHttpClient(
-        base_url=settings.TWILIO_API_BASE_URL, timeout=float(getattr(settings, "TWILIO_TIMEOUT", 10.0))
-    )
+    http_client = RebasedTwilioHttpClient(base_url=settings.TWILIO_API_BASE_URL, timeout=float(settings.TWILIO_TIMEOUT))
     http_client.logger = _LOOKUP_HTTP_LOG
     client = Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=http_client)
     filters: dict[str, str] = {}
