@@ -306,6 +306,9 @@ LOGGING = {
     "loggers": {
         # django.request logs the request line; our URLs carry ids, never PHI.
         "django.request": {"level": "WARNING"},
+        # twilio's http client logs each request's URL and query at INFO, and a
+        # Messages list query carries a phone number (H13).
+        "twilio": {"level": "WARNING"},
     },
 }
 

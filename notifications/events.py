@@ -36,5 +36,8 @@ def event_publish(*, clinic_id: int, type: str, data: dict[str, Any]) -> Event:
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type!r}")
     event = Event.objects.create(clinic_id=clinic_id, type=type, data=data)
-    transaction.on_commit(lambda: event_fan_out(event))
+    # robust: the event is already committed, so a channel layer that is down (Redis
+    # outage) must not turn the caller's success into a 500; connected dashboards
+    # catch up from the stored row (?since= and the consumer's database sweep).
+    transaction.on_commit(lambda: event_fan_out(event), robust=True)
     return event
