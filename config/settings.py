@@ -178,6 +178,7 @@ CELERY_BEAT_SCHEDULE = {
     "alerts: audit overdue and undelivered": {"task": "followup.escalation_tasks.auditor_tick", "schedule": 60.0},
     "outbox: re-drive undelivered": {"task": "notifications.tasks.outbox_sweep", "schedule": 30.0},
     "sms: expire idle conversations": {"task": "notifications.tasks.conversations_expire", "schedule": 60.0},
+    "idempotency keys: purge expired": {"task": "backend.tasks.idempotency_records_purge_task", "schedule": 3600.0},
 }
 
 # --- Internationalisation -----------------------------------------------------------
