@@ -24,7 +24,9 @@ What it sends
   clinic's events, a message the channel layer dropped, a fan-out overtaken by a later
   commit) makes the consumer read the database up to it (notifications.event_feed), so
   the database decides the order. A timer does the same every SWEEP_SECONDS, so an
-  event whose fan-out was lost still arrives.
+  event whose fan-out was lost still arrives. The same timer re-checks the
+  credentials: a revoked token, a signed-out session or a deactivated account closes
+  the feed (code 4401).
 - Slow clients: frames wait in a bounded queue for the client. Replays wait for room;
   live events do not: a client so far behind that MAX_BACKLOG frames are waiting is
   closed (code 4008) and its dashboard reconnects with `?since=`. (daphne buffers
@@ -41,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from importlib import import_module
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -48,6 +51,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.security.websocket import OriginValidator
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.db.models import Max
 from knox.auth import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
@@ -63,6 +67,7 @@ logger = logging.getLogger(__name__)
 # Close codes (4000-4999 are the application's own).
 CLOSE_BAD_REQUEST = 4400
 CLOSE_TOO_SLOW = 4008
+CLOSE_CREDENTIALS_GONE = 4401
 
 
 def allowed_origin_patterns() -> list[str]:
@@ -94,6 +99,20 @@ def staff_from_token(key: str) -> User | None:
     except (AuthenticationFailed, UnicodeError, ValueError):
         return None
     return user
+
+
+def credentials_still_valid(*, user_id: int, clinic_id: int, token: str, session_key: str | None) -> bool:
+    """Re-checked every SWEEP_SECONDS: a revoked or expired token, a signed-out
+    session, a deactivated account or a move to another clinic ends the feed (H12)."""
+    user = User.objects.filter(pk=user_id).first()
+    if user is None or not user.is_clinic_staff or user.clinic_id != clinic_id:
+        return False
+    if token:
+        return getattr(staff_from_token(token), "pk", None) == user_id
+    if not session_key:
+        return False
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    return str(session.get(SESSION_KEY)) == str(user_id)
 
 
 def _feed_open(*, user: User, since: int | None) -> FeedCursor:
@@ -147,6 +166,13 @@ class AlertFeedConsumer(AsyncWebsocketConsumer):
         if user is None or not user.is_clinic_staff:
             await self.close()
             return
+        session = self.scope.get("session")
+        self._credentials = {
+            "user_id": user.pk,
+            "clinic_id": user.clinic_id,
+            "token": token,
+            "session_key": None if token or session is None else session.session_key,
+        }
 
         since_text = (query.get("since") or [None])[0]
         since: int | None = None
@@ -220,7 +246,17 @@ class AlertFeedConsumer(AsyncWebsocketConsumer):
             if not self._closing:
                 self._closing = True
                 logger.info("alert feed: closing a client %s frames behind", self.MAX_BACKLOG)
-                self._tasks.append(asyncio.ensure_future(self.close(code=CLOSE_TOO_SLOW)))
+                self._shutting = asyncio.ensure_future(self._shut(code=CLOSE_TOO_SLOW))
+
+    async def _shut(self, *, code: int) -> None:
+        """Close from our side: stop the writer and the timer (other than the caller)
+        at once, rather than when the server reports the disconnect."""
+        self._closing = True
+        current = asyncio.current_task()
+        for task in self._tasks:
+            if task is not current:
+                task.cancel()
+        await self.close(code=code)
 
     async def _catch_up(self, *, wait_for_room: bool) -> None:
         """Hand out what the database holds after the position, in order."""
@@ -250,6 +286,10 @@ class AlertFeedConsumer(AsyncWebsocketConsumer):
     async def _sweep_loop(self) -> None:
         while True:
             await asyncio.sleep(self.SWEEP_SECONDS)
+            valid = await database_sync_to_async(credentials_still_valid, thread_sensitive=False)(**self._credentials)
+            if not valid:
+                await self._shut(code=CLOSE_CREDENTIALS_GONE)
+                return
             await self._catch_up(wait_for_room=False)
 
 

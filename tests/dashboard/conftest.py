@@ -89,14 +89,21 @@ def session_cookie(user: User) -> str:
 
 @pytest.fixture(scope="session", autouse=True)
 def _close_database_pools(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
-    """The feed reads in worker threads; with psycopg's pool their connections stay
-    open, and the test database could not be dropped at the end of the run."""
+    """The feed reads in executor threads; with psycopg's pool their connections stay
+    open (a consumer's timer may still be reading as a test's event loop closes), and
+    the test database could not be dropped at the end of the run."""
     yield
     from django.db import connections
 
     with django_db_blocker.unblock():
         connections.close_all()  # hands this thread's connection back to the pool
         for connection in connections.all():
-            close_pool = getattr(connection, "close_pool", None)
-            if close_pool is not None and connection.settings_dict.get("OPTIONS", {}).get("pool"):
-                close_pool()
+            if connection.vendor != "postgresql" or not connection.settings_dict.get("OPTIONS", {}).get("pool"):
+                continue
+            connection.close_pool()
+            with connection._nodb_cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = %s AND pid <> pg_backend_pid()",
+                    [connection.settings_dict["NAME"]],
+                )

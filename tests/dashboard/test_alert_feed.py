@@ -10,7 +10,7 @@ import threading
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.db import connection, transaction
 from knox.models import AuthToken
@@ -72,7 +72,7 @@ async def test_it_refuses_an_unknown_token(nurse):
 
 async def test_it_refuses_a_patient_token(patient):
     """H12: a patient's token is valid for the API, never for the staff feed."""
-    key = await sync_to_async(lambda: token_for(patient_user_get_or_create(patient)))()
+    key = await database_sync_to_async(lambda: token_for(patient_user_get_or_create(patient)))()
     comm = communicator(f"/ws/alerts/?token={key}")
     connected, _code = await comm.connect()
     assert not connected
@@ -80,14 +80,14 @@ async def test_it_refuses_a_patient_token(patient):
 
 async def test_it_refuses_a_foreign_origin_even_with_a_valid_session(nurse):
     """Another site's page cannot open the feed with a signed-in nurse's cookie."""
-    cookie = await sync_to_async(session_cookie)(nurse)
+    cookie = await database_sync_to_async(session_cookie)(nurse)
     comm = communicator("/ws/alerts/", origin=b"https://evil.example.com", cookie=cookie)
     connected, _code = await comm.connect()
     assert not connected
 
 
 async def test_it_refuses_a_foreign_origin_with_a_valid_token(nurse):
-    key = await sync_to_async(token_for)(nurse)
+    key = await database_sync_to_async(token_for)(nurse)
     comm = communicator(f"/ws/alerts/?token={key}", origin=b"http://attacker.test")
     connected, _code = await comm.connect()
     assert not connected
@@ -95,14 +95,14 @@ async def test_it_refuses_a_foreign_origin_with_a_valid_token(nurse):
 
 async def test_it_refuses_a_session_cookie_without_an_origin(nurse):
     """Only a program omits Origin; a cookie alone is a browser's credential."""
-    cookie = await sync_to_async(session_cookie)(nurse)
+    cookie = await database_sync_to_async(session_cookie)(nurse)
     comm = communicator("/ws/alerts/", origin=None, cookie=cookie)
     connected, _code = await comm.connect()
     assert not connected
 
 
 async def test_it_accepts_a_program_with_a_token_and_no_origin(nurse):
-    key = await sync_to_async(token_for)(nurse)
+    key = await database_sync_to_async(token_for)(nurse)
     comm = communicator(f"/ws/alerts/?token={key}", origin=None)
     connected, _code = await comm.connect()
     assert connected
@@ -110,12 +110,12 @@ async def test_it_accepts_a_program_with_a_token_and_no_origin(nurse):
 
 
 async def test_it_accepts_a_staff_session_and_audits_the_subscription(nurse):
-    cookie = await sync_to_async(session_cookie)(nurse)
+    cookie = await database_sync_to_async(session_cookie)(nurse)
     comm = communicator("/ws/alerts/", cookie=cookie)
     connected, _code = await comm.connect()
     assert connected
     await comm.disconnect()
-    audited = await sync_to_async(
+    audited = await database_sync_to_async(
         lambda: AuditRecord.objects.filter(actor_user_id=nurse.pk, object_type="alert_feed").count()
     )()
     assert audited == 1
@@ -123,24 +123,24 @@ async def test_it_accepts_a_staff_session_and_audits_the_subscription(nurse):
 
 async def test_a_nurse_of_clinic_a_never_receives_clinic_b_events(nurse, other_nurse, clinic, other_clinic):
     """H12: the feed is scoped to the user's clinic, live and in replay."""
-    before = await sync_to_async(publish)(other_clinic.pk, 2)
-    key = await sync_to_async(token_for)(nurse)
+    before = await database_sync_to_async(publish)(other_clinic.pk, 2)
+    key = await database_sync_to_async(token_for)(nurse)
     comm = communicator(f"/ws/alerts/?token={key}&since={before[0] - 1}")
     connected, _code = await comm.connect()
     assert connected
-    mine = await sync_to_async(publish)(clinic.pk)
-    await sync_to_async(publish)(other_clinic.pk, 3)
-    mine += await sync_to_async(publish)(clinic.pk)
+    mine = await database_sync_to_async(publish)(clinic.pk)
+    await database_sync_to_async(publish)(other_clinic.pk, 3)
+    mine += await database_sync_to_async(publish)(clinic.pk)
     frames = await receive_all(comm)
     assert [frame["seq"] for frame in frames] == mine
     await comm.disconnect()
 
 
 async def test_messages_carry_exactly_seq_type_and_data(nurse, clinic):
-    key = await sync_to_async(token_for)(nurse)
+    key = await database_sync_to_async(token_for)(nurse)
     comm = communicator(f"/ws/alerts/?token={key}")
     assert (await comm.connect())[0]
-    [seq] = await sync_to_async(publish)(clinic.pk)
+    [seq] = await database_sync_to_async(publish)(clinic.pk)
     frame = await comm.receive_json_from(timeout=2)
     assert frame == {"seq": seq, "type": "check_in.received", "data": {"id": 1, "patient": 1, "level": "green"}}
     await comm.disconnect()
@@ -148,16 +148,16 @@ async def test_messages_carry_exactly_seq_type_and_data(nurse, clinic):
 
 async def test_since_replays_exactly_the_missed_events_then_live_ones(nurse, clinic, other_clinic):
     """A dashboard that lost its connection misses nothing and sees nothing twice."""
-    seen = await sync_to_async(publish)(clinic.pk, 2)
-    missed = await sync_to_async(publish)(clinic.pk, 3)
-    await sync_to_async(publish)(other_clinic.pk, 2)
-    missed += await sync_to_async(publish)(clinic.pk)
-    key = await sync_to_async(token_for)(nurse)
+    seen = await database_sync_to_async(publish)(clinic.pk, 2)
+    missed = await database_sync_to_async(publish)(clinic.pk, 3)
+    await database_sync_to_async(publish)(other_clinic.pk, 2)
+    missed += await database_sync_to_async(publish)(clinic.pk)
+    key = await database_sync_to_async(token_for)(nurse)
     comm = communicator(f"/ws/alerts/?token={key}&since={seen[-1]}")
     assert (await comm.connect())[0]
     replayed = await receive_all(comm, quiet=0.3)
     assert [frame["seq"] for frame in replayed] == missed
-    live = await sync_to_async(publish)(clinic.pk, 2)
+    live = await database_sync_to_async(publish)(clinic.pk, 2)
     frames = await receive_all(comm, quiet=0.5)
     assert [frame["seq"] for frame in frames] == live
     await comm.disconnect()
@@ -166,7 +166,7 @@ async def test_since_replays_exactly_the_missed_events_then_live_ones(nurse, cli
 async def test_since_has_no_gap_and_no_repeat_while_events_arrive_during_the_replay(nurse, clinic):
     """The seam: events committed while the consumer joins and replays are each
     delivered once, in order."""
-    start = await sync_to_async(publish)(clinic.pk, 30)
+    start = await database_sync_to_async(publish)(clinic.pk, 30)
     stop = threading.Event()
     published: list[int] = []
 
@@ -177,7 +177,7 @@ async def test_since_has_no_gap_and_no_repeat_while_events_arrive_during_the_rep
         finally:
             connection.close()
 
-    key = await sync_to_async(token_for)(nurse)
+    key = await database_sync_to_async(token_for)(nurse)
     writer = threading.Thread(target=keep_publishing)
     writer.start()
     try:
@@ -190,7 +190,7 @@ async def test_since_has_no_gap_and_no_repeat_while_events_arrive_during_the_rep
         await asyncio.get_running_loop().run_in_executor(None, writer.join)
     frames = await receive_all(comm, quiet=1.0)
     received = [frame["seq"] for frame in frames]
-    expected = await sync_to_async(
+    expected = await database_sync_to_async(
         lambda: list(Event.objects.filter(clinic=clinic, seq__gt=start[9]).values_list("seq", flat=True))
     )()
     assert published, "events were published during the connection"
@@ -202,7 +202,7 @@ async def test_a_later_commit_does_not_overtake_an_earlier_seq(nurse, clinic):
     """Transaction A takes a seq and commits late; transaction B takes the next seq
     and commits first. The client still receives A before B, each once (on SQLite B
     waits for A's lock; on PostgreSQL the feed holds B back until A is settled)."""
-    key = await sync_to_async(token_for)(nurse)
+    key = await database_sync_to_async(token_for)(nurse)
     comm = communicator(f"/ws/alerts/?token={key}")
     assert (await comm.connect())[0]
     a_inserted = threading.Event()
@@ -244,7 +244,7 @@ async def test_a_later_commit_does_not_overtake_an_earlier_seq(nurse, clinic):
 
 
 async def test_a_malformed_frame_gets_an_error_frame_and_the_feed_goes_on(nurse, clinic):
-    key = await sync_to_async(token_for)(nurse)
+    key = await database_sync_to_async(token_for)(nurse)
     comm = communicator(f"/ws/alerts/?token={key}")
     assert (await comm.connect())[0]
     await comm.send_to(text_data="{not json")
@@ -255,13 +255,13 @@ async def test_a_malformed_frame_gets_an_error_frame_and_the_feed_goes_on(nurse,
     assert error["type"] == "error"
     await comm.send_json_to({"type": "ping"})
     assert (await comm.receive_json_from(timeout=2))["type"] == "pong"
-    [seq] = await sync_to_async(publish)(clinic.pk)
+    [seq] = await database_sync_to_async(publish)(clinic.pk)
     assert (await comm.receive_json_from(timeout=2))["seq"] == seq
     await comm.disconnect()
 
 
 async def test_a_bad_since_is_answered_with_an_error_and_closed(nurse):
-    key = await sync_to_async(token_for)(nurse)
+    key = await database_sync_to_async(token_for)(nurse)
     comm = communicator(f"/ws/alerts/?token={key}&since=-3")
     connected, _code = await comm.connect()
     assert connected
@@ -287,10 +287,10 @@ async def test_a_client_too_slow_to_keep_up_is_closed_so_that_it_resyncs(nurse, 
 
         await application(scope, receive, slow_send)
 
-    key = await sync_to_async(token_for)(nurse)
+    key = await database_sync_to_async(token_for)(nurse)
     comm = WebsocketCommunicator(server_that_applies_backpressure, f"/ws/alerts/?token={key}")
     assert (await comm.connect())[0]
-    await sync_to_async(publish)(clinic.pk, 12)
+    await database_sync_to_async(publish)(clinic.pk, 12)
     blocked.set()
     outputs = []
     while True:
@@ -300,3 +300,41 @@ async def test_a_client_too_slow_to_keep_up_is_closed_so_that_it_resyncs(nurse, 
             break
     assert outputs[-1]["code"] == 4008
     assert len(outputs) - 1 <= 6
+    await comm.disconnect()
+
+
+async def test_a_revoked_token_ends_the_feed(nurse, monkeypatch):
+    """H12: signing out (the token is deleted) stops the events within a sweep."""
+    from notifications.consumers import AlertFeedConsumer
+
+    monkeypatch.setattr(AlertFeedConsumer, "SWEEP_SECONDS", 0.2)
+    key = await database_sync_to_async(token_for)(nurse)
+    comm = communicator(f"/ws/alerts/?token={key}")
+    assert (await comm.connect())[0]
+    await database_sync_to_async(lambda: AuthToken.objects.filter(user=nurse).delete())()
+    closed = await comm.receive_output(timeout=3)
+    assert closed == {"type": "websocket.close", "code": 4401}
+    await comm.disconnect()
+
+
+async def test_signing_out_ends_a_session_feed_and_a_move_to_another_clinic_too(nurse, other_clinic, monkeypatch):
+    from django.contrib.sessions.models import Session
+
+    from notifications.consumers import AlertFeedConsumer
+
+    monkeypatch.setattr(AlertFeedConsumer, "SWEEP_SECONDS", 0.2)
+    cookie = await database_sync_to_async(session_cookie)(nurse)
+    comm = communicator("/ws/alerts/", cookie=cookie)
+    assert (await comm.connect())[0]
+    assert await comm.receive_nothing(timeout=0.5)  # still valid: the feed stays
+    await database_sync_to_async(lambda: Session.objects.filter(session_key=cookie).delete())()
+    assert (await comm.receive_output(timeout=3))["code"] == 4401
+    await comm.disconnect()
+
+    key = await database_sync_to_async(token_for)(nurse)
+    comm = communicator(f"/ws/alerts/?token={key}")
+    assert (await comm.connect())[0]
+    nurse.clinic = other_clinic
+    await database_sync_to_async(nurse.save)()
+    assert (await comm.receive_output(timeout=3))["code"] == 4401
+    await comm.disconnect()

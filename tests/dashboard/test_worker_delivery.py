@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from asgiref.sync import sync_to_async
 from celery import Celery
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.db import connection
@@ -124,8 +124,8 @@ async def next_alert_event(comm: WebsocketCommunicator, type_: str, timeout: flo
 async def a_worker_alert_reaches_the_dashboard(*, redis_url: str, nurse, enrolled, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     worker = Worker(redis_url=redis_url, log=tmp_path / "worker.log")
     try:
-        await sync_to_async(worker.wait_ready)()
-        _token, key = await sync_to_async(AuthToken.objects.create)(user=nurse)
+        await database_sync_to_async(worker.wait_ready)()
+        _token, key = await database_sync_to_async(AuthToken.objects.create)(user=nurse)
         comm = WebsocketCommunicator(application, f"/ws/alerts/?token={key}", headers=[(b"origin", ORIGIN)])
         assert (await comm.connect())[0]
 
@@ -137,7 +137,8 @@ async def a_worker_alert_reaches_the_dashboard(*, redis_url: str, nurse, enrolle
 
         # An escalation stepped in the worker reaches the dashboard the same way.
         alert_id = created["data"]["id"]
-        await sync_to_async(lambda: Alert.objects.filter(pk=alert_id).update(next_escalation_at=timezone.now()))()
+        due_now = database_sync_to_async(Alert.objects.filter(pk=alert_id).update)
+        await due_now(next_escalation_at=timezone.now())
         sent = time.monotonic()
         worker.send("followup.escalation_tasks.escalations_tick")
         updated = await next_alert_event(comm, "alert.updated", DEADLINE_SECONDS)
@@ -145,7 +146,7 @@ async def a_worker_alert_reaches_the_dashboard(*, redis_url: str, nurse, enrolle
         assert updated["data"]["id"] == alert_id and updated["data"]["escalation_level"] == 2
         await comm.disconnect()
     finally:
-        await sync_to_async(worker.stop)()
+        await database_sync_to_async(worker.stop)()
 
 
 async def test_an_alert_created_in_a_celery_worker_reaches_the_dashboard_on_redis(nurse, chain, enrolled, tmp_path):
