@@ -348,7 +348,9 @@ def run_script(env: dict[str, str], script: str, *args: str, timeout: float = 30
         if completed.returncode:
             output += f"\n(exit status {completed.returncode})"
     except subprocess.TimeoutExpired as expired:
-        output = f"{expired.stdout or ''}\n(stopped after {timeout:.0f} s)"
+        partial = expired.stdout or b""
+        text = partial.decode(errors="replace") if isinstance(partial, bytes) else partial
+        output = f"{text}\n(stopped after {timeout:.0f} s)"
     data = None
     for line in output.splitlines():
         if line.startswith("BENCH_JSON "):
@@ -571,7 +573,7 @@ def main() -> None:
     if "issue" not in skip:
         for script, script_args in ISSUE_BENCHES.items():
             if (ROOT / "bench" / script).exists():
-                output, data = run_script(env, script, *script_args, timeout=150)
+                output, data = run_script(env, script, *script_args, timeout=240)
                 notes.append(f"bench/{script} {' '.join(script_args)}:\n{output.strip()}")
                 if script == "sms_throughput.py" and data:
                     for name, value in (data.get("outbound_per_second") or {}).items():
