@@ -177,7 +177,7 @@ class AlertFeedConsumer(AsyncWebsocketConsumer):
         since_text = (query.get("since") or [None])[0]
         since: int | None = None
         if since_text is not None:
-            if not since_text.isdigit() or len(since_text) > 18:
+            if not (since_text.isascii() and since_text.isdigit()) or len(since_text) > 18:
                 await self.accept()
                 await self.send(text_data=_frame("error", {"detail": "since must be a non-negative integer seq."}))
                 await self.close(code=CLOSE_BAD_REQUEST)

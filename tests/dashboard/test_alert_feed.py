@@ -260,9 +260,10 @@ async def test_a_malformed_frame_gets_an_error_frame_and_the_feed_goes_on(nurse,
     await comm.disconnect()
 
 
-async def test_a_bad_since_is_answered_with_an_error_and_closed(nurse):
+@pytest.mark.parametrize("since", ["-3", "abc", "%C2%B2", "1" * 30])
+async def test_a_bad_since_is_answered_with_an_error_and_closed(nurse, since):
     key = await database_sync_to_async(token_for)(nurse)
-    comm = communicator(f"/ws/alerts/?token={key}&since=-3")
+    comm = communicator(f"/ws/alerts/?token={key}&since={since}")
     connected, _code = await comm.connect()
     assert connected
     error = await comm.receive_json_from(timeout=2)
