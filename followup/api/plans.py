@@ -7,11 +7,13 @@ services in their own transaction.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import django_filters
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.dateparse import parse_datetime
+from django_filters.fields import IsoDateTimeField
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiResponse,
@@ -20,7 +22,7 @@ from drf_spectacular.utils import (
     extend_schema_view,
     inline_serializer,
 )
-from rest_framework import serializers, status
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -67,6 +69,16 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+def as_utc(value: datetime) -> datetime:
+    """The same instant in UTC. Stored and queried in UTC: PostgreSQL refuses offsets
+    beyond ±15:59 that ISO 8601 lets a client write, and a year-1 or year-9999 time
+    moved by its offset falls off the calendar (both were 500s, not 400s)."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as error:
+        raise ValueError("out of range") from error
+
+
 class AwareDateTimeField(serializers.DateTimeField):
     """ISO 8601 with its offset: a time without one would be read in the server's
     zone, not the patient's (H14), so it is refused rather than guessed."""
@@ -75,10 +87,33 @@ class AwareDateTimeField(serializers.DateTimeField):
         message = "Give an ISO 8601 time with its offset, such as 2026-11-23T09:30:00+03:00."
         if not isinstance(value, str):
             raise serializers.ValidationError(message)
-        raw = parse_datetime(value.strip())
+        try:
+            raw = parse_datetime(value.strip())
+        except ValueError as error:
+            raise serializers.ValidationError(message) from error
         if raw is not None and raw.tzinfo is None:
             raise serializers.ValidationError(message)
-        return super().to_internal_value(value)
+        try:
+            return as_utc(super().to_internal_value(value))
+        except ValueError as error:
+            raise serializers.ValidationError("This time is out of range.") from error
+
+
+class UtcIsoDateTimeField(IsoDateTimeField):
+    def to_python(self, value: Any) -> datetime | None:
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return as_utc(parsed)
+        except ValueError as error:
+            raise DjangoValidationError("This time is out of range.", code="invalid") from error
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 time filter that queries in UTC (see ``as_utc``)."""
+
+    field_class = UtcIsoDateTimeField
 
 
 def _conflict(error: ScheduleConflict) -> Response:
@@ -139,6 +174,9 @@ class ScheduledCheckInOutput(serializers.ModelSerializer):
 
 
 class AppointmentOutput(serializers.ModelSerializer):
+    # null rather than "" when there is no link yet: "" is not a URL.
+    video_url = serializers.SerializerMethodField()
+
     class Meta:
         model = Appointment
         fields = [
@@ -160,6 +198,10 @@ class AppointmentOutput(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_video_url(self, obj: Appointment) -> str | None:
+        return obj.video_url or None
 
 
 class WorklistItemOutput(serializers.ModelSerializer):
@@ -297,8 +339,8 @@ class EnrollmentApi(AuditedModelViewSet):
 class ScheduledCheckInFilter(django_filters.FilterSet):
     patient = django_filters.NumberFilter(field_name="patient_id")
     status = django_filters.MultipleChoiceFilter(choices=ScheduledCheckIn.Status.choices)
-    due_after = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
-    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
+    due_after = UtcIsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
+    due_before = UtcIsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
 
     class Meta:
         model = ScheduledCheckIn
@@ -418,8 +460,8 @@ class AppointmentFilter(django_filters.FilterSet):
     patient = django_filters.NumberFilter(field_name="patient_id")
     kind = django_filters.MultipleChoiceFilter(choices=Appointment.Kind.choices)
     status = django_filters.MultipleChoiceFilter(choices=Appointment.Status.choices)
-    starts_after = django_filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="gte")
-    starts_before = django_filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="lt")
+    starts_after = UtcIsoDateTimeFilter(field_name="starts_at", lookup_expr="gte")
+    starts_before = UtcIsoDateTimeFilter(field_name="starts_at", lookup_expr="lt")
 
     class Meta:
         model = Appointment
@@ -525,7 +567,20 @@ class WorklistFilter(django_filters.FilterSet):
         fields = ["patient", "kind", "status"]
 
 
-class WorklistApi(AuditedModelViewSet):
+class AuditedReadApi(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """List and retrieve with the same per-object audit as AuditedModelViewSet, and
+    no create or update routes (an item is made by the system, not typed in)."""
+
+    audit_object_type = ""
+    list = AuditedModelViewSet.list
+    retrieve = AuditedModelViewSet.retrieve
+    audit = AuditedModelViewSet.audit
+
+    def patient_id_of(self, obj: Any) -> int:
+        raise NotImplementedError
+
+
+class WorklistApi(AuditedReadApi):
     """The nurses' worklist: open items by default (``?status=done`` for the done
     ones), oldest first; ``POST …/{id}/done/`` closes one, naming who did it."""
 
@@ -544,10 +599,6 @@ class WorklistApi(AuditedModelViewSet):
 
     def patient_id_of(self, obj: WorklistItem) -> int:
         return obj.patient_id
-
-    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        # Items come from the system (missed check-ins, findings, messages), not typed in.
-        return Response({"detail": 'Method "POST" not allowed.'}, status=status.HTTP_405_METHOD_NOT_ALLOWED)
 
     @extend_schema(request=None, responses={200: WorklistItemOutput})
     @action(detail=True, methods=["post"])

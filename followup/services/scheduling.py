@@ -385,7 +385,7 @@ def appointment_data(*, appointment: Appointment) -> dict[str, Any]:
         "starts_at": iso(appointment.starts_at),
         "status": appointment.status,
         "reason": appointment.reason,
-        "video_url": appointment.video_url,
+        "video_url": appointment.video_url or None,
         "detail": appointment.detail,
         "plan_key": appointment.plan_key,
         "enrollment": appointment.enrollment_id,

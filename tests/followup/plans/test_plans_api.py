@@ -184,6 +184,29 @@ def test_nurse_lists_and_filters_scheduled_check_ins(nurse_client, enrolled, dja
     assert AuditRecord.objects.filter(object_type="scheduled_check_in", action="read").count() == shown
 
 
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"due_after": "1866-05-26T23:18:16-20:13"}, 200),  # an offset PostgreSQL would refuse: queried in UTC
+        ({"due_before": "0001-01-01T00:00:00+05:00"}, 400),  # falls off the calendar in UTC
+        ({"patient": "99999999999999999999"}, 200),
+    ],
+)
+def test_odd_but_valid_filter_times_never_crash_the_list(nurse_client, enrolled, params, status):
+    assert nurse_client.get("/api/v1/scheduled-check-ins/", params).status_code == status
+
+
+def test_a_far_offset_on_input_is_stored_as_the_same_instant(nurse_client, enrolled):
+    response = nurse_client.post(
+        "/api/v1/scheduled-check-ins/", {"patient": enrolled.patient_id, "due_at": "2026-06-04T09:00:00+15:30"}
+    )
+    assert response.status_code == 201 and response.json()["due_at"] == "2026-06-03T17:30:00Z"
+    out_of_range = nurse_client.post(
+        "/api/v1/scheduled-check-ins/", {"patient": enrolled.patient_id, "due_at": "9999-12-31T23:00:00-05:00"}
+    )
+    assert out_of_range.status_code == 400 and "due_at" in out_of_range.json()
+
+
 def test_nurse_adds_a_check_in_which_is_scheduled(nurse_client, enrolled, nurse):
     response = nurse_client.post(
         "/api/v1/scheduled-check-ins/",
@@ -323,6 +346,7 @@ def test_nurse_books_a_video_visit_and_the_dashboard_hears_of_it(nurse_client, e
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["starts_at"] == "2026-06-05T07:30:00Z" and body["status"] == "confirmed"
+    assert body["video_url"] == "https://video.example.org/room/42"
     event = Event.objects.filter(type="appointment.updated").latest("seq")
     assert event.data["id"] == body["id"] and event.data["starts_at"] == body["starts_at"]
     assert event.clinic_id == enrolled.patient.clinic_id
@@ -371,6 +395,15 @@ def test_a_cancelled_appointment_stays_cancelled(nurse_client, enrolled):
     assert nurse_client.patch(f"/api/v1/appointments/{lab.pk}/", {"status": "cancelled"}).status_code == 200
     response = nurse_client.patch(f"/api/v1/appointments/{lab.pk}/", {"starts_at": "2026-06-09T08:00:00+03:00"})
     assert response.status_code == 409
+
+
+def test_an_appointment_without_a_link_says_null_not_an_empty_url(nurse_client, enrolled):
+    lab = Appointment.objects.get(enrollment=enrolled, plan_key="lab:d007")
+    assert nurse_client.get(f"/api/v1/appointments/{lab.pk}/").json()["video_url"] is None
+
+
+def test_worklist_items_cannot_be_typed_in(nurse_client, enrolled):
+    assert nurse_client.post("/api/v1/worklist/", {"patient": enrolled.patient_id}).status_code == 405
 
 
 def test_appointments_list_filters(nurse_client, enrolled, django_assert_max_num_queries):
