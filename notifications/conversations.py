@@ -159,7 +159,10 @@ def conversation_start(*, scheduled_check_in: ScheduledCheckIn) -> OutgoingMessa
     Idempotent per scheduled check-in (a repeated tick returns the message already
     written). A patient who opted out gets nothing: for SMS no conversation starts and
     the would-be message is stored as ``suppressed``, so the history shows why. Returns
-    None when there is nothing to ask (no active enrollment, check-in already closed)."""
+    None when there is nothing to ask (no active enrollment, check-in already closed)
+    and when the clinic holds no SMS consent for the patient: nothing is texted then."""
+    if not scheduled_check_in.patient.sms_consent:
+        return None
     if scheduled_check_in.channel != Channel.SMS:
         return _link_invite(scheduled_check_in=scheduled_check_in, texts=INVITATION, kind=MessageKind.CHECK_IN)
     with transaction.atomic():
@@ -220,7 +223,10 @@ def conversation_start(*, scheduled_check_in: ScheduledCheckIn) -> OutgoingMessa
 
 def conversation_remind(*, scheduled_check_in: ScheduledCheckIn) -> OutgoingMessage | None:
     """Nudge a patient who has not finished: the link again (app), or the question
-    waiting for an answer (sms). Nothing for a check-in already closed."""
+    waiting for an answer (sms). Nothing for a check-in already closed, nor without
+    the patient's SMS consent."""
+    if not scheduled_check_in.patient.sms_consent:
+        return None
     if scheduled_check_in.channel != Channel.SMS:
         return _link_invite(scheduled_check_in=scheduled_check_in, texts=REMINDER, kind=MessageKind.REMINDER)
     with transaction.atomic():
@@ -330,18 +336,27 @@ def _not_understood(
         _next(conversation=conversation, definition=definition, inbound=inbound)
         return
     conversation.save(update_fields=["reask_count"])
+    _hand_to_nurse(
+        conversation=conversation,
+        definition=definition,
+        reason=f"no readable answer to '{question.label}' after two tries",
+    )
+
+
+def _hand_to_nurse(*, conversation: SmsConversation, definition: ProtocolDefinition, reason: str) -> None:
+    """End the conversation unfinished: the answers stay on it, a nurse is asked to
+    call (the item lists what was answered, so a yes to a warning sign shows at
+    once), and the patient is told a nurse will call and how to reach the clinic."""
     conversation_end(conversation=conversation, state=SmsConversation.State.INCOMPLETE)
     patient = conversation.patient
+    given = ", ".join(f"{key}={value}" for key, value in conversation.answers.items()) or "none"
     item = WorklistItem.objects.create(
         patient=patient,
         clinic_id=patient.clinic_id,
         kind=WorklistItem.Kind.PATIENT_MESSAGE,
         severity="amber",
         scheduled_check_in_id=conversation.scheduled_check_in_id,
-        detail=(
-            f"SMS check-in stopped: no readable answer to '{question.label}' after two tries. "
-            f"{len(conversation.answers)} answers kept; please call the patient."
-        )[:300],
+        detail=f"SMS check-in stopped: {reason}. Please call the patient. Answers given: {given}"[:300],
     )
     audit_record(
         actor=None,
@@ -353,7 +368,7 @@ def _not_understood(
     _reply(
         conversation=conversation,
         key="incomplete",
-        body=definition.sms_text("incomplete", language, **text_values(patient=patient)),
+        body=definition.sms_text("incomplete", conversation.language, **text_values(patient=patient)),
         kind=MessageKind.REPLY,
     )
 
@@ -383,7 +398,11 @@ def _complete(*, conversation: SmsConversation, definition: ProtocolDefinition) 
         )
     except CheckInRejected as rejected:
         if rejected.status_code != 409:
-            raise
+            # Not for want of an answer (each was checked as it came): the patient's
+            # follow-up changed under the conversation (enrollment ended, say).
+            _hand_to_nurse(conversation=conversation, definition=definition, reason="the check-in path refused it")
+            logger.warning("sms conversation %s: check-in refused (%s)", conversation.pk, sorted(rejected.errors))
+            return
         # The scheduled check-in closed meanwhile (answered on the web, cancelled by
         # a nurse): the answers are still the patient's and are judged all the same.
         result = checkin_submit(patient=patient, answers=dict(conversation.answers), channel="sms", taken_at=taken_at)

@@ -106,8 +106,12 @@ def _no_transaction() -> None:
 
 
 def _schedule(message_id: int, delay: float | None, *, verify: bool = False) -> None:
-    """Queue the next step after the change that asks for it is committed."""
-    transaction.on_commit(lambda: outbox_task_schedule(message_id=message_id, countdown=delay, verify=verify))
+    """Queue the next step after the change that asks for it is committed. A broker
+    that cannot take it is logged, not raised: the row says what is due, and the
+    sweeper re-drives it."""
+    transaction.on_commit(
+        lambda: outbox_task_schedule(message_id=message_id, countdown=delay, verify=verify), robust=True
+    )
 
 
 def _settle(message_id: int, claim: datetime, **fields: object) -> bool:

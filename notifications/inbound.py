@@ -155,14 +155,15 @@ def _route(*, inbound: InboundMessage, sender: str | None, body: str) -> str:
         code = match_ack(body)
         if code is not None:
             return _staff_ack(inbound=inbound, staff=staff, code=code, sender=sender)
-        if not patients:
-            inbound.staff_user = staff[0]
-            inbound.clinic_id = staff[0].clinic_id
-            _staff_reply(inbound=inbound, user=staff[0], sender=sender, body=STAFF_HELP)
-            return HandledAs.STAFF_OTHER
 
     definition = _definition_for(patients[0] if patients else None)
     keyword = match_keyword(body, extra=definition.keywords().as_mapping())
+    if staff and not patients:
+        inbound.staff_user = staff[0]
+        inbound.clinic_id = staff[0].clinic_id
+        if keyword != "stop":  # never text back someone who said STOP
+            _staff_reply(inbound=inbound, user=staff[0], sender=sender, body=STAFF_HELP)
+        return HandledAs.STAFF_OTHER
     if not patients:
         return _stranger(inbound=inbound, sender=sender, keyword=keyword, definition=definition)
     if keyword is not None:

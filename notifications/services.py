@@ -66,8 +66,9 @@ def sms_enqueue(
 
     The same ``idempotency_key`` returns the row already written instead of a second
     one. A message to a patient who opted out (STOP) is stored as ``suppressed`` and
-    never sent, unless it is ``opt_out_exempt`` (the STOP confirmation itself), so the
-    history shows what was held back and why. ``send_after`` (quiet hours) is the
+    never sent, unless it is ``opt_out_exempt`` (the STOP confirmation itself, and the
+    answer to HELP, which carriers require), so the history shows what was held back
+    and why. ``send_after`` (quiet hours) is the
     caller's decision. ``reach_alert`` marks recalls and red advice: if they cannot be
     delivered, staff are alerted to phone the patient (H11).
     """
@@ -106,7 +107,10 @@ def sms_enqueue(
     if not suppressed:
         message_id = message.pk
         countdown = max(0.0, (send_after - timezone.now()).total_seconds()) if send_after else None
-        transaction.on_commit(lambda: outbox_task_schedule(message_id=message_id, countdown=countdown))
+        # robust: with the broker down, the caller's work (a check-in, its red advice)
+        # is committed and stands; the error is logged and the sweeper sends the row
+        # once the broker is back.
+        transaction.on_commit(lambda: outbox_task_schedule(message_id=message_id, countdown=countdown), robust=True)
     return message
 
 

@@ -46,6 +46,18 @@ TURKISH_ANSWERS = {
 # The acute form with the skip logic applied: no pulse device, no drain, and one
 # vomiting episode brings in fluids_kept_down.
 TURKISH_ORDER = list(TURKISH_ANSWERS)
+# An English patient's replies where "no" does not answer.
+ENGLISH_ANSWERS = {
+    "temperature_c": "37",
+    "abdominal_pain": "1",
+    "abdominal_swelling": "1",
+    "vomiting_episodes_24h": "0",
+    "bowel_movement_days": "1",
+    "appetite": "normal",
+    "weight_kg": "80",
+    "leg_swelling": "none",
+    "wound": "1",
+}
 
 
 def answer_until_done(
@@ -152,6 +164,7 @@ def test_an_unreadable_answer_twice_to_a_required_question_ends_with_answers_kep
     assert conversation.answers == {"temperature_c": 37.1}
     item = WorklistItem.objects.get(patient=patient, kind=WorklistItem.Kind.PATIENT_MESSAGE)
     assert "Chills or night sweats" in item.detail
+    assert "Answers given: temperature_c=37.1" in item.detail
     assert item.scheduled_check_in_id == scheduled.pk
     assert "A nurse will call you" in last_outbound(patient).body
     assert not CheckIn.objects.filter(patient=patient).exists()
@@ -165,22 +178,11 @@ def test_an_optional_question_is_skipped_after_a_second_unreadable_answer(
     enrollment.has_pulse_device = True
     enrollment.save()
     conversation_start(scheduled_check_in=make_due_check_in(patient))
-    english = {
-        "temperature_c": "37",
-        "abdominal_pain": "1",
-        "abdominal_swelling": "1",
-        "vomiting_episodes_24h": "0",
-        "bowel_movement_days": "1",
-        "appetite": "normal",
-        "weight_kg": "80",
-        "leg_swelling": "none",
-        "wound": "1",
-    }
     for _ in range(16):
         question_id = last_outbound(patient).question_id
         if question_id == "heart_rate_bpm":
             break
-        webhooks.sms(str(patient.phone), english.get(question_id, "no"))
+        webhooks.sms(str(patient.phone), ENGLISH_ANSWERS.get(question_id, "no"))
     assert last_outbound(patient).question_id == "heart_rate_bpm"
     webhooks.sms(str(patient.phone), "fast")
     webhooks.sms(str(patient.phone), "quite fast")
@@ -280,3 +282,29 @@ def test_a_window_closing_mid_way_makes_the_check_in_missed_with_the_answers_kep
     # A late reply is free text for a nurse, not an answer.
     webhooks.sms(str(patient.phone), "no")
     assert SmsConversation.objects.get(patient=patient).answers == {"temperature_c": 37.6, "chills": False}
+
+
+def test_a_conversation_whose_enrollment_ended_mid_way_goes_to_a_nurse(
+    webhooks: Any, make_enrolled: Any, make_due_check_in: Any
+) -> None:
+    """The check-in path refuses the answers (no active enrollment any more): they are
+    kept, a nurse calls, the patient is told so - nothing is lost in an error."""
+    patient = make_enrolled()
+    conversation_start(scheduled_check_in=make_due_check_in(patient))
+    while (question_id := last_outbound(patient).question_id) != "patient_urgent":
+        webhooks.sms(str(patient.phone), ENGLISH_ANSWERS.get(question_id, "no"))
+    patient.enrollments.update(status="ended")
+    webhooks.sms(str(patient.phone), "no")
+
+    conversation = SmsConversation.objects.get(patient=patient)
+    assert conversation.state == SmsConversation.State.INCOMPLETE
+    assert len(conversation.answers) == 21
+    assert WorklistItem.objects.filter(patient=patient, kind=WorklistItem.Kind.PATIENT_MESSAGE).exists()
+    assert "A nurse will call you" in last_outbound(patient).body
+
+
+def test_nothing_is_texted_without_the_clinics_sms_consent(make_enrolled: Any, make_due_check_in: Any) -> None:
+    patient = make_enrolled(sms_consent=False)
+    assert conversation_start(scheduled_check_in=make_due_check_in(patient)) is None
+    assert conversation_start(scheduled_check_in=make_due_check_in(patient, channel="app")) is None
+    assert not OutgoingMessage.objects.exists()

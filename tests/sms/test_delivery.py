@@ -333,3 +333,24 @@ def test_delivery_refuses_to_run_inside_a_transaction(twilio_backend: Any, db: N
     with pytest.raises(RuntimeError), transaction.atomic():
         outbox_deliver(message_id=message.pk)
     assert twilio_backend.received_count == 0
+
+
+def test_a_broker_outage_after_commit_loses_nothing_and_raises_nothing(
+    twilio_backend: Any, db: None, monkeypatch: Any
+) -> None:
+    """H1/H2: the message is committed with what caused it; the broker refusing the
+    task neither undoes that nor fails the caller, and the sweeper sends it later."""
+
+    def broker_down(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("Error 111 connecting to the broker")
+
+    monkeypatch.setattr("notifications.services.celery_app.send_task", broker_down)
+    with transaction.atomic():
+        message = enqueue(PatientFactory())
+    assert OutgoingMessage.objects.get(pk=message.pk).status == MessageStatus.QUEUED
+
+    monkeypatch.undo()
+    with time_machine.travel(timezone.now() + timedelta(minutes=1)):
+        assert outbox_sweep_run().requeued == 1
+    assert outbox_deliver(message_id=message.pk).status == MessageStatus.SENT
+    assert len(twilio_backend.messages) == 1

@@ -128,6 +128,17 @@ def test_a_second_ack_is_answered_already_acknowledged(webhooks: Any, red_alert:
     )
 
 
+def test_a_staff_text_that_is_not_an_ack_is_told_how_to_ack_and_stop_gets_no_answer(webhooks: Any, db: None) -> None:
+    nurse = UserFactory(role=Role.NURSE, phone="+905559990011")
+    webhooks.sms("+905559990011", "who is this?")
+    webhooks.sms("+905559990011", "STOP")
+    replies = OutgoingMessage.objects.filter(staff_user=nurse)
+    assert [reply.body for reply in replies] == [
+        "Vigil: reply ACK followed by the code in the page (for example ACK 4F7K) to acknowledge an alert."
+    ]
+    assert set(InboundMessage.objects.values_list("handled_as", flat=True)) == {"staff_other"}
+
+
 # --- a family phone (H5) ---------------------------------------------------------------------------
 
 
