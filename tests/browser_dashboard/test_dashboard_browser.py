@@ -102,7 +102,7 @@ def check_in_post(base: str, token: str, body: dict) -> dict:
 def test_a_surgeon_sees_a_red_alert_arrive_acknowledges_it_and_sees_who_did(
     daphne_server,
     clinic,
-    chain,
+    chain,  # noqa: F811 - pytest fixture
     care_team,  # noqa: F811 - pytest fixtures
 ):
     """H1, H7: live, red, one click; the screenshot is kept as a test artifact."""
