@@ -1,7 +1,7 @@
 """Check-in POST → event on a connected dashboard's websocket (issue 6, "Must show" 5).
 
 Run: ``.venv/bin/python bench/websocket_latency.py [--check-ins 1000] [--dashboards 50]
-[--rate 40] [--concurrency 8]`` with REDIS_URL set (default redis://127.0.0.1:6379/9)
+[--rate 20] [--concurrency 8]`` with REDIS_URL set (default redis://127.0.0.1:6379/9)
 and, for PostgreSQL, DATABASE_URL (its server is used; the bench creates, migrates and
 drops its own database named ``<that name>_wslat``). Without DATABASE_URL it runs on a
 throw-away SQLite file.
@@ -93,7 +93,7 @@ def prepare_environment() -> tuple[dict[str, str], str | None]:
         parsed = urlparse(source)
         name = f"{parsed.path.lstrip('/') or 'vigil'}_wslat"
         admin = urlunparse(parsed._replace(path="/postgres"))
-        postgres_admin(admin, f'DROP DATABASE IF EXISTS "{name}"')
+        postgres_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         postgres_admin(admin, f'CREATE DATABASE "{name}"')
         env["DATABASE_URL"] = urlunparse(parsed._replace(path=f"/{name}"))
         created_db = name
@@ -420,7 +420,7 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=300, help="event_publish rounds (delivery without HTTP)")
     parser.add_argument("--dashboards", type=int, default=50)
     parser.add_argument("--patients", type=int, default=200)
-    parser.add_argument("--rate", type=float, default=40.0, help="check-ins per second (open loop)")
+    parser.add_argument("--rate", type=float, default=20.0, help="check-ins and events per second (open loop)")
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
 

@@ -12,7 +12,7 @@ settled:
   can no longer appear: every hole is settled at once;
 - on PostgreSQL, a hole below a committed seq belongs to a transaction that was running
   when the hole was seen, or to one that rolled back. The reader notes the transactions
-  running at that moment (pg_stat_activity); once none of them is still running,
+  that are writing events at that moment (pg_locks); once none of them is still running,
   the holes it saw are final (rolled back). Later transactions cannot fill them: the
   sequence only goes up. A watch that outlives HOLE_WAIT_LIMIT (a long unrelated
   write transaction) gives up with an operations warning rather than stall the feed.
@@ -36,34 +36,37 @@ logger = logging.getLogger(__name__)
 # check-in's transaction lasts milliseconds; this only bounds a pathological case.
 HOLE_WAIT_LIMIT = 5.0
 # Holes older than this many seqs below the newest event are not looked at when a
-# position is first taken: a transaction does not stay open across that many events.
-POSITION_LOOKBACK = 500
+# position is first taken: a transaction does not stay open while that many later
+# events commit, and an old rollback's hole must not pull every new feed back.
+POSITION_LOOKBACK = 100
 
 
 def _is_postgresql() -> bool:
     return connection.vendor == "postgresql"
 
 
-def _running_transaction_ids() -> frozenset[int]:
-    """Ids of the write transactions running now in this database (read-only ones
-    have none). pg_stat_activity rather than the snapshot: the snapshot spans every
-    database of the server, and another application's long transaction must not hold
-    our feed back. (Statistics are cached per transaction: cleared first, in case a
-    caller reads inside one.)"""
+def _running_transaction_ids() -> frozenset[str]:
+    """The transactions of this database that have written to the event table and not
+    finished: only they can still fill a hole. An INSERT holds ROW EXCLUSIVE on the
+    table until its transaction ends, so pg_locks names them exactly (by virtual
+    transaction id) — a long transaction that writes no event never holds a feed back,
+    nor does another database's on the same server."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_stat_clear_snapshot()")
         cursor.execute(
-            "SELECT backend_xid::text FROM pg_stat_activity"
-            " WHERE datname = current_database() AND backend_xid IS NOT NULL"
+            "SELECT DISTINCT virtualtransaction FROM pg_locks"
+            " WHERE locktype = 'relation' AND mode = 'RowExclusiveLock' AND granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            " AND relation = %s::regclass",
+            [Event._meta.db_table],
         )
-        return frozenset(int(row[0]) for row in cursor.fetchall())
+        return frozenset(row[0] for row in cursor.fetchall())
 
 
 @dataclass
 class _HoleWatch:
     # Every hole at or below `upto` was seen while `transaction_ids` were running.
     upto: int
-    transaction_ids: frozenset[int]
+    transaction_ids: frozenset[str]
     started: float = field(default_factory=time.monotonic)
 
     def settled(self) -> bool:
