@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from backend import scoping
 from backend.audit import audit_record
-from backend.models import AuditAction, Episode, Patient
+from backend.models import AuditAction, Clinic, Episode, Patient
 from backend.permissions import IsClinicStaff, IsClinicStaffOrPatient
 from backend.serializers import (
     ClinicSerializer,
@@ -41,10 +41,16 @@ class StaffTokenApi(APIView):
     throttle_classes = [LoginAddressThrottle, LoginAccountThrottle]
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "StaffTokenInput"
+
         username = serializers.CharField(max_length=150)
         password = serializers.CharField(max_length=256, trim_whitespace=False)
 
     class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "StaffToken"
+
         token = serializers.CharField()
         expires_at = serializers.DateTimeField()
         user = UserSummarySerializer()
@@ -68,10 +74,16 @@ class PatientTokenApi(APIView):
     throttle_classes = [PatientCodeAddressThrottle, PatientCodeAccountThrottle]
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "PatientTokenInput"
+
         phone = E164PhoneField()
         code = serializers.RegexField(r"^\d{6}$", error_messages={"invalid": "The code is six digits."})
 
     class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "PatientToken"
+
         token = serializers.CharField()
         expires_at = serializers.DateTimeField()
         patient = serializers.IntegerField()
@@ -105,6 +117,8 @@ class ClinicApi(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     permission_classes = [IsClinicStaff]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
+            return Clinic.objects.none()
         return scoping.clinic_list_for(user=self.request.user)
 
 
@@ -179,6 +193,8 @@ class PatientApi(AuditedModelViewSet):
     filterset_fields = ["mrn", "care_team", "language"]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
+            return Patient.objects.none()
         return scoping.patient_list_for(user=self.request.user).order_by("id")
 
     def patient_id_of(self, obj: Patient) -> int:
@@ -195,6 +211,8 @@ class EpisodeApi(AuditedModelViewSet):
     filterset_fields = ["patient"]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
+            return Episode.objects.none()
         return scoping.episode_list_for(user=self.request.user).order_by("id")
 
     def patient_id_of(self, obj: Episode) -> int:

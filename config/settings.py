@@ -208,7 +208,7 @@ STORAGES = {
 # step needed to run).
 WHITENOISE_USE_FINDERS = True
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "plans-login"
 
 # --- REST framework -----------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -257,6 +257,21 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several resources have a `status`, `kind` or `channel` with different choices;
+    # name each enum after its resource so clients get readable types.
+    "ENUM_NAME_OVERRIDES": {
+        "EnrollmentStatusEnum": "followup.models.Enrollment.Status",
+        "ScheduledCheckInStatusEnum": "followup.models.ScheduledCheckIn.Status",
+        "AppointmentStatusEnum": "followup.models.Appointment.Status",
+        "AppointmentKindEnum": "followup.models.Appointment.Kind",
+        "AlertStatusEnum": "followup.models.Alert.Status",
+        "WorklistItemStatusEnum": "followup.models.WorklistItem.Status",
+        "WorklistItemKindEnum": "followup.models.WorklistItem.Kind",
+        "CheckInChannelEnum": "followup.models.CheckIn.Source",
+        "ScheduledCheckInChannelEnum": "followup.models.Channel",
+        "MessageStatusEnum": "notifications.models.MessageStatus",
+        "MessageKindEnum": "notifications.models.MessageKind",
+    },
 }
 
 # Request bodies over this size are refused (413).

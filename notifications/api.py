@@ -49,11 +49,16 @@ class PatientMessageListApi(GenericAPIView):
     Every message listed leaves an audit record (H12)."""
 
     permission_classes = [IsClinicStaff]
+    # A hint for the schema generator only; get() scopes by the caller's clinic.
+    queryset = MessageHistoryEntry.objects.none()
 
     class FilterSerializer(serializers.Serializer):
         since_id = serializers.IntegerField(required=False, min_value=0)
 
     class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "PatientMessage"
+
         id = serializers.IntegerField()
         direction = serializers.ChoiceField(choices=MessageHistoryEntry.Direction.choices)
         body = serializers.CharField()
