@@ -25,7 +25,6 @@ from followup.models import Appointment, Channel, Enrollment, ScheduledCheckIn
 from notifications.conversations import conversation_start
 from notifications.events import event_publish
 
-OPEN_CHECKIN_STATUSES = (ScheduledCheckIn.Status.SCHEDULED, ScheduledCheckIn.Status.SENT)
 # Statuses staff may give a check-in by hand. "sent" and "completed" are facts the
 # system records (an invitation went out, answers came in), never typed in.
 STAFF_CHECKIN_STATUSES = (
@@ -496,7 +495,7 @@ def appointment_update(
         if errors:
             raise ScheduleRejected(errors)
         changed = [name for name, value in new.items() if getattr(row, name) != value]
-        closed = row.status in (Appointment.Status.ATTENDED, Appointment.Status.MISSED, Appointment.Status.CANCELLED)
+        closed = row.status not in OPEN_APPOINTMENT_STATUSES
         if closed and ("starts_at" in changed or "kind" in changed):
             raise ScheduleConflict(
                 row.status, f"This appointment is {row.status} and stays as history; add a new one instead."

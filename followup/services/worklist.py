@@ -39,10 +39,6 @@ NO_RESPONSE_RULE_ID = "no_response"
 NO_RESPONSE_TITLE = "No response: 3 check-ins missed in a row in the first 14 days"
 
 
-class WorklistConflict(Exception):
-    """The item cannot change that way (409)."""
-
-
 @dataclass
 class NoResponseOutcome:
     created_items: list[int] = field(default_factory=list)
