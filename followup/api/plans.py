@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import django_filters
+from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.dateparse import parse_datetime
 from django_filters.fields import IsoDateTimeField
@@ -108,6 +109,16 @@ class UtcIsoDateTimeField(IsoDateTimeField):
             return as_utc(parsed)
         except ValueError as error:
             raise DjangoValidationError("This time is out of range.", code="invalid") from error
+
+
+class IdFilter(django_filters.NumberFilter):
+    """A row id: a whole number the database can hold (a 25-digit id overflowed
+    SQLite's integer into a 500)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, min_value=1, max_value=2**63 - 1, **kwargs)
 
 
 class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
@@ -269,7 +280,19 @@ class EnrollmentWithPlanOutput(EnrollmentOutput):
         }
 
 
-# --- enrollments --------------------------------------------------------------------------------------
+# --- enrollments ---------------------------------------------------------------------------------------
+
+
+class EnrollmentFilter(django_filters.FilterSet):
+    # Plain ids: a choice filter over all rows would answer "not a valid choice" for
+    # an id that does not exist but not for another clinic's, and so reveal it (H12).
+    patient = IdFilter(field_name="patient_id")
+    episode = IdFilter(field_name="episode_id")
+    status = django_filters.ChoiceFilter(choices=Enrollment.Status.choices)
+
+    class Meta:
+        model = Enrollment
+        fields = ["patient", "episode", "status"]
 
 
 class EnrollmentApi(AuditedModelViewSet):
@@ -281,7 +304,7 @@ class EnrollmentApi(AuditedModelViewSet):
     queryset = Enrollment.objects.none()  # for the schema; get_queryset scopes each request
     audit_object_type = "enrollment"
     http_method_names = ["get", "post", "head", "options"]
-    filterset_fields = ["patient", "episode", "status"]
+    filterset_class = EnrollmentFilter
 
     class EnrollmentCreateInput(serializers.Serializer):
         episode = StrictIntegerField()
@@ -337,7 +360,7 @@ class EnrollmentApi(AuditedModelViewSet):
 
 
 class ScheduledCheckInFilter(django_filters.FilterSet):
-    patient = django_filters.NumberFilter(field_name="patient_id")
+    patient = IdFilter(field_name="patient_id")
     status = django_filters.MultipleChoiceFilter(choices=ScheduledCheckIn.Status.choices)
     due_after = UtcIsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
     due_before = UtcIsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
@@ -457,7 +480,7 @@ class ScheduledCheckInApi(AuditedModelViewSet):
 
 
 class AppointmentFilter(django_filters.FilterSet):
-    patient = django_filters.NumberFilter(field_name="patient_id")
+    patient = IdFilter(field_name="patient_id")
     kind = django_filters.MultipleChoiceFilter(choices=Appointment.Kind.choices)
     status = django_filters.MultipleChoiceFilter(choices=Appointment.Status.choices)
     starts_after = UtcIsoDateTimeFilter(field_name="starts_at", lookup_expr="gte")
@@ -558,7 +581,7 @@ class AppointmentApi(AuditedModelViewSet):
 
 
 class WorklistFilter(django_filters.FilterSet):
-    patient = django_filters.NumberFilter(field_name="patient_id")
+    patient = IdFilter(field_name="patient_id")
     kind = django_filters.MultipleChoiceFilter(choices=WorklistItem.Kind.choices)
     status = django_filters.ChoiceFilter(choices=WorklistItem.Status.choices)
 

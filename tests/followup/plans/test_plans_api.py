@@ -189,7 +189,7 @@ def test_nurse_lists_and_filters_scheduled_check_ins(nurse_client, enrolled, dja
     [
         ({"due_after": "1866-05-26T23:18:16-20:13"}, 200),  # an offset PostgreSQL would refuse: queried in UTC
         ({"due_before": "0001-01-01T00:00:00+05:00"}, 400),  # falls off the calendar in UTC
-        ({"patient": "99999999999999999999"}, 200),
+        ({"patient": "99999999999999999999"}, 400),  # no such id can exist
     ],
 )
 def test_odd_but_valid_filter_times_never_crash_the_list(nurse_client, enrolled, params, status):
@@ -527,6 +527,15 @@ def test_another_clinics_rows_are_404_and_never_listed(other_nurse_client, enrol
     item.refresh_from_db()
     assert item.status == "open"
     assert ScheduledCheckIn.objects.get(pk=check_in.pk).status == check_in.status
+
+
+def test_filtering_by_another_clinics_ids_reveals_nothing(other_nurse_client, enrolled):
+    """H12: another clinic's patient id and a made-up one answer the same way."""
+    for url in ("/api/v1/enrollments/", "/api/v1/scheduled-check-ins/", "/api/v1/appointments/", "/api/v1/worklist/"):
+        real = other_nurse_client.get(url, {"patient": enrolled.patient_id})
+        made_up = other_nurse_client.get(url, {"patient": enrolled.patient_id + 1000})
+        assert real.status_code == made_up.status_code == 200
+        assert real.json()["count"] == made_up.json()["count"] == 0
 
 
 def test_a_patient_cannot_reach_another_patients_rows(patient_client, clock, make_enrollment, other_patient):
