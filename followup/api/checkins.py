@@ -104,8 +104,14 @@ class CheckInOutputSerializer(serializers.Serializer):
         return data
 
 
-def checkin_output(check_ins: list[CheckIn], *, user: User) -> list[dict[str, Any]]:
-    context = {"alert_ids": checkin_alert_ids(check_in_ids=[c.pk for c in check_ins]), "staff": user.is_clinic_staff}
+def checkin_output(
+    check_ins: list[CheckIn], *, user: User, alert_ids: dict[int, list[int]] | None = None
+) -> list[dict[str, Any]]:
+    """``alert_ids`` by check-in when the caller already knows them (a check-in just
+    submitted); read from the alerts' occurrences otherwise."""
+    if alert_ids is None:
+        alert_ids = checkin_alert_ids(check_in_ids=[c.pk for c in check_ins])
+    context = {"alert_ids": alert_ids, "staff": user.is_clinic_staff}
     return list(CheckInOutputSerializer(check_ins, many=True, context=context).data)
 
 
@@ -197,8 +203,10 @@ class CheckInsApi(GenericAPIView):
             )
         except CheckInRejected as rejected:
             return Response(rejected.errors, status=rejected.status_code)
-        check_in = CheckIn.objects.select_related("protocol_version").get(pk=result.check_in.pk)
-        return Response(checkin_output([check_in], user=user)[0], status=status.HTTP_201_CREATED)
+        # The reply is built from what was just stored: no second read of it.
+        check_in = result.check_in
+        output = checkin_output([check_in], user=user, alert_ids={check_in.pk: result.alert_ids})
+        return Response(output[0], status=status.HTTP_201_CREATED)
 
 
 class CheckInDetailApi(APIView):

@@ -69,13 +69,34 @@ class CheckInResult:
 # --- selectors ---------------------------------------------------------------------------
 
 
-def enrollment_active_for(*, patient: Patient) -> Enrollment | None:
-    """The patient's active enrollment (the latest, should a second operation have
-    enrolled a second episode)."""
+# A protocol version's stored texts (about 70 KB of YAML) are read once per version into
+# the definition cache (``protocol_definition``); rows fetched on every request leave them.
+PROTOCOL_TEXTS = "protocol_version__files"
+
+
+def _active_enrollments(*, patient_id: int) -> QuerySet[Enrollment]:
+    # The latest first, should a second operation have enrolled a second episode.
     return (
         Enrollment.objects.select_related("episode", "protocol_version__protocol")
-        .filter(patient=patient, status=Enrollment.Status.ACTIVE)
+        .defer(PROTOCOL_TEXTS)
+        .filter(patient_id=patient_id, status=Enrollment.Status.ACTIVE)
         .order_by("-enrolled_at", "-id")
+    )
+
+
+def enrollment_active_for(*, patient: Patient) -> Enrollment | None:
+    """The patient's active enrollment."""
+    return _active_enrollments(patient_id=patient.pk).first()
+
+
+def _enrollment_active_locking_patient(*, patient_id: int) -> Enrollment | None:
+    """The active enrollment with the patient (and clinic) read fresh, the patient's row
+    locked until commit: one query where a lock and a read were two. No active
+    enrollment: nothing to judge, so nothing is locked."""
+    return (
+        _active_enrollments(patient_id=patient_id)
+        .select_related("patient__clinic")
+        .select_for_update(of=("patient",))
         .first()
     )
 
@@ -91,7 +112,7 @@ def checkin_list(*, user: User, patient_id: int | None = None) -> QuerySet[Check
             check_ins = check_ins.filter(patient_id=patient_id)
     else:
         return CheckIn.objects.none()
-    return check_ins.select_related("protocol_version").order_by("-taken_at", "-id")
+    return check_ins.select_related("protocol_version").defer("protocol_version__files").order_by("-taken_at", "-id")
 
 
 def checkin_alert_ids(*, check_in_ids: list[int]) -> dict[int, list[int]]:
@@ -208,10 +229,10 @@ def checkin_submit(
     with transaction.atomic():
         # One check-in per patient at a time: the history judged is the one stored,
         # and "unless a recall is already open" cannot race.
-        patient = Patient.objects.select_for_update().select_related("clinic").get(pk=patient.pk)
-        enrollment = enrollment_active_for(patient=patient)
+        enrollment = _enrollment_active_locking_patient(patient_id=patient.pk)
         if enrollment is None:
             raise CheckInRejected({"patient": ["This patient is not enrolled on a follow-up protocol."]})
+        patient = enrollment.patient
         episode = enrollment.episode
         definition = protocol_definition(enrollment.protocol_version)
         tz = zoneinfo.ZoneInfo(patient.timezone)

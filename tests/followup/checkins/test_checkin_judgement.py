@@ -170,12 +170,14 @@ def test_green_advice_names_the_next_check_in_in_local_time(enrolled):
     assert result.advice == "Thank you. Your next check-in: 01.05.2099 09:00."
 
 
-def test_late_entry_is_judged_against_the_history_as_it_stood(enrolled, nurse):
+def test_late_entry_is_judged_against_the_history_as_it_stood(patient, make_enrolled_patient, nurse):
     """H3: weight_gain_fast compares with the lowest weight of the 72 h BEFORE taken_at.
 
     Check-ins at -50 h (77.0 kg) and -2 h (79.5 kg); a nurse enters a phone call taken
     at -60 h (79.0 kg). Against the history then (nothing earlier) it is not a gain;
-    the -2 h check-in, judged when it came, was a 2.5 kg gain over -50 h."""
+    the -2 h check-in, judged when it came, was a 2.5 kg gain over -50 h. Discharged
+    four days ago, so -60 h is after discharge whatever the hour the test runs at."""
+    enrolled = make_enrolled_patient(patient=patient, discharged_days_ago=4)
     now = timezone.now()
     submit(
         enrolled,
