@@ -224,7 +224,9 @@ def alert_record_finding(
             with transaction.atomic():
                 alert = Alert.objects.create(
                     patient=patient,
-                    clinic_id=patient.clinic_id,
+                    # The instance, not its id: escalation reads the clinic's settings
+                    # next, and the caller has usually loaded it already.
+                    clinic=patient.clinic,
                     rule_id=finding.rule_id,
                     rule_version=protocol_version.version,
                     rule_title=finding.title,

@@ -1,0 +1,83 @@
+"""Issue 9: the check-in POST is the hot path, bound by database round trips. Its query
+count must not grow with the patient's history, and must not creep up unnoticed: the
+budgets below are today's counts (inside a test transaction, where BEGIN and COMMIT
+show as SAVEPOINT and RELEASE). Raising one is a decision to write down, not a fix."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from backend.services import patient_user_get_or_create
+from followup.models import CheckIn, Enrollment, Observation
+from tests.conftest import token_client
+from tests.followup.checkins.checkin_helpers import answers
+
+# knox (2), the permission's patient, enrollment + patient lock, history, labs, next
+# check-in (green advice), the check-in, its audit row, its event, BEGIN/COMMIT.
+GREEN_BUDGET = 12
+# ... plus the alert (its lock, ack code, insert), occurrence, on-call chain, the page
+# and its step, audit and event, the recall proposal and its audit, the red advice.
+RED_BUDGET = 36
+
+
+def _history(patient, *, check_ins: int, labs: int) -> None:
+    enrollment = Enrollment.objects.get(patient=patient)
+    now = timezone.now()
+    CheckIn.objects.bulk_create(
+        CheckIn(
+            patient=patient,
+            enrollment=enrollment,
+            protocol_version=enrollment.protocol_version,
+            answers=answers(),
+            taken_at=now - timedelta(hours=1 + index),
+            channel=CheckIn.Source.APP,
+            level="green",
+        )
+        for index in range(check_ins)
+    )
+    Observation.objects.bulk_create(
+        Observation(
+            patient=patient,
+            code="bilirubin_umol_l",
+            value=12.0,
+            unit="umol/L",
+            entered_value=12.0,
+            entered_unit="umol/L",
+            observed_at=now - timedelta(hours=2 + index),
+        )
+        for index in range(labs)
+    )
+
+
+def _post_counting(patient, body: dict) -> tuple[int, dict]:
+    client = token_client(patient_user_get_or_create(patient))
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post("/api/v1/check-ins/", body, format="json")
+    assert response.status_code == 201, response.content
+    return len(queries.captured_queries), response.json()
+
+
+@pytest.mark.parametrize("past", [1, 30])
+def test_a_green_check_in_costs_the_same_queries_whatever_the_history(make_enrolled_patient, past):
+    short = make_enrolled_patient(discharged_days_ago=5)
+    long = make_enrolled_patient(discharged_days_ago=5)
+    _history(short, check_ins=1, labs=1)
+    _history(long, check_ins=past, labs=past)
+    few, reply = _post_counting(short, {"answers": answers()})
+    many, _ = _post_counting(long, {"answers": answers()})
+    assert reply["triage"]["level"] == "green"
+    assert many == few
+    assert few <= GREEN_BUDGET, f"a green check-in ran {few} queries (budget {GREEN_BUDGET})"
+
+
+def test_a_red_check_in_with_page_recall_and_advice_stays_within_its_budget(make_enrolled_patient, on_call_surgeon):
+    patient = make_enrolled_patient(discharged_days_ago=5)
+    _history(patient, check_ins=30, labs=12)
+    count, reply = _post_counting(patient, {"answers": answers(jaundice=True)})
+    assert reply["triage"]["level"] == "red" and reply["triage"]["alerts"]
+    assert count <= RED_BUDGET, f"a red check-in ran {count} queries (budget {RED_BUDGET})"
