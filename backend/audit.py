@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 
 from django.http import HttpRequest
+from rest_framework.throttling import BaseThrottle
 
 from backend.models import AuditAction, AuditRecord, User
 
 
 def client_address(request: HttpRequest | None) -> str | None:
+    """The caller's address as the sign-in throttles see it (DRF's ``get_ident``):
+    REMOTE_ADDR, or with ``TRUSTED_PROXIES`` set, the address our own proxy recorded in
+    X-Forwarded-For. Never an entry the client wrote itself: an audit trail must not be
+    forgeable."""
     if request is None:
         return None
-    # REMOTE_ADDR only: X-Forwarded-For is set by the client unless a trusted proxy
-    # rewrites it, and an audit trail must not be forgeable.
-    return request.META.get("REMOTE_ADDR") or None
+    address = BaseThrottle().get_ident(request)
+    try:
+        # A proxy count set higher than the proxies there are reaches a client-written
+        # entry: keep the connection's own address rather than store (or choke on) it.
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return request.META.get("REMOTE_ADDR") or None
 
 
 def audit_record(

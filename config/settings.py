@@ -231,6 +231,11 @@ REST_FRAMEWORK = {
     },
     "EXCEPTION_HANDLER": "backend.exceptions.api_exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # How many reverse proxies of ours stand in front (docker-compose's nginx: 1). The
+    # client's address is then that many hops from the right of X-Forwarded-For; with
+    # 0 the header is ignored, since anyone can send it (a throttle per address that
+    # believed it could be dodged with a made-up header on every guess).
+    "NUM_PROXIES": env.int("TRUSTED_PROXIES", default=0),
 }
 
 # Tokens are stored hashed (knox) and expire: staff within a working day, patients

@@ -72,3 +72,20 @@ def test_audit_record_delete_is_refused(nurse_client, patient):
         with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("DELETE FROM backend_auditrecord")
     assert AuditRecord.objects.filter(patient_id=patient.pk).count() == 1
+
+
+def test_a_made_up_forwarded_for_header_is_not_the_audited_address(nurse_client, patient):
+    """Without a trusted proxy (TRUSTED_PROXIES=0, the default) the client wrote the
+    header: the audit keeps the connection's address."""
+    nurse_client.get(f"/api/v1/patients/{patient.pk}/", HTTP_X_FORWARDED_FOR="203.0.113.9")
+    assert AuditRecord.objects.get(action="read", object_type="patient").ip_address == "127.0.0.1"
+
+
+def test_behind_our_proxy_the_address_it_forwarded_is_audited(nurse_client, patient, settings):
+    """With one trusted proxy (docker-compose's nginx) the last X-Forwarded-For entry is
+    the one nginx appended; anything the client put before it is ignored."""
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    nurse_client.get(f"/api/v1/patients/{patient.pk}/", HTTP_X_FORWARDED_FOR="198.51.100.7, 203.0.113.9")
+    assert AuditRecord.objects.get(action="read", object_type="patient").ip_address == "203.0.113.9"
+    nurse_client.get(f"/api/v1/patients/{patient.pk}/", HTTP_X_FORWARDED_FOR="not-an-address")
+    assert AuditRecord.objects.filter(action="read", object_type="patient").latest("id").ip_address == "127.0.0.1"

@@ -64,6 +64,21 @@ def test_login_is_throttled_per_account(anonymous_client, nurse):
     assert "Retry-After" in blocked.headers
 
 
+def test_a_made_up_forwarded_for_header_does_not_dodge_the_address_throttle(anonymous_client, nurse):
+    """One address guessing 21 accounts, each try under a new X-Forwarded-For: still the
+    same address to the throttle (20/min), since no proxy of ours wrote that header."""
+    statuses = [
+        anonymous_client.post(
+            "/api/v1/auth/token/",
+            {"username": f"guess-{attempt}", "password": "wrong"},
+            HTTP_X_FORWARDED_FOR=f"198.51.100.{attempt}",
+        ).status_code
+        for attempt in range(21)
+    ]
+    assert statuses[:20] == [400] * 20
+    assert statuses[20] == 429
+
+
 def test_logout_revokes_token(nurse_client):
     assert nurse_client.post("/api/v1/auth/logout/").status_code == 204
     assert nurse_client.get("/api/v1/patients/").status_code == 401
