@@ -26,8 +26,7 @@ class ProtocolVersion(models.Model):
     protocol = models.ForeignKey(Protocol, on_delete=models.PROTECT, related_name="versions")
     version = models.CharField(max_length=40)
     content_hash = models.CharField(max_length=64)
-    # The source files as published: {"protocol.yaml": "...", "rules.yaml": "..."}.
-    files = models.JSONField()
+    # The source files are in ProtocolVersionTexts, not here (see there).
     published_at = models.DateTimeField(auto_now_add=True)
     is_current = models.BooleanField(default=True)
 
@@ -42,6 +41,20 @@ class ProtocolVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.protocol_id} v{self.version}"
+
+
+class ProtocolVersionTexts(models.Model):
+    """A published version's source files as published: {"protocol.yaml": "...",
+    "rules.yaml": "..."}. Apart from the version row because every check-in, alert,
+    enrollment and worklist read joins its version: about 70 KB of YAML per joined row
+    cost more than the rest of a check-in's reads together. The texts are read once per
+    version per process, into the definition cache (``protocol_definition``)."""
+
+    version = models.OneToOneField(ProtocolVersion, on_delete=models.PROTECT, primary_key=True, related_name="texts")
+    files = models.JSONField()
+
+    def __str__(self) -> str:
+        return f"texts of {self.version_id}"
 
 
 class Enrollment(models.Model):

@@ -69,16 +69,10 @@ class CheckInResult:
 # --- selectors ---------------------------------------------------------------------------
 
 
-# A protocol version's stored texts (about 70 KB of YAML) are read once per version into
-# the definition cache (``protocol_definition``); rows fetched on every request leave them.
-PROTOCOL_TEXTS = "protocol_version__files"
-
-
 def _active_enrollments(*, patient_id: int) -> QuerySet[Enrollment]:
     # The latest first, should a second operation have enrolled a second episode.
     return (
         Enrollment.objects.select_related("episode", "protocol_version__protocol")
-        .defer(PROTOCOL_TEXTS)
         .filter(patient_id=patient_id, status=Enrollment.Status.ACTIVE)
         .order_by("-enrolled_at", "-id")
     )
@@ -112,7 +106,7 @@ def checkin_list(*, user: User, patient_id: int | None = None) -> QuerySet[Check
             check_ins = check_ins.filter(patient_id=patient_id)
     else:
         return CheckIn.objects.none()
-    return check_ins.select_related("protocol_version").defer("protocol_version__files").order_by("-taken_at", "-id")
+    return check_ins.select_related("protocol_version").order_by("-taken_at", "-id")
 
 
 def checkin_alert_ids(*, check_in_ids: list[int]) -> dict[int, list[int]]:

@@ -2,8 +2,8 @@
 stored version back into a ``ProtocolDefinition``.
 
 The files under ``followup/protocols/data/<slug>/`` are the source; a
-``ProtocolVersion`` row is a published copy of them (the whole texts, in
-``ProtocolVersion.files``). A patient stays on the version they were enrolled on, so
+``ProtocolVersion`` row is a published copy of them (the whole texts, in its
+``ProtocolVersionTexts`` row). A patient stays on the version they were enrolled on, so
 every evaluation loads the rules from the STORED texts of that version, never from
 the files as they are today: a protocol edited next month must not change how last
 month's check-ins are judged, and every alert names the version that fired it.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from django.db import IntegrityError, transaction
 
-from followup.models import Protocol, ProtocolVersion
+from followup.models import Protocol, ProtocolVersion, ProtocolVersionTexts
 from followup.protocols import DEFAULT_DATA_DIR, ProtocolDefinition, ProtocolLoadError, load_protocol
 from followup.protocols.loader import PROTOCOL_FILE, RULES_FILE
 
@@ -152,9 +152,9 @@ def _publish(*, slug: str, definition: ProtocolDefinition, files: dict[str, str]
             protocol=protocol,
             version=version,
             content_hash=definition.content_hash,
-            files=dict(files),
             is_current=True,
         )
+        ProtocolVersionTexts.objects.create(version=created, files=dict(files))
     with _lock:
         _by_version[(created.pk, created.content_hash)] = definition
     return created
@@ -167,7 +167,8 @@ def protocol_definition(version: ProtocolVersion) -> ProtocolDefinition:
         cached = _by_version.get(key)
     if cached is not None:
         return cached
-    definition = protocol_definition_from_texts(files=version.files, label=version.protocol.slug)
+    files = ProtocolVersionTexts.objects.get(version_id=version.pk).files
+    definition = protocol_definition_from_texts(files=files, label=version.protocol.slug)
     with _lock:
         _by_version[key] = definition
     return definition

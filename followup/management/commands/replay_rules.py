@@ -114,7 +114,7 @@ def _candidate(path: Path, *, slug: str | None) -> ProtocolDefinition:
         version = current.select_related("protocol").order_by("protocol__slug").first()
         if version is None:
             raise CommandError(f"--protocol: no protocol.yaml beside {rules_path} and no published protocol to use")
-        files[PROTOCOL_FILE] = version.files[PROTOCOL_FILE]
+        files[PROTOCOL_FILE] = version.texts.files[PROTOCOL_FILE]
         sources[PROTOCOL_FILE] = f"{PROTOCOL_FILE} of published version {version.version}"
     try:
         return protocol_definition_from_texts(files=files, label=slug or "candidate", sources=sources)

@@ -41,7 +41,8 @@ def test_the_files_are_published_once_with_their_texts(protocol_version):
     assert protocol_version_current(SLUG) == protocol_version
     assert ProtocolVersion.objects.count() == 1
     assert protocol_version.version == "2026.1" and protocol_version.is_current
-    assert protocol_version.files["rules.yaml"] == (DEFAULT_DATA_DIR / SLUG / "rules.yaml").read_text(encoding="utf-8")
+    stored = protocol_version.texts.files["rules.yaml"]
+    assert stored == (DEFAULT_DATA_DIR / SLUG / "rules.yaml").read_text(encoding="utf-8")
     assert protocol_definition(protocol_version).ruleset.get("jaundice").severity == "red"
 
 
