@@ -112,6 +112,7 @@ def run(port: int) -> int:
         env["VIGIL_DEMO_PASSWORD"] = _demo_password(env, _data_dir())
         _run(env, "migrate", "--no-input")
         _run(env, "seed_demo", "--if-empty")
+        _run(env, "seed_demo_plans", "--if-empty")
         python = sys.executable
         bind = env.get("BIND", "127.0.0.1")
         commands = {
