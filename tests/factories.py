@@ -1,4 +1,4 @@
-"""factory_boy factories for the clinic core. Phone numbers are in ranges reserved for
+"""factory_boy factories for the clinic core and lab results. Phone numbers are in ranges reserved for
 fiction (+44 20 7946 0xxx, Ofcom's drama range), so nothing here can text a real person."""
 
 from __future__ import annotations
@@ -7,8 +7,10 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import factory
+from django.utils import timezone
 
 from backend.models import CareTeam, Clinic, Episode, Patient, Role, User
+from followup.models import Observation
 
 PASSWORD = "correct horse battery staple"
 
@@ -72,3 +74,19 @@ class EpisodeFactory(factory.django.DjangoModelFactory):
     surgery_date = factory.LazyFunction(lambda: date.today() - timedelta(days=8))
     discharge_date = factory.LazyFunction(lambda: date.today() - timedelta(days=2))
     baseline_weight_kg = Decimal("80.0")
+
+
+class LabResultFactory(factory.django.DjangoModelFactory):
+    """A lab result entered in the unit the protocol judges in: bilirubin in µmol/L
+    unless told otherwise (the value as entered is the value stored)."""
+
+    class Meta:
+        model = Observation
+
+    patient = factory.SubFactory(PatientFactory)
+    code = "bilirubin_umol_l"
+    value = 20.0
+    unit = "umol/L"
+    entered_value = factory.SelfAttribute("value")
+    entered_unit = factory.SelfAttribute("unit")
+    observed_at = factory.LazyFunction(timezone.now)

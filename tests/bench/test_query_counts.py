@@ -29,12 +29,11 @@ from followup.models import (
     CheckIn,
     Enrollment,
     EscalationStep,
-    Observation,
     ScheduledCheckIn,
     WorklistItem,
 )
 from followup.services.protocols import protocol_version_current
-from tests.factories import EpisodeFactory, PatientFactory, UserFactory
+from tests.factories import EpisodeFactory, LabResultFactory, PatientFactory, UserFactory
 
 FEW, MANY = 1, 30
 ANSWERS = {"temperature_c": 38.6, "jaundice": True, "abdominal_pain": 6}
@@ -174,13 +173,9 @@ def build_alerts(n: int, clinic: Clinic, nurse: User) -> str:
 def build_observations(n: int, clinic: Clinic, nurse: User) -> str:
     for index in range(n):
         patient = PatientFactory(clinic=clinic)
-        Observation.objects.create(
+        LabResultFactory(
             patient=patient,
-            code="bilirubin_umol_l",
             value=20.0 + index,
-            unit="umol/L",
-            entered_value=20.0 + index,
-            entered_unit="umol/L",
             observed_at=timezone.now() - timedelta(hours=index + 1),
             entered_by=nurse,
         )

@@ -13,11 +13,11 @@ from django.utils import timezone
 
 from backend.models import AuditRecord, OnCallShift, Role
 from backend.services import patient_user_get_or_create
-from followup.models import Alert, Observation
+from followup.models import Alert
 from followup.services.alerts import alert_acknowledge, alert_resolve
 from followup.services.checkins import checkin_submit
 from tests.dashboard.conftest import red_alert_raise
-from tests.factories import PatientFactory, UserFactory
+from tests.factories import LabResultFactory, PatientFactory, UserFactory
 from tests.followup.checkins.checkin_helpers import answers
 
 pytestmark = pytest.mark.django_db
@@ -225,15 +225,7 @@ def test_the_card_endpoint_gives_what_a_live_card_needs(nurse, enrolled):
 def test_the_patient_page_shows_the_timeline_and_the_series(nurse, chain, enrolled):
     checkin_submit(patient=enrolled, answers=answers(temperature_c=38.9), channel="app")
     checkin_submit(patient=enrolled, answers=answers(temperature_c=37.2, weight_kg=78.5), channel="sms")
-    Observation.objects.create(
-        patient=enrolled,
-        code="bilirubin_umol_l",
-        value=62.0,
-        unit="umol/L",
-        entered_value=62.0,
-        entered_unit="umol/L",
-        observed_at=timezone.now(),
-    )
+    LabResultFactory(patient=enrolled, value=62.0)
     response = signed_in(nurse).get(f"/dashboard/patients/{enrolled.pk}/")
     assert response.status_code == 200
     series = {one["id"]: one for one in response.context["series"]}

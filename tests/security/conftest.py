@@ -23,7 +23,14 @@ from followup.services.checkins import checkin_submit
 from followup.services.protocols import protocol_version_current
 from notifications.models import MessageKind
 from notifications.services import sms_enqueue
-from tests.factories import CareTeamFactory, ClinicFactory, EpisodeFactory, PatientFactory, UserFactory
+from tests.factories import (
+    CareTeamFactory,
+    ClinicFactory,
+    EpisodeFactory,
+    LabResultFactory,
+    PatientFactory,
+    UserFactory,
+)
 
 GREEN_ANSWERS: dict[str, Any] = {
     "temperature_c": 36.8,
@@ -118,16 +125,7 @@ def patient_data_create(*, clinic: Clinic, care_team: Any, by: User, **fields: A
         request=None,
     )
     alert = Alert.objects.get(pk=result.alert_ids[0])
-    observation = Observation.objects.create(
-        patient=patient,
-        code="bilirubin_umol_l",
-        value=20.0,
-        unit="umol/L",
-        entered_value=20.0,
-        entered_unit="umol/L",
-        observed_at=now - timedelta(hours=1),
-        entered_by=by,
-    )
+    observation = LabResultFactory(patient=patient, observed_at=now - timedelta(hours=1), entered_by=by)
     worklist_item = WorklistItem.objects.create(patient=patient, clinic=clinic, kind="nurse_call", detail="call")
     sms_enqueue(
         clinic_id=clinic.pk,

@@ -15,6 +15,7 @@ from django.utils import timezone
 from backend.services import patient_user_get_or_create
 from followup.models import CheckIn, Enrollment, Observation
 from tests.conftest import token_client
+from tests.factories import LabResultFactory
 from tests.followup.checkins.checkin_helpers import answers
 
 # knox (2), the permission's patient, enrollment + patient lock, history, labs, next
@@ -41,15 +42,7 @@ def _history(patient, *, check_ins: int, labs: int) -> None:
         for index in range(check_ins)
     )
     Observation.objects.bulk_create(
-        Observation(
-            patient=patient,
-            code="bilirubin_umol_l",
-            value=12.0,
-            unit="umol/L",
-            entered_value=12.0,
-            entered_unit="umol/L",
-            observed_at=now - timedelta(hours=2 + index),
-        )
+        LabResultFactory.build(patient=patient, value=12.0, observed_at=now - timedelta(hours=2 + index))
         for index in range(labs)
     )
 
