@@ -41,6 +41,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy --strict followup/rules
+	$(VENV)/bin/lint-imports
 
 # `make bench`: every benchmark in bench/ against PostgreSQL and Redis, one table
 # (bench/run.py; the README's performance section). DATABASE_URL / REDIS_URL, or the

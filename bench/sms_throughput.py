@@ -85,8 +85,8 @@ from backend.models import AuditRecord, Clinic, Episode, Patient  # noqa: E402
 from config.celery import app as celery_app  # noqa: E402
 from followup.models import Enrollment, ScheduledCheckIn  # noqa: E402
 from followup.services.protocols import protocol_version_current  # noqa: E402
+from followup.sms.conversations import conversation_start  # noqa: E402
 from notifications.backends.twilio import RebasedTwilioHttpClient  # noqa: E402
-from notifications.conversations import conversation_start  # noqa: E402
 from notifications.models import DeliveryAttempt, MessageKind, MessageStatus, OutgoingMessage  # noqa: E402
 from notifications.ratelimit import sms_rate_reset  # noqa: E402
 from notifications.services import sms_enqueue  # noqa: E402

@@ -177,9 +177,15 @@ CELERY_BEAT_SCHEDULE = {
     "alerts: escalate what is due": {"task": "followup.escalation_tasks.escalations_tick", "schedule": 20.0},
     "alerts: audit overdue and undelivered": {"task": "followup.escalation_tasks.auditor_tick", "schedule": 60.0},
     "outbox: re-drive undelivered": {"task": "notifications.tasks.outbox_sweep", "schedule": 30.0},
-    "sms: expire idle conversations": {"task": "notifications.tasks.conversations_expire", "schedule": 60.0},
+    "sms: expire idle conversations": {"task": "followup.tasks.conversations_expire", "schedule": 60.0},
     "idempotency keys: purge expired": {"task": "backend.tasks.idempotency_records_purge_task", "schedule": 3600.0},
 }
+
+# Delivery calls back into follow-up logic through these names only (notifications
+# imports nothing from followup): what an inbound SMS means, and who must phone a
+# patient a message cannot reach (H11).
+VIGIL_SMS_INBOUND_ROUTER = "followup.sms.inbound.inbound_route"
+VIGIL_SMS_UNDELIVERABLE_HANDLER = "followup.sms.unreachable.message_undeliverable_record"
 
 # --- Internationalisation -----------------------------------------------------------
 LANGUAGE_CODE = "en"

@@ -10,6 +10,7 @@ import logging
 from celery import shared_task
 
 from followup.services.timekeeping import appointments_remind, scheduled_checkins_tick
+from followup.sms.expiry import conversations_expire_run
 
 logger = logging.getLogger(__name__)
 
@@ -28,3 +29,12 @@ def appointments_tick() -> int:
     if reminded:
         logger.info("appointments tick: %s reminders", reminded)
     return reminded
+
+
+@shared_task(ignore_result=True)
+def conversations_expire() -> int:
+    """SMS conversations whose check-in window has closed (followup.sms.expiry)."""
+    expired = conversations_expire_run()
+    if expired:
+        logger.info("sms conversations expired: %s", expired)
+    return expired

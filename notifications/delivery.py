@@ -55,10 +55,10 @@ from twilio.rest import Client
 
 from notifications.backends import SmsDeliveryError, SmsMessage, get_sms_backend
 from notifications.backends.twilio import RebasedTwilioHttpClient, TwilioBackend
+from notifications.hooks import message_undeliverable
 from notifications.models import DeliveryAttempt, MessageStatus, OutgoingMessage
 from notifications.ratelimit import sending_number, sms_slot_reserve
 from notifications.services import OPTED_OUT_REASON, outbox_task_schedule, patient_opted_out
-from notifications.unreachable import message_undeliverable_record
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ def _fail(message: OutgoingMessage, claim: datetime, *, code: int | None, reason
     with transaction.atomic():
         if not _settle(message.pk, claim, status=MessageStatus.FAILED, error_code=code, error_message=reason[:300]):
             return
-        message_undeliverable_record(message=message, code=code, reason=reason)
+        message_undeliverable(message=message, code=code, reason=reason)
 
 
 @dataclass(frozen=True)

@@ -1,89 +1,29 @@
-"""Inbound SMS: claim each message once, then route it.
+"""Inbound SMS, delivery's side: claim each message once, then hand it to the router.
 
 ``inbound_receive`` is the one service the webhook calls. The ``MessageSid`` is
 claimed first (a unique row, committed on its own), so a message Twilio delivers
 twice is handled once; the routing then runs in one transaction with the claim row
 locked and marked processed at the end, so a retry after a crash re-runs it and a
-concurrent duplicate waits and finds it done. The patients on the sender's number are
-locked too: two quick replies from one phone are taken one after the other, each
-against the question the previous one left.
+concurrent duplicate waits and finds it done.
 
-Routing, in order:
-1. An on-call number's ``ACK <code>`` acknowledges that alert, by that person, through
-   the same service as the dashboard (escalation stops).
-2. Keywords, at any time and in any case (the carriers' English words and the
-   protocol's words in every language): STOP opts every patient on the number out
-   (confirmed once), START opts them back in, HELP answers with the clinic's name and
-   phone and how to stop, and changes nothing.
-3. The number is matched to patients of any clinic in E.164. No patient: a short
-   reply naming the clinic's phone, and nothing else is kept. Several (a family
-   phone, H5): "who is answering?" with their given names, numbered, and the message
-   is held - recorded for nobody - until the sender picks.
-4. For the patient: a reply inside an active conversation is its next step; a YES to
-   a recall texted lately confirms it; anything else is free text, kept and put on
-   the nurses' worklist.
-
-Every reply goes through the outbox (recorded, tracked, listed in the history). A
-reply answers the patient's own message, so quiet hours do not hold it.
-
-Which clinic answers a stranger: Vigil runs one sending number per installation, so
-it is the installation's first clinic. (With a number per clinic, it would be the
-clinic whose number the message was sent to, the form's ``To``.)
+What a message means (a check-in answer, STOP, an on-call ACK, free text) is
+follow-up logic: the router is named in settings (``VIGIL_SMS_INBOUND_ROUTER``), so
+delivery imports nothing from the follow-up app.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 import phonenumbers
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from backend.audit import audit_record
-from backend.models import STAFF_ROLES, AuditAction, Clinic, Patient, User
-from followup.models import Alert, WorklistItem
-from followup.protocols import ProtocolDefinition
-from followup.services.alerts import AlertConflict, alert_acknowledge
-from followup.services.checkins import enrollment_active_for
-from followup.services.protocols import protocol_definition, protocol_version_current
-from followup.services.triage import clinic_phone_display
-from notifications.conversations import conversation_end, conversation_expire, conversation_reply, text_values
-from notifications.models import (
-    InboundMessage,
-    MessageHistoryEntry,
-    MessageKind,
-    OutgoingMessage,
-    SharedPhoneChoice,
-    SmsConversation,
-)
-from notifications.recalls import recall_awaiting_reply, recall_confirm
-from notifications.services import sms_enqueue
-from notifications.sms_parsing import ReplyNotUnderstood, format_choices, match_ack, match_keyword, parse_reply
-from notifications.sms_texts import (
-    ACK_ALREADY,
-    ACK_DONE,
-    ACK_RESOLVED,
-    ACK_UNKNOWN,
-    FREE_TEXT_RECEIVED,
-    STAFF_HELP,
-    language_for_number,
-    text_for,
-)
+from backend.models import STAFF_ROLES, Patient, User
+from notifications.hooks import inbound_route
+from notifications.models import InboundMessage
 
 logger = logging.getLogger(__name__)
-
-HandledAs = InboundMessage.HandledAs
-DEFAULT_PROTOCOL = "post-hepatectomy"
-# How long a family phone's "who is answering" pick holds after its last message, and
-# how long a question waits for the pick.
-CHOICE_HOLDS_FOR = timedelta(hours=2)
-CHOICE_ASKED_FOR = timedelta(hours=24)
-# One "a nurse will read it" per patient per hour, however many texts they send.
-FREE_TEXT_REPLY_EVERY = timedelta(hours=1)
-# A stranger texting again and again gets one answer a day.
-STRANGER_REPLY_EVERY = timedelta(days=1)
-UNRESOLVED = (Alert.Status.OPEN, Alert.Status.ACKNOWLEDGED)
 
 
 def phone_e164(value: str) -> str | None:
@@ -97,26 +37,19 @@ def phone_e164(value: str) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _staff_on(phone: str) -> list[User]:
-    return list(
-        User.objects.filter(phone=phone, is_active=True, role__in=STAFF_ROLES, clinic__isnull=False).order_by("id")
+def _known(sender: str | None) -> bool:
+    if sender is None:
+        return False
+    return (
+        Patient.objects.filter(phone=sender).exists()
+        or User.objects.filter(phone=sender, is_active=True, role__in=STAFF_ROLES, clinic__isnull=False).exists()
     )
-
-
-def _definition_for(patient: Patient | None) -> ProtocolDefinition:
-    """The patient's protocol version (their keywords and texts), else the current one."""
-    enrollment = enrollment_active_for(patient=patient) if patient is not None else None
-    version = enrollment.protocol_version if enrollment is not None else protocol_version_current(DEFAULT_PROTOCOL)
-    return protocol_definition(version)
-
-
-# --- the service the webhook calls ----------------------------------------------------------
 
 
 def inbound_receive(*, message_sid: str, from_phone: str, to_phone: str, body: str) -> InboundMessage:
     """Claim ``message_sid`` and handle the message once; a repeat does nothing."""
     sender = phone_e164(from_phone)
-    known = sender is not None and (Patient.objects.filter(phone=sender).exists() or bool(_staff_on(sender)))
+    known = _known(sender)
     try:
         # The claim: a unique row, committed before any work. For a number that
         # matches nobody only the claim is kept: no number, no body.
@@ -139,320 +72,7 @@ def inbound_process(*, inbound_id: int, sender: str | None, body: str) -> None:
         inbound = InboundMessage.objects.select_for_update().get(pk=inbound_id)
         if inbound.processed_at is not None:
             return
-        inbound.handled_as = _route(inbound=inbound, sender=sender, body=body)
+        inbound.handled_as = inbound_route(inbound=inbound, sender=sender, body=body)
         inbound.processed_at = timezone.now()
         inbound.save(update_fields=["handled_as", "processed_at", "patient", "clinic", "staff_user", "conversation"])
     logger.info("inbound sms %s handled as %s", inbound.pk, inbound.handled_as)
-
-
-def _route(*, inbound: InboundMessage, sender: str | None, body: str) -> str:
-    if sender is None:
-        return HandledAs.UNKNOWN_NUMBER  # nothing to answer to
-    # Locked: one phone's messages are taken one at a time (see the module doc).
-    patients = list(Patient.objects.select_for_update().filter(phone=sender).select_related("clinic").order_by("id"))
-    staff = _staff_on(sender)
-    if staff:
-        code = match_ack(body)
-        if code is not None:
-            return _staff_ack(inbound=inbound, staff=staff, code=code, sender=sender)
-
-    definition = _definition_for(patients[0] if patients else None)
-    keyword = match_keyword(body, extra=definition.keywords().as_mapping())
-    if staff and not patients:
-        inbound.staff_user = staff[0]
-        inbound.clinic_id = staff[0].clinic_id
-        if keyword != "stop":  # never text back someone who said STOP
-            _staff_reply(inbound=inbound, user=staff[0], sender=sender, body=STAFF_HELP)
-        return HandledAs.STAFF_OTHER
-    if not patients:
-        return _stranger(inbound=inbound, sender=sender, keyword=keyword, definition=definition)
-    if keyword is not None:
-        return _keyword(inbound=inbound, keyword=keyword, patients=patients, definition=definition)
-    if len(patients) == 1:
-        return patient_message(inbound=inbound, patient=patients[0])
-    return _shared_phone(inbound=inbound, sender=sender, patients=patients, definition=definition)
-
-
-# --- staff --------------------------------------------------------------------------------------
-
-
-def _staff_reply(*, inbound: InboundMessage, user: User, sender: str, body: str) -> None:
-    assert user.clinic_id is not None
-    sms_enqueue(
-        clinic_id=user.clinic_id,
-        to_phone=sender,
-        body=body,
-        kind=MessageKind.REPLY,
-        idempotency_key=f"inbound-reply:{inbound.pk}",
-        staff_user=user,
-    )
-
-
-def _staff_ack(*, inbound: InboundMessage, staff: list[User], code: str, sender: str) -> str:
-    """``ACK <code>`` from an on-call phone: the same acknowledgement as the dashboard."""
-    clinics = {user.clinic_id: user for user in staff}
-    alerts = Alert.objects.filter(ack_code=code, clinic_id__in=clinics).order_by("-created_at")
-    alert = alerts.filter(status__in=UNRESOLVED).first() or alerts.first()
-    user = clinics[alert.clinic_id] if alert is not None else staff[0]
-    inbound.staff_user = user
-    inbound.clinic_id = user.clinic_id
-    if alert is None:
-        text = ACK_UNKNOWN
-    elif alert.status == Alert.Status.ACKNOWLEDGED:
-        text = ACK_ALREADY
-    else:
-        try:
-            alert_acknowledge(alert=alert, by=user)
-            text = ACK_DONE
-        except AlertConflict:
-            text = ACK_RESOLVED
-    _staff_reply(inbound=inbound, user=user, sender=sender, body=text.format(code=code))
-    return HandledAs.ACK
-
-
-# --- strangers and keywords ---------------------------------------------------------------------
-
-
-def _stranger(*, inbound: InboundMessage, sender: str, keyword: str | None, definition: ProtocolDefinition) -> str:
-    """A number that matches no patient: tell them whom to call, keep nothing else."""
-    clinic = Clinic.objects.order_by("id").first()
-    if clinic is None or keyword == "stop":
-        return HandledAs.UNKNOWN_NUMBER  # never text back someone who said STOP
-    recently = OutgoingMessage.objects.filter(
-        to_phone=sender,
-        kind=MessageKind.REPLY,
-        patient__isnull=True,
-        staff_user__isnull=True,
-        created_at__gte=timezone.now() - STRANGER_REPLY_EVERY,
-    ).exists()
-    if not recently:
-        text = definition.sms_text(
-            "unknown_number",
-            language_for_number(sender),
-            clinic_name=clinic.name,
-            clinic_phone=clinic_phone_display(clinic=clinic),
-        )
-        sms_enqueue(
-            clinic_id=clinic.pk,
-            to_phone=sender,
-            body=text,
-            kind=MessageKind.REPLY,
-            idempotency_key=f"inbound-reply:{inbound.pk}",
-        )
-    return HandledAs.UNKNOWN_NUMBER
-
-
-def _attribute(*, inbound: InboundMessage, patient: Patient) -> None:
-    """The message is this patient's: it joins their history (once)."""
-    inbound.patient = patient
-    inbound.clinic_id = patient.clinic_id
-    # Once per message and patient: a message is processed once.
-    MessageHistoryEntry.objects.create(
-        patient=patient, inbound=inbound, direction=MessageHistoryEntry.Direction.INBOUND
-    )
-
-
-def _keyword_reply(*, inbound: InboundMessage, patient: Patient, key: str, definition: ProtocolDefinition) -> None:
-    sms_enqueue(
-        clinic_id=patient.clinic_id,
-        to_phone=str(patient.phone),
-        body=definition.sms_text(key, patient.language, **text_values(patient=patient)),
-        kind=MessageKind.KEYWORD_REPLY,
-        idempotency_key=f"inbound-reply:{inbound.pk}",
-        patient=patient,
-        # STOP's confirmation and HELP's answer reach an opted-out patient (carriers
-        # require both); nothing else does.
-        opt_out_exempt=key in ("stop", "help"),
-    )
-
-
-def _keyword(*, inbound: InboundMessage, keyword: str, patients: list[Patient], definition: ProtocolDefinition) -> str:
-    """STOP / START / HELP apply to the phone number: every patient on it."""
-    for patient in patients:
-        _attribute(inbound=inbound, patient=patient)
-    if len(patients) > 1:
-        inbound.patient = None  # the number's message, not one patient's
-    first = patients[0]
-    if keyword == "help":
-        _keyword_reply(inbound=inbound, patient=first, key="help", definition=definition)
-        return HandledAs.HELP
-
-    now = timezone.now()
-    stop = keyword == "stop"
-    changed = [patient for patient in patients if (patient.sms_opted_out_at is None) == stop]
-    for patient in changed:
-        patient.sms_opted_out_at = now if stop else None
-        patient.save(update_fields=["sms_opted_out_at", "updated_at"])
-        audit_record(
-            actor=patient.user if patient.user_id else None,
-            action=AuditAction.UPDATE,
-            object_type="patient_sms_opt_out",
-            objects=[(patient.pk, patient.pk)],
-            clinic_id=patient.clinic_id,
-        )
-    if stop:
-        for conversation in SmsConversation.objects.select_for_update().filter(
-            patient__in=patients, state=SmsConversation.State.ACTIVE
-        ):
-            conversation_end(conversation=conversation, state=SmsConversation.State.STOPPED)
-        if changed:  # confirmed once; a second STOP gets no answer
-            _keyword_reply(inbound=inbound, patient=changed[0], key="stop", definition=definition)
-        return HandledAs.STOP
-    _keyword_reply(inbound=inbound, patient=first, key="start", definition=definition)
-    return HandledAs.START
-
-
-# --- a phone several patients share (H5) -------------------------------------------------------------
-
-
-def _choice_options(patients: list[Patient], language: str) -> list[tuple[str, dict[str, str]]]:
-    several_clinics = len({patient.clinic_id for patient in patients}) > 1
-    options = []
-    for patient in patients:
-        label = f"{patient.given_name} ({patient.clinic.name})" if several_clinics else patient.given_name
-        options.append((str(patient.pk), {language: label, "en": label}))
-    return options
-
-
-def _shared_phone(
-    *, inbound: InboundMessage, sender: str, patients: list[Patient], definition: ProtocolDefinition
-) -> str:
-    now = timezone.now()
-    by_id = {patient.pk: patient for patient in patients}
-    choice = (
-        SharedPhoneChoice.objects.select_for_update().filter(phone=sender, expires_at__gt=now).order_by("-id").first()
-    )
-    if choice is not None and choice.chosen_patient_id in by_id:
-        choice.expires_at = now + CHOICE_HOLDS_FOR
-        choice.save(update_fields=["expires_at"])
-        return patient_message(inbound=inbound, patient=by_id[choice.chosen_patient_id])
-
-    if choice is not None and choice.chosen_patient_id is None:
-        offered = [by_id[pk] for pk in choice.candidates if pk in by_id]
-        picked = _picked(body=inbound.body, offered=offered, language=choice.language)
-        if picked is not None:
-            choice.chosen_patient = picked
-            choice.chosen_at = now
-            choice.expires_at = now + CHOICE_HOLDS_FOR
-            choice.save(update_fields=["chosen_patient", "chosen_at", "expires_at"])
-            _attribute(inbound=inbound, patient=picked)
-            # Now, and only now, the held messages are recorded - for the one named.
-            for held in InboundMessage.objects.select_for_update().filter(pk__in=choice.held).order_by("id"):
-                if held.handled_as == HandledAs.HELD:
-                    held.handled_as = patient_message(inbound=held, patient=picked)
-                    held.save(update_fields=["handled_as", "patient", "clinic", "conversation"])
-            return HandledAs.PATIENT_CHOICE
-        choice.held = [*choice.held, inbound.pk]
-        choice.save(update_fields=["held"])
-    else:
-        offered = patients
-        choice = SharedPhoneChoice.objects.create(
-            phone=sender,
-            candidates=[patient.pk for patient in patients],
-            held=[inbound.pk],
-            language=patients[0].language,
-            expires_at=now + CHOICE_ASKED_FOR,
-        )
-    first = offered[0] if offered else patients[0]
-    options = format_choices(_choice_options(offered or patients, choice.language), choice.language)
-    sms_enqueue(
-        clinic_id=first.clinic_id,
-        to_phone=sender,
-        body=definition.sms_text("which_patient", choice.language, options=options, **text_values(patient=first)),
-        kind=MessageKind.REPLY,
-        idempotency_key=f"inbound-reply:{inbound.pk}",
-    )
-    return HandledAs.HELD
-
-
-def _picked(*, body: str, offered: list[Patient], language: str) -> Patient | None:
-    if not offered:
-        return None
-    try:
-        value = parse_reply(body, qtype="choice", language=language, choices=_choice_options(offered, language))
-    except ReplyNotUnderstood:
-        return None
-    return next(patient for patient in offered if str(patient.pk) == value)
-
-
-# --- one patient's message ----------------------------------------------------------------------------
-
-
-def patient_message(*, inbound: InboundMessage, patient: Patient) -> str:
-    """Handle a message known to come from ``patient``; returns how it was handled."""
-    _attribute(inbound=inbound, patient=patient)
-    body = inbound.body
-    conversation = (
-        SmsConversation.objects.select_for_update()
-        .select_related("patient__clinic", "protocol_version__protocol")
-        .filter(patient=patient, state=SmsConversation.State.ACTIVE)
-        .first()
-    )
-    if conversation is not None and conversation.expires_at <= timezone.now():
-        # The window closed before the expiry task got to it: the check-in is missed,
-        # and this message is free text for the nurses.
-        conversation_expire(conversation_id=conversation.pk)
-        conversation = None
-    if conversation is not None:
-        inbound.conversation = conversation
-        conversation_reply(conversation=conversation, inbound=inbound)
-        return HandledAs.ANSWER
-
-    recall = recall_awaiting_reply(patient=patient)
-    if recall is not None:
-        try:
-            yes = parse_reply(body, qtype="boolean", language=patient.language)
-        except ReplyNotUnderstood:
-            yes = False
-        if yes and recall_confirm(appointment=recall, patient=patient, reply_key=f"inbound-reply:{inbound.pk}"):
-            return HandledAs.RECALL_CONFIRMATION
-
-    _free_text(inbound=inbound, patient=patient)
-    return HandledAs.FREE_TEXT
-
-
-def _free_text(*, inbound: InboundMessage, patient: Patient) -> None:
-    """A message outside any conversation: a nurse reads it (one open item per
-    patient, showing the latest message; the history has them all)."""
-    detail = f"SMS from the patient: {inbound.body}"[:300]
-    item = (
-        WorklistItem.objects.filter(
-            patient=patient, kind=WorklistItem.Kind.PATIENT_MESSAGE, status=WorklistItem.Status.OPEN
-        )
-        .order_by("-id")
-        .first()
-    )
-    if item is None:
-        item = WorklistItem.objects.create(
-            patient=patient,
-            clinic_id=patient.clinic_id,
-            kind=WorklistItem.Kind.PATIENT_MESSAGE,
-            severity="amber",
-            detail=detail,
-        )
-        action = AuditAction.CREATE
-    else:
-        item.detail = detail
-        item.save(update_fields=["detail"])
-        action = AuditAction.UPDATE
-    audit_record(
-        actor=None,
-        action=action,
-        object_type="worklist_item",
-        objects=[(item.pk, patient.pk)],
-        clinic_id=patient.clinic_id,
-    )
-    answered_lately = OutgoingMessage.objects.filter(
-        patient=patient,
-        idempotency_key__startswith="free-text-reply:",
-        created_at__gte=timezone.now() - FREE_TEXT_REPLY_EVERY,
-    ).exists()
-    if not answered_lately:
-        sms_enqueue(
-            clinic_id=patient.clinic_id,
-            to_phone=str(patient.phone),
-            body=text_for(FREE_TEXT_RECEIVED, patient.language).format(**text_values(patient=patient)),
-            kind=MessageKind.REPLY,
-            idempotency_key=f"free-text-reply:{inbound.pk}",
-            patient=patient,
-        )

@@ -19,9 +19,9 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
+from notifications.hooks import message_undeliverable
 from notifications.models import MessageStatus, OutgoingMessage
 from notifications.twilio_errors import describe_twilio_error
-from notifications.unreachable import message_undeliverable_record
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def sms_status_record(
         moved = OutgoingMessage.objects.filter(pk=message.pk, status__in=lower).update(**fields)
         if moved and new in FINAL:
             message.refresh_from_db()
-            message_undeliverable_record(message=message, code=error_code, reason=reason)
+            message_undeliverable(message=message, code=error_code, reason=reason)
     if moved:
         logger.info("sms %s status %s (code %s)", message.pk, new, error_code)
     return message

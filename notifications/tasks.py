@@ -1,12 +1,11 @@
-"""Celery doorways of SMS delivery and conversations. Each carries an id (or nothing)
+"""Celery doorways of SMS delivery. Each carries an id (or nothing)
 and calls one service; the decisions and the guarantees are documented there
-(``notifications.delivery``, ``notifications.conversations``)."""
+(``notifications.delivery``)."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from notifications.conversation_expiry import conversations_expire_run
 from notifications.delivery import outbox_deliver, outbox_sweep_run, outbox_verify
 
 
@@ -23,8 +22,3 @@ def sms_verify(message_id: int) -> None:
 @shared_task(ignore_result=True)
 def outbox_sweep() -> None:
     outbox_sweep_run()
-
-
-@shared_task(ignore_result=True)
-def conversations_expire() -> None:
-    conversations_expire_run()

@@ -22,7 +22,7 @@ from django.utils import timezone
 from backend.audit import audit_record
 from backend.models import AuditAction, Patient, User
 from followup.models import Appointment, Channel, Enrollment, ScheduledCheckIn
-from notifications.conversations import conversation_start
+from followup.sms.conversations import conversation_start
 from notifications.events import event_publish
 
 # Statuses staff may give a check-in by hand. "sent" and "completed" are facts the

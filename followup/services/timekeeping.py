@@ -38,7 +38,7 @@ from followup.models import Appointment, Channel, ScheduledCheckIn
 from followup.services.scheduling import patient_can_receive_sms
 from followup.services.triage import clinic_phone_display
 from followup.services.worklist import NoResponseOutcome, worklist_no_response_record
-from notifications.conversations import conversation_remind, conversation_start
+from followup.sms.conversations import conversation_remind, conversation_start
 from notifications.models import MessageKind
 from notifications.services import sms_enqueue
 

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from followup.models import Alert, CheckIn, ScheduledCheckIn, WorklistItem
 from followup.services.triage import clinic_phone_display
-from notifications.conversation_expiry import conversations_expire_run
-from notifications.conversations import conversation_remind, conversation_start
+from followup.sms.conversations import conversation_remind, conversation_start
+from followup.sms.expiry import conversations_expire_run
 from notifications.models import InboundMessage, MessageKind, MessageStatus, OutgoingMessage, SmsConversation
 from tests.sms.helpers import last_outbound, outbound
 

@@ -19,10 +19,10 @@ from django.utils import timezone
 
 from backend.models import Patient
 from followup.models import Alert, Appointment, WorklistItem
+from followup.sms.recalls import recall_sms_send
 from notifications.delivery import MAX_ATTEMPTS, outbox_deliver, outbox_sweep_run, outbox_verify, status_callback_url
 from notifications.models import DeliveryAttempt, MessageKind, MessageStatus, OutgoingMessage
 from notifications.ratelimit import sms_rate_reset, sms_slot_reserve
-from notifications.recalls import recall_sms_send
 from notifications.services import sms_enqueue
 from tests.factories import PatientFactory
 

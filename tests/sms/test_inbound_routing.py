@@ -16,7 +16,8 @@ from followup.models import Alert, Appointment, EscalationStep, WorklistItem
 from followup.services.checkins import checkin_submit
 from followup.services.escalations import escalations_advance
 from followup.services.triage import clinic_phone_display
-from notifications.conversations import conversation_start
+from followup.sms.conversations import conversation_start
+from followup.sms.recalls import recall_sms_send
 from notifications.models import (
     InboundMessage,
     MessageHistoryEntry,
@@ -24,7 +25,6 @@ from notifications.models import (
     OutgoingMessage,
     SmsConversation,
 )
-from notifications.recalls import recall_sms_send
 from tests.factories import CareTeamFactory, ClinicFactory, UserFactory
 from tests.sms.helpers import last_outbound
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from notifications.conversations import conversation_start
+from followup.sms.conversations import conversation_start
 from notifications.models import InboundMessage, OutgoingMessage, SmsConversation
 from notifications.webhooks import EMPTY_TWIML
 from tests.sms.helpers import PUBLIC_BASE_URL, SMS_PATH, last_outbound

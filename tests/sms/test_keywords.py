@@ -10,8 +10,8 @@ from backend.models import AuditRecord
 from followup.models import ScheduledCheckIn, WorklistItem
 from followup.services.timekeeping import scheduled_checkins_tick
 from followup.services.triage import clinic_phone_display
+from followup.sms.conversations import conversation_start
 from notifications.backends import locmem
-from notifications.conversations import conversation_start
 from notifications.delivery import outbox_deliver
 from notifications.models import MessageKind, MessageStatus, OutgoingMessage, SmsConversation
 from notifications.services import sms_enqueue

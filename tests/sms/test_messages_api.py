@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from backend.models import AuditRecord
-from notifications.conversations import conversation_start
+from followup.sms.conversations import conversation_start
 from notifications.models import MessageHistoryEntry, MessageStatus
 from notifications.services import enrollment_code_send
 

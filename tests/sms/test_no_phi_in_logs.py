@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from notifications.conversations import conversation_start
+from followup.sms.conversations import conversation_start
 from notifications.delivery import outbox_deliver, outbox_verify
 from notifications.models import MessageStatus, OutgoingMessage
 

@@ -10,9 +10,9 @@ import pytest
 from django.utils import timezone
 
 from followup.models import Alert, Appointment, WorklistItem
+from followup.sms.recalls import recall_sms_send
 from notifications.delivery import outbox_deliver
 from notifications.models import MessageKind, MessageStatus, OutgoingMessage
-from notifications.recalls import recall_sms_send
 from notifications.services import sms_enqueue
 from tests.factories import PatientFactory
 from tests.sms.helpers import PUBLIC_BASE_URL, STATUS_PATH

@@ -20,7 +20,7 @@ red advice with the clinic's phone (H2), quiet hours or not, since it answers th
 patient's own message.
 
 ``conversation_expire`` closes a conversation whose check-in window has closed, the
-answers given kept on it (``notifications.conversation_expiry`` runs it on the clock).
+answers given kept on it (``followup.sms.expiry`` runs it on the clock).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from followup.protocols import ProtocolDefinition, Question, questions_to_ask, v
 from followup.services.checkins import CheckInRejected, checkin_submit, enrollment_active_for
 from followup.services.protocols import protocol_definition
 from followup.services.triage import clinic_phone_display
+from followup.sms.reading import ReplyNotUnderstood, format_choices, parse_reply
 from notifications.models import (
     InboundMessage,
     MessageKind,
@@ -47,7 +48,6 @@ from notifications.models import (
     SmsConversation,
 )
 from notifications.services import sms_enqueue
-from notifications.sms_parsing import ReplyNotUnderstood, format_choices, parse_reply
 
 logger = logging.getLogger(__name__)
 
@@ -427,7 +427,7 @@ def conversation_expire(*, conversation_id: int) -> bool:
 
     The scheduled check-in itself is marked missed by the clock
     (``followup.services.timekeeping``), which also puts the silence on the nurses'
-    worklist (H8); see ``notifications.conversation_expiry``."""
+    worklist (H8); see ``followup.sms.expiry``."""
     with transaction.atomic():
         conversation = (
             SmsConversation.objects.select_for_update()

@@ -17,11 +17,11 @@ from django.utils import timezone
 from backend.audit import audit_record
 from backend.models import AuditAction, Patient
 from followup.models import Appointment
-from notifications.conversations import text_values
+from followup.sms.conversations import text_values
+from followup.sms.texts import DATE_FORMAT, RECALL_CONFIRMED, RECALL_REQUEST, text_for
 from notifications.events import event_publish
 from notifications.models import MessageKind, OutgoingMessage
 from notifications.services import sms_enqueue
-from notifications.sms_texts import DATE_FORMAT, RECALL_CONFIRMED, RECALL_REQUEST, text_for
 
 # A YES counts for a recall texted this recently, and still ahead (or today).
 RECALL_REPLY_WINDOW = timedelta(days=7)

@@ -7,7 +7,7 @@ silence on the nurses' worklist (H8) and raises the alert for three early misses
 and the conversation is closed as expired with the answers given so far kept on it
 for the nurse who calls.
 
-(Separate from ``notifications.conversations`` because the timekeeping service
+(Separate from ``followup.sms.conversations`` because the timekeeping service
 imports that module to start conversations.)
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from followup.services.timekeeping import scheduled_checkins_miss
-from notifications.conversations import conversation_expire
+from followup.sms.conversations import conversation_expire
 from notifications.models import SmsConversation
 
 

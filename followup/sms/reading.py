@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Final, Literal
 
-from notifications import sms_words
+from followup.sms import words as sms_words
 
 __all__ = [
     "Keyword",

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from notifications import sms_words
-from notifications.sms_parsing import (
+from followup.sms import words as sms_words
+from followup.sms.reading import (
     ReplyNotUnderstood,
     format_choices,
     match_ack,
