@@ -21,3 +21,10 @@ class FollowupConfig(AppConfig):
         from followup.services.enrollment import plan_follow_core_change
 
         record_changed.connect(plan_follow_core_change, dispatch_uid="followup.plan_follow_core_change")
+
+        # A web or app check-in ends the SMS conversation it replaces; what that
+        # conversation collected is stored as a partial check-in (H16).
+        from followup.signals import check_in_stored
+        from followup.sms.conversations import conversation_replace_on_check_in
+
+        check_in_stored.connect(conversation_replace_on_check_in, dispatch_uid="followup.sms.conversation_replace")

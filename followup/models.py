@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from backend.models import Clinic, Episode, Patient, User
 
@@ -220,6 +221,11 @@ class CheckIn(models.Model):
     advice = models.TextField(blank=True)
     # The rules engine's trace: which rule fired, which did not and why (explainable).
     evaluation_trace = models.JSONField(default=list, blank=True)
+    # False for an SMS conversation that ended before every question was answered
+    # (H16): what was answered is still stored and judged; ``unanswered`` lists the
+    # question ids the patient was asked, or would have been, without an answer.
+    complete = models.BooleanField(default=True)
+    unanswered = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["taken_at", "id"]
@@ -378,8 +384,12 @@ class WorklistItem(models.Model):
         ScheduledCheckIn, null=True, blank=True, on_delete=models.PROTECT, related_name="worklist_items"
     )
     alert = models.ForeignKey(Alert, null=True, blank=True, on_delete=models.PROTECT, related_name="worklist_items")
-    detail = models.CharField(max_length=300, blank=True)
+    # Written once, never replaced (H17): a later message from the patient bumps the
+    # item (``bumped_at``) and joins the patient's message thread instead. Long enough
+    # for a hand-over's list of answers given and questions left unanswered.
+    detail = models.CharField(max_length=1000, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    bumped_at = models.DateTimeField(null=True, blank=True)
     done_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     done_at = models.DateTimeField(null=True, blank=True)
 
@@ -389,3 +399,32 @@ class WorklistItem(models.Model):
 
     def __str__(self) -> str:
         return f"Worklist {self.pk} ({self.kind}, {self.status})"
+
+
+class SmsReplyReading(models.Model):
+    """How one patient reply to one SMS question was read: the measure of where a
+    question's wording fails in a language (H16; the metrics page and
+    ``manage.py sms_replies_report``). ``attempt`` 1 is the first reply to the
+    question. No reply text is kept here: the message thread has it."""
+
+    class Outcome(models.TextChoices):
+        UNDERSTOOD = "understood"
+        REASKED = "reasked"  # not understood: asked once more
+        LEFT_UNANSWERED = "left_unanswered"  # not understood twice: moved on
+        HANDED_OVER = "handed_over"  # third miss in a row, or the patient asked for a call
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    conversation = models.ForeignKey("notifications.SmsConversation", on_delete=models.PROTECT, related_name="readings")
+    language = models.CharField(max_length=2)
+    question_id = models.CharField(max_length=64)
+    attempt = models.PositiveSmallIntegerField()
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["clinic", "created_at"], name="sms_reply_reading_recent")]
+
+    def __str__(self) -> str:
+        return f"Reply reading {self.pk} ({self.question_id}: {self.outcome})"

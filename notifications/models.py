@@ -169,10 +169,13 @@ class SmsConversation(models.Model):
     class State(models.TextChoices):
         ACTIVE = "active"
         COMPLETED = "completed"  # submitted as a check-in
-        INCOMPLETE = "incomplete"  # a required answer could not be read twice: a nurse calls
+        INCOMPLETE = "incomplete"  # (before H16) a required answer could not be read twice
         EXPIRED = "expired"  # the check-in window closed first: missed
         STOPPED = "stopped"  # the patient texted STOP
         SUPERSEDED = "superseded"  # a newer check-in started before this one ended
+        HANDED_OVER = "handed_over"  # three misses in a row, or the patient asked for a call
+        REPLACED = "replaced"  # the same check-in was answered on the web or in the app
+        ENROLLMENT_ENDED = "enrollment_ended"  # the follow-up ended under it
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="sms_conversations")
     scheduled_check_in = models.OneToOneField(
@@ -185,11 +188,16 @@ class SmsConversation(models.Model):
     # enrollment's pulse device), so an edit mid-way cannot reshuffle the questions.
     drain_at_discharge = models.BooleanField(default=False)
     has_pulse_device = models.BooleanField(default=False)
-    state = models.CharField(max_length=12, choices=State.choices, default=State.ACTIVE)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
     current_question = models.CharField(max_length=64, blank=True)
     answers = models.JSONField(default=dict, blank=True)
     skipped = models.JSONField(default=list, blank=True)
     reask_count = models.PositiveSmallIntegerField(default=0)
+    # Replies not understood in a row, across questions: the third hands over (H16).
+    miss_streak = models.PositiveSmallIntegerField(default=0)
+    # The red advice already went out mid-way (an answer was judged red as it came):
+    # the end of the conversation does not send it a second time.
+    red_advice_sent = models.BooleanField(default=False)
     started_at = models.DateTimeField(auto_now_add=True)
     last_answer_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField()

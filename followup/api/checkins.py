@@ -87,6 +87,9 @@ class CheckInOutputSerializer(serializers.Serializer):
     taken_at = serializers.DateTimeField()
     submitted_at = serializers.DateTimeField()
     channel = serializers.ChoiceField(choices=CheckIn.Source.choices)
+    # False for an SMS conversation that ended before every question was answered.
+    complete = serializers.BooleanField()
+    unanswered = serializers.ListField(child=serializers.CharField())
     submitted_by = serializers.IntegerField(source="submitted_by_id", allow_null=True)
     protocol_version = serializers.CharField(source="protocol_version.version")
     triage = serializers.SerializerMethodField()

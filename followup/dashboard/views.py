@@ -11,7 +11,8 @@ same forms and asks for JSON.
 The queue is audited as one row per view ("alert_queue"): which patients were on it at
 that moment follows from the alerts' own timestamps, and one row keeps the first load
 at a fixed number of queries however many alerts are open. Opening an alert or a
-patient writes a row naming the patient.
+patient writes a row naming the patient; the patient page also writes one row per SMS
+message it shows (one insert), as the messages API does.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import get_language_info
 from django.views.decorators.http import require_GET, require_POST
 
 from backend.audit import audit_record
@@ -45,6 +47,7 @@ from followup.services.alerts import (
     alert_resolve,
 )
 from followup.services.auditor import auditor_figures
+from followup.services.sms_reply_figures import sms_reply_figures
 from notifications.event_feed import feed_position_now
 
 View = Callable[..., HttpResponse]
@@ -214,15 +217,20 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
     )
     if patient is None:
         raise Http404("No such patient.")
+    thread = selectors.patient_thread(patient=patient)
     _audit_read(request, object_type="patient", objects=[(patient.pk, patient.pk)])
+    # Each message shown is a read, as in the messages API (H12); one bulk insert.
+    _audit_read(request, object_type="sms_message", objects=[(entry_id, patient.pk) for entry_id in thread.entry_ids])
     context = {
         "patient": patient,
         "timeline": selectors.patient_timeline(patient=patient),
         "series": selectors.patient_series(patient=patient),
+        "thread": thread,
     }
     return render(request, "followup/dashboard/patient.html", context)
 
 
+SMS_REPLY_DAYS = 30  # the metrics page's "SMS replies, last 30 days"
 ACK_ROWS = (("All", "all"), ("Red", "red"), ("Amber", "amber"))
 
 
@@ -236,7 +244,8 @@ def _in_minutes(summary: dict[str, Any]) -> dict[str, Any]:
 @require_GET
 @staff_required
 def metrics(request: HttpRequest) -> HttpResponse:
-    """The clinic's alert figures (the API's /alerts/metrics/) and the auditor's."""
+    """The clinic's alert figures (the API's /alerts/metrics/), the auditor's, and how
+    patients' SMS replies were read in the last 30 days."""
     user = _staff(request)
     days_text = request.GET.get("days", "90")
     days = int(days_text) if days_text.isdigit() and 0 < int(days_text) <= 3650 else 90
@@ -251,5 +260,23 @@ def metrics(request: HttpRequest) -> HttpResponse:
         ],
         "auditor": auditor_figures(clinic_id=user.clinic_id),
         "roster_gaps": selectors.roster_warnings(clinic_id=user.clinic_id),  # type: ignore[arg-type]
+        # Where a question's wording fails (H16): always the last 30 days, one query.
+        "sms_replies": [
+            (_language_name(group.language), group)
+            for group in sms_reply_figures(
+                clinic_id=user.clinic_id,  # type: ignore[arg-type]
+                since=timezone.now() - timedelta(days=SMS_REPLY_DAYS),
+            )
+        ],
     }
     return render(request, "followup/dashboard/metrics.html", context)
+
+
+def _language_name(code: str) -> str:
+    """A language as the page shows it, "Turkish (tr)" (the name in the page's
+    language); the bare code for one Django does not know."""
+    try:
+        name = get_language_info(code)["name_translated"]
+    except KeyError:
+        return code
+    return f"{name} ({code})"

@@ -242,7 +242,18 @@ def alert_record_finding(
             alert = _unresolved_for_update(patient=patient, rule_id=finding.rule_id)
             if alert is None:  # resolved in between: nothing left to attach to
                 raise
-    AlertOccurrence.objects.create(alert=alert, check_in=check_in, observation=observation, evidence=evidence)
+    if not created and check_in is not None and alert.check_in_id is None and alert.observation_id is None:
+        # Opened while an SMS conversation was still going (H16): the check-in its
+        # answers became now stands behind the alert, as one occurrence, not two.
+        alert.check_in = check_in
+        alert.save(update_fields=["check_in", "updated_at"])
+        adopted = AlertOccurrence.objects.filter(alert=alert, check_in__isnull=True, observation__isnull=True).update(
+            check_in=check_in, evidence=evidence
+        )
+    else:
+        adopted = 0
+    if not adopted:
+        AlertOccurrence.objects.create(alert=alert, check_in=check_in, observation=observation, evidence=evidence)
     if created:
         escalation_start(alert=alert)
         _audit(alert=alert, action=AuditAction.CREATE, actor=actor, request=request)

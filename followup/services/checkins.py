@@ -11,6 +11,7 @@ Either all of it is committed, or none of it (H1)."""
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -24,12 +25,13 @@ from backend.audit import audit_record
 from backend.models import AuditAction, Clinic, Patient, User
 from followup.models import AlertOccurrence, Appointment, CheckIn, Enrollment, ScheduledCheckIn, WorklistItem
 from followup.protocols import ProtocolDefinition, validate_answers
-from followup.protocols.answers import NON_FIELD_ERRORS
-from followup.rules import EvaluationInput, Finding, PastCheckIn
+from followup.protocols.answers import NON_FIELD_ERRORS, REQUIRED
+from followup.rules import Evaluation, EvaluationInput, Finding, PastCheckIn
 from followup.services.alerts import AlertChange, alert_follow_through, alert_record_finding
 from followup.services.observations import lab_results_for
 from followup.services.protocols import protocol_definition
 from followup.services.triage import next_check_in_due, triage_advice
+from followup.signals import check_in_stored
 from notifications.events import event_publish
 from notifications.models import MessageKind
 from notifications.services import sms_enqueue
@@ -83,7 +85,7 @@ def enrollment_active_for(*, patient: Patient) -> Enrollment | None:
     return _active_enrollments(patient_id=patient.pk).first()
 
 
-def _enrollment_active_locking_patient(*, patient_id: int) -> Enrollment | None:
+def enrollment_active_locking_patient(*, patient_id: int) -> Enrollment | None:
     """The active enrollment with the patient (and clinic) read fresh, the patient's row
     locked until commit: one query where a lock and a read were two. No active
     enrollment: nothing to judge, so nothing is locked."""
@@ -194,6 +196,28 @@ def _audit(
         )
 
 
+def answers_evaluate(*, enrollment: Enrollment, answers: dict[str, Any], moment: datetime, phase: str) -> Evaluation:
+    """Judge ``answers`` with the enrollment's rules against the history as it stood at
+    ``moment``: the check-in path's judgement, and the one an SMS conversation runs on
+    the answers given so far (an absent answer never makes a condition hold)."""
+    patient, episode = enrollment.patient, enrollment.episode
+    definition = protocol_definition(enrollment.protocol_version)
+    tz = zoneinfo.ZoneInfo(patient.timezone)
+    return definition.ruleset.evaluate(
+        EvaluationInput(
+            answers=answers,
+            taken_at=moment,
+            phase=phase,  # type: ignore[arg-type]
+            day_since_discharge=(_local_day(moment, tz) - episode.discharge_date).days,
+            day_since_surgery=(_local_day(moment, tz) - episode.surgery_date).days,
+            baseline_weight_kg=float(episode.baseline_weight_kg) if episode.baseline_weight_kg is not None else None,
+            history=checkin_history(patient=patient, before=moment),
+            labs=lab_results_for(patient=patient, at=moment),
+            surgery_date=episode.surgery_date,
+        )
+    )
+
+
 # --- the service -----------------------------------------------------------------------------
 
 
@@ -205,10 +229,18 @@ def checkin_submit(
     channel: str,
     submitted_by: User | None = None,
     taken_at: datetime | None = None,
+    partial: bool = False,
+    unanswered: Collection[str] = (),
     request: HttpRequest | None = None,
 ) -> CheckInResult:
     """Validate, store and judge one check-in; raise ``CheckInRejected`` (nothing
     stored) on bad input.
+
+    - ``partial``: an SMS conversation that ended before every question was answered
+      (H16). What was answered is validated, stored and judged like any check-in; a
+      missing required answer is not an error but is listed in ``unanswered`` (with
+      the questions the caller names: those left after two unreadable replies), and
+      the check-in is stored with ``complete`` false.
 
     - ``taken_at``: when the answers were given (staff entering a phone call, an
       import, the last answer of an SMS conversation); not in the future, not before
@@ -223,7 +255,7 @@ def checkin_submit(
     with transaction.atomic():
         # One check-in per patient at a time: the history judged is the one stored,
         # and "unless a recall is already open" cannot race.
-        enrollment = _enrollment_active_locking_patient(patient_id=patient.pk)
+        enrollment = enrollment_active_locking_patient(patient_id=patient.pk)
         if enrollment is None:
             raise CheckInRejected({"patient": ["This patient is not enrolled on a follow-up protocol."]})
         patient = enrollment.patient
@@ -251,6 +283,14 @@ def checkin_submit(
             drain_at_discharge=episode.drain_at_discharge,
             has_pulse_device=enrollment.has_pulse_device,
         )
+        missing = [key for key, messages in answer_errors.items() if messages == [REQUIRED]]
+        if partial:
+            for key in missing:
+                del answer_errors[key]
+            left = set(missing) | {key for key in unanswered if key not in cleaned}
+            unanswered_ids = [q.id for q in definition.questions if q.id in left]
+        else:
+            unanswered_ids = []
         if answer_errors:
             errors["answers"] = _flatten_answer_errors(answer_errors)
         scheduled = None
@@ -273,21 +313,7 @@ def checkin_submit(
             }.get(scheduled.status, "This check-in is closed.")
             raise CheckInRejected({"scheduled_check_in": [reason]}, status_code=409)
 
-        evaluation = definition.ruleset.evaluate(
-            EvaluationInput(
-                answers=cleaned,
-                taken_at=moment,
-                phase=phase,
-                day_since_discharge=day,
-                day_since_surgery=(_local_day(moment, tz) - episode.surgery_date).days,
-                baseline_weight_kg=float(episode.baseline_weight_kg)
-                if episode.baseline_weight_kg is not None
-                else None,
-                history=checkin_history(patient=patient, before=moment),
-                labs=lab_results_for(patient=patient, at=moment),
-                surgery_date=episode.surgery_date,
-            )
-        )
+        evaluation = answers_evaluate(enrollment=enrollment, answers=cleaned, moment=moment, phase=phase)
         level = evaluation.level
         if scheduled is not None:
             scheduled.status = ScheduledCheckIn.Status.COMPLETED
@@ -321,6 +347,8 @@ def checkin_submit(
             level=level,
             advice=advice,
             evaluation_trace=evaluation.trace,
+            complete=not unanswered_ids,
+            unanswered=unanswered_ids,
         )
         _audit(
             actor=submitted_by,
@@ -333,7 +361,7 @@ def checkin_submit(
         event_publish(
             clinic_id=patient.clinic_id,
             type="check_in.received",
-            data={"id": check_in.pk, "patient": patient.pk, "level": level},
+            data={"id": check_in.pk, "patient": patient.pk, "level": level, "complete": check_in.complete},
         )
 
         changes: list[AlertChange] = [
@@ -363,6 +391,7 @@ def checkin_submit(
         )
         if level == "red":
             _red_advice_send(patient=patient, check_in=check_in, advice=advice)
+        check_in_stored.send(sender=CheckIn, check_in=check_in)
 
     alert_ids = []
     for change in changes:

@@ -23,6 +23,7 @@ from followup.models import Appointment, Channel, Enrollment, ScheduledCheckIn
 from followup.protocols import PlannedItem, generate_plan
 from followup.services.protocols import ProtocolNotFound, protocol_definition, protocol_version_current
 from followup.services.scheduling import ScheduleConflict, ScheduleRejected, appointment_data
+from followup.sms.conversations import conversation_end_for_enrollment
 from notifications.events import event_publish
 
 # Which plan items become appointments, and of which kind (the rest are check-ins).
@@ -234,6 +235,9 @@ def enrollment_end(*, enrollment: Enrollment, by: User, request: HttpRequest | N
         row = Enrollment.objects.select_for_update().select_related("patient").get(pk=enrollment.pk)
         if row.status == Enrollment.Status.ENDED:
             return row
+        # Before the enrollment ends: the check-in path takes the answers of a
+        # conversation still going only while the enrollment is active (H16).
+        conversation_end_for_enrollment(enrollment_id=row.pk)
         row.status = Enrollment.Status.ENDED
         row.save(update_fields=["status"])
         pending = list(

@@ -9,18 +9,17 @@ keeping the id of the question it asks (H6).
 
 ``conversation_reply`` moves a conversation one step for one inbound reply, inside the
 inbound webhook's transaction, the conversation row locked: read the reply for the
-question asked (``sms_parsing.parse_reply``: yes/no words and numbers in the six
-languages, decimal commas, units), store it and ask the next question the skip logic
-gives (``questions_to_ask``). A reply that cannot be read is asked again once with the
-protocol's example; a second failure skips an optional question, and on a required
-one ends the conversation with the answers kept and a nurse's worklist item. The last
-answer sends everything down the check-in path (``checkin_submit``, channel ``sms``,
-taken at the time of the last answer), and the triage advice goes back at once - the
-red advice with the clinic's phone (H2), quiet hours or not, since it answers the
-patient's own message.
+question asked (``followup.sms.reading.reply_read`` with the protocol's answer
+vocabulary in the patient's language), store it, judge the answers so far (a red
+finding is acted on at once: alert, page, red advice, H16) and ask the next question
+the skip logic gives (``questions_to_ask``). A reply that cannot be read costs one
+question, not the check-in: asked again once with the numbered options, then left
+unanswered; three misses in a row, or the patient asking for a call, hand the
+conversation to a nurse. However it ends, ``followup.sms.endings`` stores what was
+answered as a check-in and judges it.
 
-``conversation_expire`` closes a conversation whose check-in window has closed, the
-answers given kept on it (``followup.sms.expiry`` runs it on the clock).
+Each reading is recorded (``SmsReplyReading``) so the clinic sees where a question's
+wording fails in a language.
 """
 
 from __future__ import annotations
@@ -30,16 +29,19 @@ from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
-from backend.audit import audit_record
-from backend.models import AuditAction, Patient
 from followup.links import checkin_link_url
-from followup.models import Channel, ScheduledCheckIn, WorklistItem
+from followup.models import Channel, CheckIn, ScheduledCheckIn, SmsReplyReading
 from followup.protocols import ProtocolDefinition, Question, questions_to_ask, validate_answer
-from followup.services.checkins import CheckInRejected, checkin_submit, enrollment_active_for
+from followup.services.checkins import enrollment_active_for
+from followup.services.early_findings import red_findings_act_on
 from followup.services.protocols import protocol_definition
-from followup.services.triage import clinic_phone_display
-from followup.sms.reading import ReplyNotUnderstood, format_choices, parse_reply
+from followup.services.triage import triage_advice
+from followup.sms.endings import conversation_finish
+from followup.sms.outgoing import addressed, conversation_send, phone_is_shared, text_values
+from followup.sms.reading import ReplyNotUnderstood, asks_for_call, format_choices, reply_read
+from followup.sms.vocabulary import vocabulary_for
 from notifications.models import (
     InboundMessage,
     MessageKind,
@@ -74,26 +76,12 @@ REMINDER = {
 # --- texts ---------------------------------------------------------------------------------
 
 
-def text_values(*, patient: Patient) -> dict[str, str]:
-    """What the protocol's SMS texts may name; every text gets all of them."""
-    return {"clinic_name": patient.clinic.name, "clinic_phone": clinic_phone_display(clinic=patient.clinic)}
-
-
-def phone_is_shared(*, patient: Patient) -> bool:
-    return Patient.objects.filter(phone=patient.phone).exclude(pk=patient.pk).exists()
-
-
 def question_text(*, question: Question, language: str, definition: ProtocolDefinition) -> str:
     """The protocol's SMS wording, with numbered options for a choice question."""
     text = question.sms.get(language) or question.sms[definition.default_language]
     if question.type == "choice":
         text = f"{text} {format_choices(question.choice_labels(), language)}"
     return text
-
-
-def _addressed(*, patient: Patient, text: str) -> str:
-    # On a phone several patients share, each question says whose it is (H5).
-    return f"{patient.given_name}: {text}" if phone_is_shared(patient=patient) else text
 
 
 # --- starting and reminding ------------------------------------------------------------------
@@ -124,7 +112,7 @@ def _ask(
 ) -> OutgoingMessage:
     patient = conversation.patient
     text = question_text(question=question, language=conversation.language, definition=definition)
-    body = _addressed(patient=patient, text=f"{prefix}\n{text}" if prefix else text)
+    body = addressed(patient=patient, text=f"{prefix}\n{text}" if prefix else text)
     return sms_enqueue(
         clinic_id=patient.clinic_id,
         to_phone=str(patient.phone),
@@ -135,22 +123,6 @@ def _ask(
         question_id=question.id,
         conversation_id=conversation.pk,
     )
-
-
-def _end_binding(*, patient: Patient) -> None:
-    """A phone's "who is answering" choice stops applying: a new check-in starts for
-    someone on it, or the chosen patient's conversation ended."""
-    SharedPhoneChoice.objects.filter(phone=str(patient.phone), expires_at__gt=timezone.now()).update(
-        expires_at=timezone.now()
-    )
-
-
-def conversation_end(*, conversation: SmsConversation, state: SmsConversation.State) -> None:
-    conversation.state = state
-    conversation.ended_at = timezone.now()
-    conversation.save(update_fields=["state", "ended_at"])
-    if phone_is_shared(patient=conversation.patient):
-        _end_binding(patient=conversation.patient)
 
 
 def conversation_start(*, scheduled_check_in: ScheduledCheckIn) -> OutgoingMessage | None:
@@ -200,8 +172,9 @@ def conversation_start(*, scheduled_check_in: ScheduledCheckIn) -> OutgoingMessa
         for previous in SmsConversation.objects.select_for_update().filter(
             patient=patient, state=SmsConversation.State.ACTIVE
         ):
-            # One conversation at a time, or a reply could not say which it answers.
-            conversation_end(conversation=previous, state=SmsConversation.State.SUPERSEDED)
+            # One conversation at a time, or a reply could not say which it answers;
+            # what the earlier one collected is stored all the same (H16).
+            conversation_finish(conversation=previous, state=SmsConversation.State.SUPERSEDED)
         conversation = SmsConversation.objects.create(
             patient=patient,
             scheduled_check_in=scheduled,
@@ -214,7 +187,10 @@ def conversation_start(*, scheduled_check_in: ScheduledCheckIn) -> OutgoingMessa
             expires_at=scheduled.due_at + timedelta(minutes=scheduled.window_minutes),
         )
         if phone_is_shared(patient=patient):
-            _end_binding(patient=patient)
+            # A phone's "who is answering" choice does not carry over to a new check-in.
+            SharedPhoneChoice.objects.filter(phone=str(patient.phone), expires_at__gt=timezone.now()).update(
+                expires_at=timezone.now()
+            )
         # Intro and first question in one message: two would race through two workers.
         return _ask(
             conversation=conversation, question=first, definition=definition, key=f"q:{first.id}", prefix=prefix
@@ -254,6 +230,9 @@ def conversation_remind(*, scheduled_check_in: ScheduledCheckIn) -> OutgoingMess
 
 # --- one reply ----------------------------------------------------------------------------------
 
+# Replies in a row that could not be read, across questions, before a nurse takes over.
+MISSES_BEFORE_HAND_OVER = 3
+
 
 def _remaining(conversation: SmsConversation, definition: ProtocolDefinition) -> list[Question]:
     return questions_to_ask(
@@ -266,20 +245,29 @@ def _remaining(conversation: SmsConversation, definition: ProtocolDefinition) ->
     )
 
 
-def _reply(
-    *, conversation: SmsConversation, key: str, body: str, kind: MessageKind, **extra: object
-) -> OutgoingMessage:
+def _reading_record(*, conversation: SmsConversation, question: Question, outcome: SmsReplyReading.Outcome) -> None:
     patient = conversation.patient
-    return sms_enqueue(
+    SmsReplyReading.objects.create(
         clinic_id=patient.clinic_id,
-        to_phone=str(patient.phone),
-        body=_addressed(patient=patient, text=body),
-        kind=kind,
-        idempotency_key=f"sms-conversation:{conversation.pk}:{key}",
         patient=patient,
-        conversation_id=conversation.pk,
-        **extra,  # type: ignore[arg-type]
+        conversation=conversation,
+        language=conversation.language,
+        question_id=question.id,
+        attempt=conversation.reask_count + 1,
+        outcome=outcome,
     )
+
+
+def _read(*, text: str, question: Question, conversation: SmsConversation, definition: ProtocolDefinition) -> object:
+    """The reply as a valid answer to ``question``, or ReplyNotUnderstood (H4: a reply
+    that could mean two things is asked again, never guessed; out of range likewise)."""
+    value = reply_read(
+        text, question=question, language=conversation.language, vocabulary=vocabulary_for(definition.slug)
+    )
+    cleaned, error = validate_answer(question, value)
+    if error is not None:
+        raise ReplyNotUnderstood(error, kind="out_of_range")
+    return cleaned
 
 
 def conversation_reply(*, conversation: SmsConversation, inbound: InboundMessage) -> None:
@@ -288,37 +276,72 @@ def conversation_reply(*, conversation: SmsConversation, inbound: InboundMessage
     The caller holds the conversation row lock inside the webhook's transaction."""
     definition = protocol_definition(conversation.protocol_version)
     question = definition.question(conversation.current_question)
-    now = timezone.now()
-    try:
-        parsed = parse_reply(
-            inbound.body,
-            qtype=question.type,
-            language=conversation.language,
-            minimum=question.min,
-            maximum=question.max,
-            choices=question.choice_labels(),
-            unit=question.unit,
+    language = conversation.language
+    if asks_for_call(inbound.body, language=language, vocabulary=vocabulary_for(definition.slug)):
+        _reading_record(conversation=conversation, question=question, outcome=SmsReplyReading.Outcome.HANDED_OVER)
+        conversation_finish(
+            conversation=conversation,
+            state=SmsConversation.State.HANDED_OVER,
+            reason=gettext_noop("the patient asked for a call"),
         )
-        value, error = validate_answer(question, parsed)
-        if error is not None:
-            raise ReplyNotUnderstood(error, kind="out_of_range")
+        return
+    try:
+        value = _read(text=inbound.body, question=question, conversation=conversation, definition=definition)
     except ReplyNotUnderstood:
         _not_understood(conversation=conversation, question=question, definition=definition, inbound=inbound)
         return
 
+    _reading_record(conversation=conversation, question=question, outcome=SmsReplyReading.Outcome.UNDERSTOOD)
     conversation.answers = {**conversation.answers, question.id: value}
     conversation.reask_count = 0
-    conversation.last_answer_at = now
-    _next(conversation=conversation, definition=definition, inbound=inbound)
+    conversation.miss_streak = 0
+    conversation.last_answer_at = timezone.now()
+    conversation.save(update_fields=["answers", "reask_count", "miss_streak", "last_answer_at"])
+    _judge_so_far(conversation=conversation, definition=definition)
+    _next(conversation=conversation, definition=definition)
+
+
+def _judge_so_far(*, conversation: SmsConversation, definition: ProtocolDefinition) -> None:
+    """A red warning sign is acted on when it is answered (H16): its alert and page now,
+    and the red advice once, before the next question goes out."""
+    reds = red_findings_act_on(
+        patient=conversation.patient,
+        answers=dict(conversation.answers),
+        phase=conversation.phase,
+        taken_at=conversation.last_answer_at or timezone.now(),
+    )
+    if not reds or conversation.red_advice_sent:
+        return
+    advice = triage_advice(definition=definition, level="red", patient=conversation.patient)
+    # H2 and H11: at once, quiet hours or not; undelivered, staff are told to phone.
+    conversation_send(
+        conversation=conversation, key="red-advice", body=advice, kind=MessageKind.ADVICE, reach_alert=True
+    )
+    conversation.red_advice_sent = True
+    conversation.save(update_fields=["red_advice_sent"])
 
 
 def _not_understood(
     *, conversation: SmsConversation, question: Question, definition: ProtocolDefinition, inbound: InboundMessage
 ) -> None:
-    conversation.reask_count += 1
-    language = conversation.language
-    if conversation.reask_count == 1:
-        conversation.save(update_fields=["reask_count"])
+    """A reply that cannot be read costs one question, not the check-in: asked again
+    once with the numbered options; a second miss leaves it unanswered and moves on;
+    the third miss in a row (across questions) hands the conversation to a nurse."""
+    conversation.miss_streak += 1
+    if conversation.miss_streak >= MISSES_BEFORE_HAND_OVER:
+        _reading_record(conversation=conversation, question=question, outcome=SmsReplyReading.Outcome.HANDED_OVER)
+        conversation.save(update_fields=["miss_streak"])
+        conversation_finish(
+            conversation=conversation,
+            state=SmsConversation.State.HANDED_OVER,
+            reason=gettext_noop("three replies in a row could not be read"),
+        )
+        return
+    if conversation.reask_count == 0:
+        _reading_record(conversation=conversation, question=question, outcome=SmsReplyReading.Outcome.REASKED)
+        conversation.reask_count = 1
+        conversation.save(update_fields=["miss_streak", "reask_count"])
+        language = conversation.language
         example = question.example.get(language) or question.example[definition.default_language]
         reask = definition.sms_text("reask", language, example=example, **text_values(patient=conversation.patient))
         _ask(
@@ -329,113 +352,71 @@ def _not_understood(
             prefix=reask,
         )
         return
-    if not question.required:
-        # An optional answer is not worth losing the check-in over.
-        conversation.skipped = [*conversation.skipped, question.id]
-        conversation.reask_count = 0
-        _next(conversation=conversation, definition=definition, inbound=inbound)
-        return
-    conversation.save(update_fields=["reask_count"])
-    _hand_to_nurse(
-        conversation=conversation,
-        definition=definition,
-        reason=f"no readable answer to '{question.label}' after two tries",
-    )
+    _reading_record(conversation=conversation, question=question, outcome=SmsReplyReading.Outcome.LEFT_UNANSWERED)
+    conversation.skipped = [*conversation.skipped, question.id]
+    conversation.reask_count = 0
+    conversation.save(update_fields=["miss_streak", "reask_count", "skipped"])
+    _next(conversation=conversation, definition=definition)
 
 
-def _hand_to_nurse(*, conversation: SmsConversation, definition: ProtocolDefinition, reason: str) -> None:
-    """End the conversation unfinished: the answers stay on it, a nurse is asked to
-    call (the item lists what was answered, so a yes to a warning sign shows at
-    once), and the patient is told a nurse will call and how to reach the clinic."""
-    conversation_end(conversation=conversation, state=SmsConversation.State.INCOMPLETE)
-    patient = conversation.patient
-    given = ", ".join(f"{key}={value}" for key, value in conversation.answers.items()) or "none"
-    item = WorklistItem.objects.create(
-        patient=patient,
-        clinic_id=patient.clinic_id,
-        kind=WorklistItem.Kind.PATIENT_MESSAGE,
-        severity="amber",
-        scheduled_check_in_id=conversation.scheduled_check_in_id,
-        detail=f"SMS check-in stopped: {reason}. Please call the patient. Answers given: {given}"[:300],
-    )
-    audit_record(
-        actor=None,
-        action=AuditAction.CREATE,
-        object_type="worklist_item",
-        objects=[(item.pk, patient.pk)],
-        clinic_id=patient.clinic_id,
-    )
-    _reply(
-        conversation=conversation,
-        key="incomplete",
-        body=definition.sms_text("incomplete", conversation.language, **text_values(patient=patient)),
-        kind=MessageKind.REPLY,
-    )
-
-
-def _next(*, conversation: SmsConversation, definition: ProtocolDefinition, inbound: InboundMessage) -> None:
+def _next(*, conversation: SmsConversation, definition: ProtocolDefinition) -> None:
     remaining = _remaining(conversation, definition)
-    if remaining:
-        conversation.current_question = remaining[0].id
-        conversation.save(update_fields=["answers", "skipped", "reask_count", "last_answer_at", "current_question"])
-        _ask(conversation=conversation, question=remaining[0], definition=definition, key=f"q:{remaining[0].id}")
+    if not remaining:
+        conversation_finish(conversation=conversation, state=SmsConversation.State.COMPLETED)
         return
-    conversation.current_question = ""
-    conversation.save(update_fields=["answers", "skipped", "reask_count", "last_answer_at", "current_question"])
-    _complete(conversation=conversation, definition=definition)
-
-
-def _complete(*, conversation: SmsConversation, definition: ProtocolDefinition) -> None:
-    patient = conversation.patient
-    taken_at = conversation.last_answer_at or timezone.now()
-    try:
-        result = checkin_submit(
-            patient=patient,
-            answers=dict(conversation.answers),
-            scheduled_check_in_id=conversation.scheduled_check_in_id,
-            channel="sms",
-            taken_at=taken_at,
-        )
-    except CheckInRejected as rejected:
-        if rejected.status_code != 409:
-            # Not for want of an answer (each was checked as it came): the patient's
-            # follow-up changed under the conversation (enrollment ended, say).
-            _hand_to_nurse(conversation=conversation, definition=definition, reason="the check-in path refused it")
-            logger.warning("sms conversation %s: check-in refused (%s)", conversation.pk, sorted(rejected.errors))
-            return
-        # The scheduled check-in closed meanwhile (answered on the web, cancelled by
-        # a nurse): the answers are still the patient's and are judged all the same.
-        result = checkin_submit(patient=patient, answers=dict(conversation.answers), channel="sms", taken_at=taken_at)
-    conversation.check_in = result.check_in
-    conversation.save(update_fields=["check_in"])
-    conversation_end(conversation=conversation, state=SmsConversation.State.COMPLETED)
-    _reply(
-        conversation=conversation,
-        key="advice",
-        body=result.advice,
-        kind=MessageKind.ADVICE,
-        # H11: red advice that does not arrive makes staff phone the patient.
-        reach_alert=result.level == "red",
-    )
+    conversation.current_question = remaining[0].id
+    conversation.save(update_fields=["current_question"])
+    _ask(conversation=conversation, question=remaining[0], definition=definition, key=f"q:{remaining[0].id}")
 
 
 # --- the window closing ---------------------------------------------------------------------
 
 
 def conversation_expire(*, conversation_id: int) -> bool:
-    """Close a conversation whose check-in window has closed, answers kept.
+    """Close a conversation whose check-in window has closed, storing what was answered.
 
-    The scheduled check-in itself is marked missed by the clock
+    The scheduled check-in itself is marked missed by the clock first
     (``followup.services.timekeeping``), which also puts the silence on the nurses'
     worklist (H8); see ``followup.sms.expiry``."""
     with transaction.atomic():
         conversation = (
             SmsConversation.objects.select_for_update()
-            .select_related("patient")
+            .select_related("patient__clinic")
             .filter(pk=conversation_id, state=SmsConversation.State.ACTIVE, expires_at__lte=timezone.now())
             .first()
         )
         if conversation is None:
             return False
-        conversation_end(conversation=conversation, state=SmsConversation.State.EXPIRED)
+        conversation_finish(conversation=conversation, state=SmsConversation.State.EXPIRED)
     return True
+
+
+def conversation_replace_on_check_in(*, check_in: CheckIn, **_: object) -> None:
+    """The patient answered an SMS check-in on the web or in the app (or a nurse entered
+    the answers from a call) while its conversation was going: the conversation ends,
+    and what it collected is stored as a partial check-in of its own (H16). Receiver of
+    ``check_in_stored``; costs no query unless the check-in answered an SMS one."""
+    scheduled = check_in.scheduled_check_in
+    if check_in.channel == CheckIn.Source.SMS or scheduled is None or scheduled.channel != Channel.SMS:
+        return
+    conversation = (
+        SmsConversation.objects.select_for_update()
+        .select_related("patient__clinic")
+        .filter(scheduled_check_in_id=scheduled.pk, state=SmsConversation.State.ACTIVE)
+        .first()
+    )
+    if conversation is not None:
+        conversation_finish(conversation=conversation, state=SmsConversation.State.REPLACED)
+
+
+def conversation_end_for_enrollment(*, enrollment_id: int) -> None:
+    """The follow-up is ending: its conversation stores what it collected while the
+    enrollment can still take a check-in."""
+    conversation = (
+        SmsConversation.objects.select_for_update()
+        .select_related("patient__clinic")
+        .filter(scheduled_check_in__enrollment_id=enrollment_id, state=SmsConversation.State.ACTIVE)
+        .first()
+    )
+    if conversation is not None:
+        conversation_finish(conversation=conversation, state=SmsConversation.State.ENROLLMENT_ENDED)

@@ -34,6 +34,7 @@ import logging
 from datetime import timedelta
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from backend.audit import audit_record
 from backend.models import STAFF_ROLES, AuditAction, Clinic, Patient, User
@@ -43,7 +44,9 @@ from followup.services.alerts import AlertConflict, alert_acknowledge
 from followup.services.checkins import enrollment_active_for
 from followup.services.protocols import protocol_definition, protocol_version_current
 from followup.services.triage import clinic_phone_display
-from followup.sms.conversations import conversation_end, conversation_expire, conversation_reply, text_values
+from followup.sms.conversations import conversation_expire, conversation_reply
+from followup.sms.endings import conversation_finish
+from followup.sms.outgoing import text_values
 from followup.sms.reading import ReplyNotUnderstood, format_choices, match_ack, match_keyword, parse_reply
 from followup.sms.recalls import recall_awaiting_reply, recall_confirm
 from followup.sms.texts import (
@@ -250,7 +253,8 @@ def _keyword(*, inbound: InboundMessage, keyword: str, patients: list[Patient], 
         for conversation in SmsConversation.objects.select_for_update().filter(
             patient__in=patients, state=SmsConversation.State.ACTIVE
         ):
-            conversation_end(conversation=conversation, state=SmsConversation.State.STOPPED)
+            # What was answered before STOP is stored and judged all the same (H16).
+            conversation_finish(conversation=conversation, state=SmsConversation.State.STOPPED)
         if changed:  # confirmed once; a second STOP gets no answer
             _keyword_reply(inbound=inbound, patient=changed[0], key="stop", definition=definition)
         return HandledAs.STOP
@@ -368,13 +372,14 @@ def patient_message(*, inbound: InboundMessage, patient: Patient) -> str:
 
 
 def _free_text(*, inbound: InboundMessage, patient: Patient) -> None:
-    """A message outside any conversation: a nurse reads it (one open item per
-    patient, showing the latest message; the history has them all)."""
-    detail = f"SMS from the patient: {inbound.body}"[:300]
+    """A message outside any conversation: a nurse reads it. The patient's messages are
+    a thread (``MessageHistoryEntry``, each its own row, in order); the open item that
+    points the nurses to it is bumped, never rewritten, so what an earlier message or a
+    hand-over listed stays as it was (H17). With no open item, a new one opens."""
+    now = timezone.now()
     item = (
-        WorklistItem.objects.filter(
-            patient=patient, kind=WorklistItem.Kind.PATIENT_MESSAGE, status=WorklistItem.Status.OPEN
-        )
+        WorklistItem.objects.select_for_update()
+        .filter(patient=patient, kind=WorklistItem.Kind.PATIENT_MESSAGE, status=WorklistItem.Status.OPEN)
         .order_by("-id")
         .first()
     )
@@ -384,12 +389,13 @@ def _free_text(*, inbound: InboundMessage, patient: Patient) -> None:
             clinic_id=patient.clinic_id,
             kind=WorklistItem.Kind.PATIENT_MESSAGE,
             severity="amber",
-            detail=detail,
+            detail=(_("SMS from the patient: %(body)s") % {"body": inbound.body})[:1000],
+            bumped_at=now,
         )
         action = AuditAction.CREATE
     else:
-        item.detail = detail
-        item.save(update_fields=["detail"])
+        item.bumped_at = now
+        item.save(update_fields=["bumped_at"])
         action = AuditAction.UPDATE
     audit_record(
         actor=None,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Final, Literal
 
@@ -314,8 +314,17 @@ def _not_a_number(reason: str) -> ReplyNotUnderstood:
     return ReplyNotUnderstood(reason, kind="not_a_number")
 
 
-def _parse_number(text: str, language: str, unit_family: str | None, qtype: str) -> float:
-    """A signed decimal with an optional unit and allowed words around it."""
+def _parse_number(
+    text: str,
+    language: str,
+    unit_family: str | None,
+    qtype: str,
+    check: Callable[[str, float], None] | None = None,
+) -> float:
+    """A signed decimal with an optional unit and allowed words around it.
+
+    ``check(rest, value)`` judges what stands beside the number (the legacy word
+    lists of ``language`` when None)."""
     if any(unicodedata.decomposition(c).startswith(("<super>", "<sub>")) for c in text.translate(_DEGREE_LIKE)):
         raise _not_a_number("superscript or subscript digits")
     message = _fold(text).strip()
@@ -363,10 +372,13 @@ def _parse_number(text: str, language: str, unit_family: str | None, qtype: str)
     if qtype == "scale" and unit_match is not None and unit_match.lastgroup != "count":
         # A pain score has no unit; "5 kg" to it is a misplaced answer.
         raise _not_a_number("a scale answer carries no unit")
-    _check_surroundings(before + " " + after, language)
-
     value = float(f"{whole_part}.{fraction or '0'}")
-    return -value if negative and value else value
+    value = -value if negative and value else value
+    if check is None:
+        _check_surroundings(before + " " + after, language)
+    else:
+        check(before + " " + after, value)
+    return value
 
 
 def _check_surroundings(rest: str, language: str) -> None:

@@ -240,7 +240,7 @@ def test_events_carry_the_check_in_and_the_alert_as_the_api_returns_it(enrolled,
     """H1: the dashboard events are stored with the check-in, in the API's shape."""
     result = submit(enrolled, answers=answers(jaundice=True))
     received = Event.objects.get(type="check_in.received")
-    assert received.data == {"id": result.check_in.pk, "patient": enrolled.pk, "level": "red"}
+    assert received.data == {"id": result.check_in.pk, "patient": enrolled.pk, "level": "red", "complete": True}
     assert received.clinic_id == enrolled.clinic_id
     created = Event.objects.get(type="alert.created")
     api = nurse_client.get(f"/api/v1/alerts/{result.alert_ids[0]}/").json()
