@@ -1,10 +1,12 @@
 """What the live dashboard pages read: the alert queue, one alert's card, a patient's
-timeline and series, warnings for the operations banner. Each reads a fixed number of
-queries whatever the number of rows (no query per alert)."""
+timeline, series and SMS thread, warnings for the operations banner. Each reads a fixed
+number of queries whatever the number of rows (no query per alert, check-in or
+message)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,8 +17,10 @@ from django.utils import timezone
 
 from backend.models import Patient, User
 from followup.escalation import RosterGap, on_call_gaps
-from followup.models import Alert, Appointment, CheckIn, Observation
+from followup.models import Alert, Appointment, CheckIn, Observation, ProtocolVersion
 from followup.services.alerts import COMPLICATION_GRADES, OUTCOMES, iso
+from followup.services.protocols import protocol_definition
+from notifications.history import MessageRow, message_history_list, message_history_row
 
 UNRESOLVED = (Alert.Status.OPEN, Alert.Status.ACKNOWLEDGED)
 # Plotted on the patient page: check-in answers and one lab (stored in SI units).
@@ -27,6 +31,8 @@ CHART_ANSWERS = (
 )
 CHART_LABS = (("bilirubin_umol_l", "Bilirubin", "µmol/L"),)
 TIMELINE_LIMIT = 300
+# The patient page's SMS thread: the latest messages, shown oldest first.
+THREAD_LIMIT = 300
 
 
 def staff_display_name(user: User) -> str:
@@ -123,22 +129,68 @@ class TimelineEntry:
     title: str
     detail: str
     url: str
+    # A check-in whose SMS conversation ended before every question was answered
+    # (H16): shown as partial, with the protocol's labels of the unanswered questions.
+    partial: bool = False
+    unanswered: tuple[str, ...] = ()
 
     @property
     def kind_label(self) -> str:
         return {"check_in": "check-in", "alert": "alert", "appointment": "appointment"}[self.kind]
 
 
+def check_in_unanswered_labels(check_ins: Iterable[CheckIn]) -> dict[int, tuple[str, ...]]:
+    """For each partial check-in (``complete`` false), the labels staff see of its
+    unanswered questions, in its own protocol version's words; an id the version does
+    not know shows as the id. No query when none is partial, else one for the versions
+    (and one per version whose definition is not cached yet), whatever the number of
+    check-ins. Reads ``complete``, ``unanswered`` and ``protocol_version_id`` only."""
+    partial = [check_in for check_in in check_ins if not check_in.complete]
+    if not partial:
+        return {}
+    versions = {
+        version.pk: version
+        for version in ProtocolVersion.objects.select_related("protocol").filter(
+            pk__in={check_in.protocol_version_id for check_in in partial}
+        )
+    }
+    labels: dict[int, tuple[str, ...]] = {}
+    for check_in in partial:
+        version = versions.get(check_in.protocol_version_id)
+        definition = protocol_definition(version) if version is not None else None
+        names = []
+        for question_id in check_in.unanswered if isinstance(check_in.unanswered, list) else []:
+            question_id = str(question_id)
+            if definition is not None and definition.has_question(question_id):
+                names.append(definition.question(question_id).label)
+            else:
+                names.append(question_id)
+        labels[check_in.pk] = tuple(names)
+    return labels
+
+
 def patient_timeline(*, patient: Patient) -> list[TimelineEntry]:
-    """Check-ins, alerts and appointments, newest first (three queries)."""
+    """Check-ins, alerts and appointments, newest first (three queries, and one more
+    for the protocol versions when a check-in is partial)."""
     entries: list[TimelineEntry] = []
-    for check_in in (
+    check_ins = list(
         CheckIn.objects.filter(patient=patient)
-        .only("id", "taken_at", "level", "channel")
+        .only("id", "taken_at", "level", "channel", "complete", "unanswered", "protocol_version_id")
         .order_by("-taken_at")[:TIMELINE_LIMIT]
-    ):
+    )
+    unanswered = check_in_unanswered_labels(check_ins)
+    for check_in in check_ins:
         entries.append(
-            TimelineEntry(check_in.taken_at, "check_in", check_in.level, "Check-in", f"{check_in.channel}", "")
+            TimelineEntry(
+                check_in.taken_at,
+                "check_in",
+                check_in.level,
+                "Check-in",
+                f"{check_in.channel}",
+                "",
+                partial=not check_in.complete,
+                unanswered=unanswered.get(check_in.pk, ()),
+            )
         )
     for alert in (
         Alert.objects.filter(patient=patient)
@@ -192,6 +244,28 @@ def patient_series(*, patient: Patient) -> list[dict[str, Any]]:
     ):
         series[code]["points"].append([int(observed_at.timestamp()), value])
     return list(series.values())
+
+
+@dataclass(frozen=True)
+class PatientThread:
+    """The patient's SMS messages, oldest first (rows as the messages API gives them:
+    one-time codes masked); ``earlier`` tells that older ones were left out."""
+
+    messages: list[MessageRow]
+    earlier: bool
+
+    @property
+    def entry_ids(self) -> list[int]:
+        return [row["id"] for row in self.messages]
+
+
+def patient_thread(*, patient: Patient, limit: int = THREAD_LIMIT) -> PatientThread:
+    """The latest ``limit`` messages in and out of the patient's thread, oldest first
+    (one query, however many messages: H17's append-only thread as staff read it)."""
+    latest = list(message_history_list(patient=patient).order_by("-id")[: limit + 1])
+    earlier = len(latest) > limit
+    rows = [message_history_row(entry=entry) for entry in reversed(latest[:limit])]
+    return PatientThread(messages=rows, earlier=earlier)
 
 
 def roster_warnings(*, clinic_id: int, now: datetime | None = None) -> list[RosterGap]:

@@ -390,7 +390,6 @@ def _free_text(*, inbound: InboundMessage, patient: Patient) -> None:
             kind=WorklistItem.Kind.PATIENT_MESSAGE,
             severity="amber",
             detail=(_("SMS from the patient: %(body)s") % {"body": inbound.body})[:1000],
-            bumped_at=now,
         )
         action = AuditAction.CREATE
     else:

@@ -31,6 +31,7 @@ from django.views.decorators.http import require_GET, require_POST
 from backend.audit import audit_record
 from backend.models import AuditAction, Episode, Patient, User
 from followup import selectors
+from followup.dashboard.selectors import check_in_unanswered_labels
 from followup.forms import (
     AppointmentAddForm,
     AppointmentMoveForm,
@@ -222,13 +223,20 @@ def _render_plan(
     tz = patient.timezone
     now = timezone.now()
     kwargs = {"tz": tz, "patient_id": patient.pk}
+    # The answers of each scheduled check-in (select_related): a partial one (H16) is
+    # shown as such, with its unanswered questions' labels (a fixed number of queries).
+    answered = {row.pk: getattr(row, "check_in", None) for row in plan.check_ins}
+    unanswered = check_in_unanswered_labels([one for one in answered.values() if one is not None])
     check_ins = []
     for row in plan.check_ins:
         closes_at = row.due_at + timedelta(minutes=row.window_minutes)
         key = f"move-check-in-{row.pk}"
+        result = answered[row.pk]
         check_ins.append(
             {
                 "row": row,
+                "partial": result is not None and not result.complete,
+                "unanswered": unanswered.get(result.pk, ()) if result is not None else (),
                 "due_local": _local(row.due_at, tz),
                 "closes_local": _local(closes_at, tz),
                 "movable": row.status == ScheduledCheckIn.Status.SCHEDULED and closes_at > now,
