@@ -335,6 +335,8 @@ LOGGING = {
         # twilio's http client logs each request's URL and query at INFO, and a
         # Messages list query carries a phone number (H13).
         "twilio": {"level": "WARNING"},
+        # pymorphy3 announces each dictionary it loads at INFO: noise in every process.
+        "pymorphy3": {"level": "WARNING"},
     },
 }
 

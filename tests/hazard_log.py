@@ -36,7 +36,7 @@ def hazard_titles() -> dict[int, str]:
     return titles
 
 
-def tests_by_hazard() -> tuple[dict[int, set[str]], dict[int, set[str]]]:
+def hazard_tests_find() -> tuple[dict[int, set[str]], dict[int, set[str]]]:
     """``(tests, modules)``: test node ids and module paths per hazard id."""
     tests: dict[int, set[str]] = defaultdict(set)
     modules: dict[int, set[str]] = defaultdict(set)
@@ -57,7 +57,7 @@ def tests_by_hazard() -> tuple[dict[int, set[str]], dict[int, set[str]]]:
 
 def section() -> str:
     titles = hazard_titles()
-    tests, modules = tests_by_hazard()
+    tests, modules = hazard_tests_find()
     out = [SECTION_START, ""]
     for hazard in sorted(titles):
         out += [f"### H{hazard}: {titles[hazard]}", ""]

@@ -8,9 +8,24 @@ raises ``ReplyNotUnderstood`` so that the conversation asks again.
 The guiding hazard is H4 (a typing error must never become a finding or hide
 one): whenever a reply could mean two things it is refused, never guessed.
 Hence: digits are not yes/no, "7O" is not 70, "1,200" is neither 1.2 nor 1200,
-"38 C" to a pulse question is refused when the caller names the unit, words
-from languages other than the patient's and English are not read (the same
-letters mean yes in one language and no in another), and "none" is not zero.
+"38 C" to a pulse question is refused, "more than 5" and "38-39" are refused.
+
+Two readers:
+
+- ``reply_read`` (the SMS conversation): the patient's own words, through the
+  protocol's answer vocabulary (``followup.sms.vocabulary``): option numbers,
+  labels and vocabulary phrases inside a longer reply, folded (case,
+  diacritics, dotless i, ə), stemmed or lemmatised, typed on the other keyboard
+  (transliteration), one typo in a word of 5+ letters when no other option is
+  near, negation ("çok değil" is not severe; a negated option is dropped), "I
+  don't know" refused, numbers with units, "about" words and number words. A
+  reply with no answer word of the patient's language is read in the other
+  languages only when every language that knows its words agrees (Azerbaijani
+  "he" is yes, but its Latin look-alike of Russian "не" is no: refused).
+  ``asks_for_call`` tells a request for a call.
+- ``parse_reply`` (recalls, picking a patient by number): the strict legacy
+  reader with the word lists of ``followup.sms.words``: only the patient's
+  language and English, "none" is not zero, "about 38" is refused.
 
 Reasons in ``ReplyNotUnderstood`` are short English texts for staff; they
 never quote the reply (message bodies stay out of logs, H13).
@@ -18,23 +33,43 @@ never quote the reply (message bodies stay out of logs, H13).
 
 from __future__ import annotations
 
+import itertools
 import re
+import threading
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, Literal
 
+from rapidfuzz.distance import OSA
+
+from followup.protocols import Question
 from followup.sms import words as sms_words
+from followup.sms.vocabulary import (
+    LATIN_TO_CYRILLIC,
+    Answer,
+    AnswerVocabulary,
+    LanguageVocabulary,
+    Phrase,
+    Word,
+    empty_language,
+    is_verb,
+)
+from followup.sms.vocabulary import lower as vocab_lower
+from followup.sms.vocabulary import word as vocab_word
 
 __all__ = [
     "Keyword",
     "NotUnderstoodKind",
     "ReplyNotUnderstood",
+    "asks_for_call",
     "format_choices",
     "match_ack",
     "match_keyword",
     "normalize",
     "parse_reply",
+    "reply_read",
 ]
 
 NotUnderstoodKind = Literal["not_a_number", "out_of_range", "not_yes_no", "not_a_choice", "not_whole"]
@@ -299,6 +334,8 @@ _SIGNS: Final = frozenset("-−")
 # an unfinished range, "~38" an estimate, "/28" a fraction, "38%" a share.
 _QUALIFIERS: Final = frozenset("+<>~≈±≥≤%/\\-–—−")
 _SCALE_FRACTION: Final = re.compile(r"([0-9]{1,3})\s*/\s*([0-9]{1,3})")
+# "5 von 10", "5 out of 10", "5 из 10", "5 з 10": a score out of the scale's maximum.
+_SCALE_OUT_OF: Final = re.compile(r"([0-9]{1,3})\s+(?:out of|of|von|aus|из|з|із)\s+([0-9]{1,3})")
 
 
 def _unit_family(unit: str | None) -> str | None:
@@ -497,3 +534,702 @@ def _within_one_edit(a: str, b: str) -> bool:
     if len(a) > len(b):
         return a[1:] == b
     return b[1:] == a
+
+
+# ==========================================================================
+# Replies in the patient's own words (answer vocabularies)
+# ==========================================================================
+
+_CLAUSE_BREAK: Final = frozenset(",;.!?\n:()")
+_TOKEN: Final = re.compile(r"[^\W\d_]+|[,;.!?\n:()]")
+_TYPO_CLOSE: Final = 1
+_TYPO_NEAR: Final = 2
+_HOMOGLYPH_LATIN: Final = frozenset("abcehikmoptxy")
+_CYRILLIC_LANGUAGES: Final = ("ru", "uk")
+
+
+@dataclass(frozen=True)
+class _Lexicon:
+    """What answers one question in one language: ``(value, phrase)`` entries and
+    the indexes used to tell known words from unknown ones."""
+
+    entries: tuple[tuple[Answer, Phrase], ...]
+    general: frozenset[int]  # indexes of entries from the general yes/no lists
+    negative: frozenset[int]  # indexes of entries that are themselves a no or hold a negation
+    idioms: tuple[Phrase, ...]  # longer phrases of the language that answer something else
+    multi: tuple[tuple[str, Answer, Phrase], ...]  # multi-word entries, folded, for typos
+    meanings: Mapping[str, frozenset[Answer]]  # folded word -> values of phrases holding it
+    answer_words: tuple[Word, ...]
+    known_keys: frozenset[str]
+    known_roots: frozenset[str]
+    known_skeletons: frozenset[tuple[bool, str]]
+
+
+@dataclass
+class _Reading:
+    values: set[Answer]
+    matched: bool = False
+    unsure: bool = False
+    dropped: bool = False
+
+
+_lexicons: dict[tuple[LanguageVocabulary, str, str, tuple[tuple[str, str], ...]], _Lexicon] = {}
+_lexicon_lock = threading.Lock()
+
+
+def _primary(language: str) -> str:
+    return re.split(r"[-_]", language.strip().lower(), maxsplit=1)[0]
+
+
+def _labels_key(question: Question, language: str) -> tuple[tuple[str, str], ...]:
+    return tuple((value, labels.get(language, "")) for value, labels in question.choice_labels())
+
+
+def _lexicon(lv: LanguageVocabulary, question: Question) -> _Lexicon:
+    key = (lv, question.id, question.type, _labels_key(question, lv.language))
+    cached = _lexicons.get(key)
+    if cached is not None:
+        return cached
+    entries: list[tuple[Answer, Phrase]] = []
+    general: set[int] = set()
+    if question.type == "boolean":
+        for polarity, phrases in ((True, lv.yes), (False, lv.no)):
+            for phrase in phrases:
+                general.add(len(entries))
+                entries.append((polarity, phrase))
+    elif question.type == "choice":
+        for value, labels in question.choice_labels():
+            label = labels.get(lv.language)
+            if label:
+                entries.append((value, lv.phrase(label)))
+            if lv.language == "en":
+                entries.append((value, lv.phrase(value.replace("_", " "))))
+    else:
+        for phrase, number in lv.number_words:
+            entries.append((number, phrase))
+        for zero in sms_words.ZERO_WORDS.get(lv.language, ()):
+            entries.append((0, lv.phrase(zero)))
+    entries.extend(lv.questions.get(question.id, ()))
+    if question.type in ("integer", "scale"):
+        entries = [(a, p) for a, p in entries if not isinstance(a, float) or a.is_integer()]
+        entries = [(int(a) if isinstance(a, float) else a, p) for a, p in entries]
+    meanings: dict[str, set[Answer]] = {}
+    answer_words: dict[str, Word] = {}
+    alone: dict[str, set[Answer]] = {}
+    for answer, phrase in entries:
+        for w in phrase.words:
+            meanings.setdefault(w.folded, set()).add(answer)
+            answer_words.setdefault(w.folded, w)
+        if len(phrase.words) == 1:
+            alone.setdefault(phrase.words[0].folded, set()).add(answer)
+    meanings.update(alone)  # a word that is an answer on its own means that answer
+    known = [*lv.known, *answer_words.values()]
+    negators = [w for phrase in lv.negations for w in phrase.words]
+    negators += [phrase.words[0] for phrase in lv.no if len(phrase.words) == 1]
+    negative = {
+        index
+        for index, (answer, phrase) in enumerate(entries)
+        if answer is False or any(w.matches(n) for w in phrase.words for n in negators)
+    }
+    own = {phrase.folded for _, phrase in entries}
+    everything: list[Phrase] = [*lv.yes, *lv.no, *lv.fillers, *lv.approximately, *lv.call_me, *lv.unsure]
+    everything += [phrase for phrase, _ in lv.number_words]
+    everything += [phrase for entries_of in lv.questions.values() for _, phrase in entries_of]
+    idioms: dict[str, Phrase] = {}
+    for phrase in everything:
+        holds_negation = any(w.matches(n) for w in phrase.words for n in negators)
+        if len(phrase.words) > 1 and phrase.folded not in own and not holds_negation:
+            idioms.setdefault(phrase.folded, phrase)
+    lexicon = _Lexicon(
+        entries=tuple(entries),
+        general=frozenset(general),
+        negative=frozenset(negative),
+        idioms=tuple(idioms.values()),
+        multi=tuple((phrase.folded, answer, phrase) for answer, phrase in entries if len(phrase.words) > 1),
+        meanings=MappingProxyType({k: frozenset(v) for k, v in meanings.items()}),
+        answer_words=tuple(answer_words.values()),
+        known_keys=frozenset(k for w in known for k in w.keys),
+        known_roots=frozenset(k for w in known for k in w.roots),
+        known_skeletons=frozenset((w.latin, w.skeleton) for w in known),
+    )
+    with _lexicon_lock:
+        _lexicons[key] = lexicon
+    return lexicon
+
+
+def _is_known(w: Word, lexicon: _Lexicon) -> bool:
+    return bool(w.roots & lexicon.known_roots) or (not w.latin, w.skeleton) in lexicon.known_skeletons
+
+
+def _tokens(text: str, lv: LanguageVocabulary) -> tuple[list[Word], list[int]]:
+    words: list[Word] = []
+    clauses: list[int] = []
+    clause = 0
+    for match in _TOKEN.finditer(vocab_lower(text)):
+        token = match.group(0)
+        if token in _CLAUSE_BREAK:
+            clause += 1
+            continue
+        words.append(vocab_word(token, lv.language, lv.suffixes))
+        clauses.append(clause)
+    return words, clauses
+
+
+def _typo_fixed(words: list[Word], lexicon: _Lexicon) -> list[Word]:
+    """Replace an unknown word by the one answer word it is a typo of: one edit from
+    exactly one word of 5+ letters, and no word of another meaning two edits away."""
+    fixed = list(words)
+    for index, w in enumerate(words):
+        if len(w.folded) < _TYPO_MIN_LENGTH - 1 or _is_known(w, lexicon):
+            continue
+        near_limit = _typo_near(len(w.folded))
+        close: list[Word] = []
+        near: list[Word] = []
+        for candidate in lexicon.answer_words:
+            if candidate.latin != w.latin or abs(len(candidate.folded) - len(w.folded)) > near_limit:
+                continue
+            distance = OSA.distance(w.folded, candidate.folded, score_cutoff=near_limit)
+            if distance <= _TYPO_CLOSE and len(candidate.folded) >= _TYPO_MIN_LENGTH:
+                close.append(candidate)
+            elif distance <= near_limit:
+                near.append(candidate)
+        if not close:
+            continue
+        meaning = lexicon.meanings.get(close[0].folded, frozenset())
+        if all(lexicon.meanings.get(other.folded, frozenset()) == meaning for other in [*close, *near]):
+            fixed[index] = close[0]
+    return _phrase_typos_fixed(fixed, lexicon)
+
+
+def _typo_near(length: int) -> int:
+    """How far another option may be before a typo is too ambiguous to fix: one
+    edit for short words, two from eight letters on."""
+    return _TYPO_CLOSE if length < 8 else _TYPO_NEAR
+
+
+def _phrase_typos_fixed(words: list[Word], lexicon: _Lexicon) -> list[Word]:
+    """The same rule over a run of words against a phrase of 5+ letters ("a litle",
+    "bir as"): one edit from exactly one phrase, none of another meaning near."""
+    for size in (2, 3):
+        for start in range(len(words) - size + 1):
+            window = words[start : start + size]
+            if all(_is_known(w, lexicon) for w in window):
+                continue
+            typed = " ".join(w.folded for w in window)
+            close: dict[str, tuple[Answer, Phrase]] = {}
+            near: set[Answer] = set()
+            near_limit = _typo_near(len(typed))
+            for folded, answer, phrase in lexicon.multi:
+                if len(phrase.words) != size or abs(len(folded) - len(typed)) > near_limit:
+                    continue
+                distance = OSA.distance(typed, folded, score_cutoff=near_limit)
+                if distance <= _TYPO_CLOSE and len(folded.replace(" ", "")) >= _TYPO_MIN_LENGTH:
+                    close[folded] = (answer, phrase)
+                elif distance <= near_limit:
+                    near.add(answer)
+            if len({answer for answer, _ in close.values()}) == 1:
+                answer, phrase = next(iter(close.values()))
+                if near <= {answer}:
+                    words = [*words[:start], *phrase.words, *words[start + size :]]
+    return words
+
+
+Occurrence = tuple[int, int, int]  # start, end, entry index
+
+
+def _find(words: Sequence[Word], phrases: Sequence[Phrase], *, single_letters: bool) -> list[tuple[int, int, int]]:
+    found: list[tuple[int, int, int]] = []
+    count = len(words)
+    for number, phrase in enumerate(phrases):
+        size = len(phrase.words)
+        if not size or size > count:
+            continue
+        if size == 1 and len(phrase.words[0].folded) == 1 and not (single_letters and count == 1):
+            continue
+        first = phrase.words[0]
+        for start in range(count - size + 1):
+            if words[start].matches(first) and all(words[start + k].matches(phrase.words[k]) for k in range(1, size)):
+                found.append((start, start + size, number))
+    return found
+
+
+def _covered(span: tuple[int, int], spans: Iterable[tuple[int, int]]) -> bool:
+    """``span`` lies inside a longer one of ``spans``."""
+    return any(s <= span[0] and span[1] <= e and e - s > span[1] - span[0] for s, e in spans)
+
+
+def _read_in(
+    text: str,
+    lv: LanguageVocabulary,
+    question: Question,
+    *,
+    own: bool,
+    words_and_clauses: tuple[list[Word], list[int]] | None = None,
+) -> _Reading:
+    """The values the words of ``text`` give in one language (may be several)."""
+    lexicon = _lexicon(lv, question)
+    words, clauses = words_and_clauses or _tokens(text, lv)
+    if not words:
+        return _Reading(values=set())
+    if own:
+        words = _typo_fixed(words, lexicon)
+    phrases = [phrase for _, phrase in lexicon.entries]
+    answers = _find(words, phrases, single_letters=own)
+    spans = [(s, e) for s, e, _ in answers]
+    answers = [a for a in answers if not _covered((a[0], a[1]), spans)]
+    # A word inside a longer phrase that answers something else is not this
+    # answer: "bir az" (a little) holds "bir" (one) but is no leg.
+    idioms = [(s, e) for s, e, _ in _find(words, lexicon.idioms, single_letters=False)]
+    blocked = [a for a in answers if _covered((a[0], a[1]), idioms)]
+    answers = [a for a in answers if a not in blocked]
+    negation_words = [phrase.words[0] for phrase in lv.negations if len(phrase.words) == 1]
+    spans = [(s, e) for s, e, _ in answers]
+    # "не смотрел" (did not look): a bare no that negates a verb it does not know
+    # is no answer to the question.
+    particles = [
+        a
+        for a in answers
+        if a[1] - a[0] == 1
+        and a[2] in lexicon.general
+        and a[1] < len(words)
+        and clauses[a[1]] == clauses[a[0]]
+        and not _covered((a[1], a[1] + 1), spans)
+        and not any(s <= a[1] < e for s, e in spans)
+        and any(words[a[0]].matches(n) for n in negation_words)
+        and is_verb(words[a[1]].folded, lv.language)
+    ]
+    answers = [a for a in answers if a not in particles]
+    blocked += particles
+    spans = [(s, e) for s, e, _ in answers]
+    reading = _Reading(values=set(), matched=bool(answers or blocked))
+    for s, e, _ in _find(words, lv.unsure, single_letters=False):
+        if not _covered((s, e), spans):
+            reading.unsure = reading.matched = True
+    no_words = [phrase for phrase in lv.no if len(phrase.words) == 1]
+    # (span, is a plain particle): a negation that is also a plain no ("yok", "нет")
+    # never negates a plain yes ("var yok", "да нет" say both); a particle does
+    # ("не было").
+    negations: list[tuple[tuple[int, int], bool]] = []
+    for s, e, _ in _find(words, lv.negations, single_letters=False):
+        if _covered((s, e), spans):
+            continue
+        is_no = e - s == 1 and any(words[s].matches(p.words[0]) for p in no_words)
+        negations.append(((s, e), not is_no))
+    for s, e, number in answers:
+        if number in lexicon.negative and number not in lexicon.general:
+            negations.append(((s, e), False))  # "bacaklarımda | şişlik yok"
+    fillers = {i for s, e, _ in _find(words, lv.fillers, single_letters=False) for i in range(s, e)}
+
+    def negation_at(
+        position: int, clause: int, step: int, own_span: tuple[int, int], general: bool
+    ) -> tuple[int, int] | None:
+        while 0 <= position < len(words) and clauses[position] == clause:
+            for span, particle in negations:
+                if span != own_span and span[0] <= position < span[1] and (particle or not general):
+                    return span
+            if position not in fillers:
+                return None
+            position += step
+        return None
+
+    consumed: set[tuple[int, int]] = set()
+    negator_values: set[Answer] = set()
+    results: list[tuple[tuple[int, int], Answer | None]] = []
+    for start, end, number in answers:
+        answer = lexicon.entries[number][0]
+        negation = None
+        if number not in lexicon.negative:
+            general = number in lexicon.general
+            negation = negation_at(start - 1, clauses[start], -1, (start, end), general) or negation_at(
+                end, clauses[end - 1], 1, (start, end), general
+            )
+        if negation is not None and any((s, e) == negation and lexicon.entries[n][0] == answer for s, e, n in answers):
+            negation = None  # "no, it's flat": the no agrees with the answer it stands by
+        if negation is not None:
+            consumed.add(negation)
+            negator_values |= {lexicon.entries[n][0] for s, e, n in answers if (s, e) == negation}
+            if not isinstance(answer, bool):
+                reading.dropped = True
+            results.append(((start, end), False if answer is True else None))
+        else:
+            results.append(((start, end), answer))
+    for (start, end), outcome in results:
+        if outcome is None:
+            continue
+        if (start, end) in consumed and end - start == 1:
+            continue  # a lone "yok" that negated its neighbour is not an answer of its own
+        reading.values.add(outcome)
+    if reading.dropped and reading.values - negator_values:
+        # "ikisi de yok, sadece sol": neither, or only the left? Asked again.
+        reading.unsure = True
+    return reading
+
+
+def _homoglyph_variant(text: str) -> str | None:
+    """``text`` with Latin words made only of Cyrillic look-alikes ("He") written in
+    Cyrillic ("Не"), or None when there is no such word."""
+    changed = False
+
+    def swap(match: re.Match[str]) -> str:
+        nonlocal changed
+        token = match.group(0)
+        if token.isascii() and set(token.lower()) <= _HOMOGLYPH_LATIN:
+            changed = True
+            return token.lower().translate(LATIN_TO_CYRILLIC)
+        return token
+
+    variant = _LETTERS.sub(swap, text)
+    return variant if changed else None
+
+
+def _other_languages(vocabulary: AnswerVocabulary, language: str) -> list[LanguageVocabulary]:
+    return [lv for code, lv in vocabulary.languages.items() if code != language]
+
+
+def _read_words(
+    text: str,
+    *,
+    question: Question,
+    language: str,
+    vocabulary: AnswerVocabulary,
+    kind: NotUnderstoodKind,
+) -> Answer | None:
+    """The one value the words of the reply give, None when no word answers, or
+    ReplyNotUnderstood when they could mean two things (H4).
+
+    The patient's language first; a reply that has no answer word in it is read in
+    the other languages when every language that knows its words agrees."""
+    own_lv = vocabulary.get(language) or empty_language(language)
+    own = _read_in(text, own_lv, question, own=True)
+    variant = _homoglyph_variant(text)
+    if own.unsure:
+        raise ReplyNotUnderstood("no definite answer (doubt expressed)", kind=kind)
+    if len(own.values) > 1:
+        raise ReplyNotUnderstood("the reply fits several answers", kind=kind)
+    if own.values:
+        if variant is not None and language in _CYRILLIC_LANGUAGES:
+            other = _read_in(variant, own_lv, question, own=False)
+            if other.values - own.values:
+                raise ReplyNotUnderstood("a word reads differently in another alphabet", kind=kind)
+        return next(iter(own.values))
+    if own.matched:
+        raise ReplyNotUnderstood("the answer words are negated", kind=kind)
+
+    values: set[Answer] = set()
+    for lv in _other_languages(vocabulary, language):
+        readings = [_read_in(text, lv, question, own=False)]
+        if variant is not None and lv.language in _CYRILLIC_LANGUAGES:
+            readings.append(_read_in(variant, lv, question, own=False))
+        for reading in readings:
+            if reading.unsure or (reading.matched and not reading.values):
+                raise ReplyNotUnderstood("the reply reads differently in another language", kind=kind)
+            values |= reading.values
+    if variant is not None and language in _CYRILLIC_LANGUAGES:
+        values |= _read_in(variant, own_lv, question, own=False).values
+    if len(values) > 1:
+        raise ReplyNotUnderstood("the reply means different things in different languages", kind=kind)
+    return next(iter(values)) if values else None
+
+
+# --- the entry points ------------------------------------------------------
+
+
+def reply_read(
+    text: str,
+    *,
+    question: Question,
+    language: str,
+    vocabulary: AnswerVocabulary,
+) -> bool | int | float | str:
+    """The strict value a reply gives to ``question``, or ReplyNotUnderstood.
+
+    bool for a boolean question, int for integer and scale, float for number, the
+    choice value for a choice. The reply may be an option's number, its label, a
+    word or phrase of the protocol's answer vocabulary (inflected, without
+    diacritics, on another keyboard, with one typo in a long word, inside a
+    longer sentence), negated ("not much"), or a number with a unit and allowed
+    words. Whatever could mean two things is refused (H4).
+    """
+    language = _primary(language)
+    if question.type == "boolean":
+        return _reply_boolean(text, question, language, vocabulary)
+    if question.type == "choice":
+        return _reply_choice(text, question, language, vocabulary)
+    if question.type in ("integer", "number", "scale"):
+        return _reply_numeric(text, question, language, vocabulary)
+    raise ValueError(f"unknown question type {question.type!r}")
+
+
+def asks_for_call(text: str, *, language: str, vocabulary: AnswerVocabulary) -> bool:
+    """The reply asks for a call ("call me", "beni arayın", "перезвоните мне"), in the
+    patient's language or another one, and not negated ("don't call me")."""
+    language = _primary(language)
+    ordered = [vocabulary.get(language), *_other_languages(vocabulary, language)]
+    for lv in ordered:
+        if lv is None or not lv.call_me:
+            continue
+        words, clauses = _tokens(text, lv)
+        if not words:
+            return False
+        found = _find(words, lv.call_me, single_letters=False)
+        negations = _find(words, lv.negations, single_letters=False)
+        for start, end, _ in found:
+            before = start - 1
+            after = end
+            negated = any(
+                (s <= before < e and clauses[before] == clauses[start])
+                or (s <= after < e and clauses[after] == clauses[end - 1])
+                for s, e, _ in negations
+            )
+            if not negated:
+                return True
+    return False
+
+
+def _reply_boolean(text: str, question: Question, language: str, vocabulary: AnswerVocabulary) -> bool:
+    message = normalize(text)
+    if any(c.isdigit() for c in message):
+        raise ReplyNotUnderstood("digits are not read as yes or no", kind="not_yes_no")
+    value = _read_words(text, question=question, language=language, vocabulary=vocabulary, kind="not_yes_no")
+    if value is None:
+        raise ReplyNotUnderstood("no yes or no word", kind="not_yes_no")
+    assert isinstance(value, bool)
+    return value
+
+
+def _reply_choice(text: str, question: Question, language: str, vocabulary: AnswerVocabulary) -> str:
+    choices = question.choice_labels()
+    message = normalize(text)
+    runs = re.findall(r"[0-9]+(?:[.,][0-9]+)?", message)
+    leftovers = re.sub(r"[0-9.,]|[^\W\d_]", "", message)
+    if any(unicodedata.category(c).startswith("N") for c in leftovers):
+        raise ReplyNotUnderstood("digits of another script", kind="not_a_choice")
+    if len(runs) > 1:
+        raise ReplyNotUnderstood("more than one number", kind="not_a_choice")
+    by_number = _choice_by_number(runs[0], choices) if runs else None
+    by_word = _read_words(text, question=question, language=language, vocabulary=vocabulary, kind="not_a_choice")
+    if by_number is not None and by_word is not None and by_number != by_word:
+        raise ReplyNotUnderstood("the option number and the word disagree", kind="not_a_choice")
+    if by_number is not None and by_word is None and _has_option_words(text, question, language, vocabulary):
+        # "1 leg": a count of legs, not option 1.
+        raise ReplyNotUnderstood("the number may be a count, not an option", kind="not_a_choice")
+    chosen = by_number if by_number is not None else by_word
+    if chosen is None:
+        raise ReplyNotUnderstood("no option number or word", kind="not_a_choice")
+    assert isinstance(chosen, str)
+    return chosen
+
+
+def _has_option_words(text: str, question: Question, language: str, vocabulary: AnswerVocabulary) -> bool:
+    lv = vocabulary.get(language) or empty_language(language)
+    lexicon = _lexicon(lv, question)
+    words, _ = _tokens(text, lv)
+    fillers = {i for s, e, _ in _find(words, lv.fillers, single_letters=False) for i in range(s, e)}
+    return any(
+        index not in fillers and any(w.matches(candidate) for candidate in lexicon.answer_words)
+        for index, w in enumerate(words)
+        if len(w.folded) > 2
+    )
+
+
+# --- numbers in the patient's words -----------------------------------------
+
+
+def _question_words(question: Question, lv: LanguageVocabulary) -> frozenset[str]:
+    """Keys of the words of the question's own wording (a patient may echo them:
+    "ateşim 38", "kusma 2 kez"), less the words that qualify a number."""
+    key = ("question-words", lv, question.id)
+    cached = _question_word_cache.get(key)
+    if cached is not None:
+        return cached
+    qualifiers = {normalize(w) for w in sms_words.NUMBER_QUALIFIER_WORDS.get(lv.language, ())}
+    negations = {w.folded for p in lv.negations for w in p.words}
+    keys: set[str] = set()
+    for source in (question.sms, question.text):
+        for token in _LETTERS.findall(vocab_lower(source.get(lv.language, ""))):
+            w = vocab_word(token, lv.language, lv.suffixes)
+            if w.folded not in qualifiers and w.folded not in negations:
+                keys |= w.keys
+    result = frozenset(keys)
+    _question_word_cache[key] = result
+    return result
+
+
+_question_word_cache: dict[tuple[str, LanguageVocabulary, str], frozenset[str]] = {}
+
+
+def _allowed_words(question: Question, lv: LanguageVocabulary) -> tuple[frozenset[str], tuple[Word, ...]]:
+    """Words that may stand beside a number: the question's own wording, fillers,
+    "about" words, yes words ("var, 38"), the legacy filler lists."""
+    key = ("allowed", lv, question.id)
+    cached = _allowed_cache.get(key)
+    if cached is not None:
+        return cached
+    found: list[Word] = []
+    for phrases in (lv.fillers, lv.approximately, lv.yes):
+        for phrase in phrases:
+            found.extend(phrase.words)
+    for code in (lv.language, "en"):
+        for filler in sms_words.NUMBER_FILLER_WORDS.get(code, ()):
+            found.append(vocab_word(vocab_lower(filler), lv.language, lv.suffixes))
+    result = (_question_words(question, lv), tuple(found))
+    _allowed_cache[key] = result
+    return result
+
+
+_allowed_cache: dict[tuple[str, LanguageVocabulary, str], tuple[frozenset[str], tuple[Word, ...]]] = {}
+
+
+def _surroundings_check(
+    question: Question, lv: LanguageVocabulary, unit_family: str | None
+) -> Callable[[str, float], None]:
+    qualifiers = {normalize(w) for w in sms_words.NUMBER_QUALIFIER_WORDS.get(lv.language, ())}
+    qualifiers |= {normalize(w) for w in sms_words.NUMBER_QUALIFIER_WORDS["en"]}
+
+    def check(rest: str, value: float) -> None:
+        for c in rest:
+            if unicodedata.category(c).startswith("N"):
+                raise _not_a_number("digits of another script")
+            if c in _QUALIFIERS:
+                raise _not_a_number("a mark next to the number (+, <, ~, -, /, %)")
+        _check_number_words(rest, question, lv, unit_family, qualifiers, value, covered=set())
+
+    return check
+
+
+def _check_number_words(
+    rest: str,
+    question: Question,
+    lv: LanguageVocabulary,
+    unit_family: str | None,
+    qualifiers: set[str],
+    value: float | None,
+    *,
+    covered: set[int],
+) -> None:
+    """Every word beside the number must be one that does not change it."""
+    words, _ = _tokens(rest, lv)
+    approximately = {i for s, e, _ in _find(words, lv.approximately, single_letters=False) for i in range(s, e)}
+    negations = {i for s, e, _ in _find(words, lv.negations, single_letters=False) for i in range(s, e)}
+    unsure = _find(words, lv.unsure, single_letters=False)
+    if unsure:
+        raise _not_a_number("no definite answer (doubt expressed)")
+    question_keys, allowed = _allowed_words(question, lv)
+    lexicon = _lexicon(lv, question)
+    for index, w in enumerate(words):
+        if index in covered or index in approximately:
+            continue
+        if index in negations or w.folded in qualifiers:
+            raise _not_a_number("a word next to the number changes it (not, more, less)")
+        if w.keys & question_keys or any(w.matches(a) for a in allowed) or _unit_word(w.folded, unit_family):
+            continue
+        if value is not None and any(
+            answer == value and any(w.matches(pw) for pw in phrase.words) for answer, phrase in lexicon.entries
+        ):
+            continue
+        raise _not_a_number("unexpected words next to the number")
+
+
+def _unit_word(folded: str, unit_family: str | None) -> bool:
+    match = _UNIT.fullmatch(folded)
+    if match is None:
+        return False
+    if unit_family is not None and match.lastgroup != unit_family:
+        raise _not_a_number(f"the unit does not fit this question ({unit_family})")
+    return True
+
+
+def _reply_numeric(text: str, question: Question, language: str, vocabulary: AnswerVocabulary) -> int | float:
+    lv = vocabulary.get(language) or empty_language(language)
+    unit_family = _unit_family(question.unit)
+    whole = question.type != "number"
+    maximum = float(question.max) if question.max is not None else None
+    minimum = float(question.min) if question.min is not None else None
+    message = normalize(text)
+    has_digits = any(unicodedata.category(c).startswith("N") for c in text.translate(_DEGREE_LIKE))
+    value: float
+    if has_digits:
+        fraction = _SCALE_FRACTION.fullmatch(message) or _SCALE_OUT_OF.fullmatch(message)
+        if question.type == "scale" and fraction is not None:
+            if maximum is None or int(fraction.group(2)) != maximum:
+                raise _not_a_number("a fraction other than out of the scale's maximum")
+            value = float(fraction.group(1))
+        else:
+            check = _surroundings_check(question, lv, unit_family)
+            value = _parse_number(text, language, unit_family, question.type, check)
+    else:
+        words_value = _number_in_words(text, question, language, vocabulary, unit_family)
+        if words_value is None:
+            raise _not_a_number("no number in the reply")
+        value = float(words_value)
+    if whole:
+        if not value.is_integer():
+            raise ReplyNotUnderstood("not a whole number", kind="not_whole")
+        _check_range(value, minimum, maximum, "a whole number")
+        return int(value)
+    _check_range(value, minimum, maximum, "a number")
+    return value
+
+
+def _number_in_words(
+    text: str, question: Question, language: str, vocabulary: AnswerVocabulary, unit_family: str | None
+) -> float | None:
+    """A number written in words ("iki kere", "twice", per-question "hiç" → 0)."""
+    own_lv = vocabulary.get(language) or empty_language(language)
+    ordered = [own_lv, *_other_languages(vocabulary, language)]
+    found: set[float] = set()
+    for lv in ordered:
+        value = _number_words_in(text, question, lv, unit_family, own=lv is own_lv)
+        if value is not None:
+            if lv is own_lv:
+                return value
+            found.add(value)
+    if len(found) > 1:
+        raise _not_a_number("the words mean different numbers in different languages")
+    return found.pop() if found else None
+
+
+def _number_words_in(
+    text: str, question: Question, lv: LanguageVocabulary, unit_family: str | None, *, own: bool
+) -> float | None:
+    lexicon = _lexicon(lv, question)
+    words, clauses = _tokens(text, lv)
+    if not words:
+        return None
+    phrases = [phrase for _, phrase in lexicon.entries]
+    answers = _find(words, phrases, single_letters=own)
+    spans = [(s, e) for s, e, _ in answers]
+    answers = sorted(a for a in answers if not _covered((a[0], a[1]), spans))
+    if not answers:
+        return None
+    negations = [(s, e) for s, e, _ in _find(words, lv.negations, single_letters=False) if not _covered((s, e), spans)]
+    for start, end, _ in answers:
+        for s, e in negations:
+            if e == start or s == end:
+                raise _not_a_number("a negated number")
+    # Adjacent number words combine: "otuz sekiz" = 38, "iki buçuk" = 2.5.
+    groups: list[list[float]] = []
+    last_end = -1
+    for start, end, number in answers:
+        answer = lexicon.entries[number][0]
+        assert not isinstance(answer, (bool, str))
+        if groups and start == last_end and clauses[start] == clauses[start - 1]:
+            groups[-1].append(float(answer))
+        else:
+            groups.append([float(answer)])
+        last_end = end
+    values: set[float] = set()
+    for group in groups:
+        total = group[0]
+        for previous, following in itertools.pairwise(group):
+            if not (following < previous and (previous % 10 == 0 or following == 0.5)):
+                raise _not_a_number("number words that do not make one number")
+            total += following
+        values.add(total)
+    if len(values) > 1:
+        raise _not_a_number("more than one number in the reply")
+    covered = {i for s, e, _ in answers for i in range(s, e)}
+    qualifiers = {normalize(w) for w in sms_words.NUMBER_QUALIFIER_WORDS.get(lv.language, ())}
+    value = values.pop()
+    _check_number_words(text, question, lv, unit_family, qualifiers, value, covered=covered)
+    return value

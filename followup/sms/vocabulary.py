@@ -193,6 +193,18 @@ def _morph_analyzer(language: str) -> Any:
     return analyzer
 
 
+_VERB_TAGS: Final = frozenset({"VERB", "INFN", "GRND", "PRTS", "PRTF"})
+
+
+@lru_cache(maxsize=20_000)
+def is_verb(lowered: str, language: str) -> bool:
+    """A Russian or Ukrainian word whose likeliest reading is a verb form ("смотрел")."""
+    if language not in ("ru", "uk") or not _CYRILLIC.search(lowered):
+        return False
+    parses = _morph_analyzer(language).parse(lowered.replace("ё", "е"))
+    return bool(parses) and parses[0].tag.POS in _VERB_TAGS
+
+
 _UMLAUT_SPELLING: Final = (("ae", "a"), ("oe", "o"), ("ue", "u"))
 _MIN_STEM: Final = 3
 
@@ -207,9 +219,15 @@ class Word:
     keys: frozenset[str]
     skeleton: str
     latin: bool
+    roots: frozenset[str] = frozenset()
 
     def matches(self, other: Word) -> bool:
-        if self.keys & other.keys:
+        """This (typed) word is a form of ``other`` (a vocabulary word): the root of
+        ``other`` (its folded form or dictionary lemma) is among this word's keys
+        (its own form, stems, lemmas). Two inflected forms that merely share a stem
+        do not match ("bacakta" / "bacaklarım": one leg, both legs), and a bare
+        "yox" is not the listed "yoxdur"."""
+        if other.roots & self.keys:
             return True
         return self.latin != other.latin and len(self.skeleton) > 1 and self.skeleton == other.skeleton
 
@@ -219,6 +237,7 @@ def word(lowered: str, language: str, suffixes: tuple[str, ...] = ()) -> Word:
     """The :class:`Word` for one lower-cased token (see :func:`lower`) in ``language``."""
     folded = fold(lowered)
     keys: set[str] = {folded}
+    roots: set[str] = {folded}
     if language in _SNOWBALL:
         stemmer = _snowball(language)
         for form in {lowered, folded}:
@@ -228,24 +247,54 @@ def word(lowered: str, language: str, suffixes: tuple[str, ...] = ()) -> Word:
     if language in ("ru", "uk") and _CYRILLIC.search(lowered):
         for parse in _morph_analyzer(language).parse(lowered.replace("ё", "е")):
             keys.add(fold(parse.normal_form))
+            roots.add(fold(parse.normal_form))
     if language == "de":
         spelled = folded
         for old, new in _UMLAUT_SPELLING:
             spelled = spelled.replace(old, new)
         keys.add(spelled)
+        roots.add(spelled)
     if language == "az" and suffixes:
-        stem = folded
-        for _ in range(3):
-            for suffix in suffixes:
-                if stem.endswith(suffix) and len(stem) - len(suffix) >= _MIN_STEM:
-                    stem = stem[: -len(suffix)]
-                    keys.add(stem)
-                    break
-            else:
-                break
+        keys |= _az_stems(folded, suffixes)
+    collapsed = _TRIPLES.sub(r"\1", folded)
+    if collapsed != folded:  # "evettt", "çoooox": emphasis, not another word
+        roots.add(collapsed)
     if _CYRILLIC.search(folded):
         keys |= {key.replace("ь", "").replace("ъ", "") for key in keys}
-    return Word(folded=folded, keys=frozenset(keys), skeleton=_skeleton(lowered), latin=not _CYRILLIC.search(lowered))
+    return Word(
+        folded=folded,
+        keys=frozenset(keys | roots),
+        skeleton=_skeleton(lowered),
+        latin=not _CYRILLIC.search(lowered),
+        roots=frozenset(roots),
+    )
+
+
+_TRIPLES: Final = re.compile(r"(.)\1\1+")
+# Azerbaijani negative verb endings (-ma/-mə..., -mır/-mir...): a word is never
+# stripped through one, so "qusmamışam" (I did not vomit) never joins "qusmuşam".
+_AZ_NEGATIVE: Final = ("ma", "me", "mir", "mur")
+
+
+def _az_stems(folded: str, suffixes: tuple[str, ...]) -> set[str]:
+    stems: set[str] = set()
+    frontier = {folded}
+    for _ in range(3):
+        following: set[str] = set()
+        for stem in frontier:
+            for suffix in suffixes:
+                if (
+                    stem.endswith(suffix)
+                    and len(stem) - len(suffix) >= _MIN_STEM
+                    and not suffix.startswith(_AZ_NEGATIVE)
+                ):
+                    following.add(stem[: -len(suffix)])
+        following -= stems
+        if not following:
+            break
+        stems |= following
+        frontier = following
+    return stems
 
 
 def words_of(text: str, language: str, suffixes: tuple[str, ...] = ()) -> tuple[Word, ...]:
@@ -463,7 +512,10 @@ def _load_language(path: Path, protocol: ProtocolDefinition) -> LanguageVocabula
             polarity.setdefault(phrase.folded, (answer, where_name))
 
     known: dict[str, Word] = {}
-    every: list[Iterable[Phrase]] = [*lists.values(), (p for p, _ in number_words)]
+    every: list[Iterable[Phrase]] = [
+        *(phrases for key, phrases in lists.items() if key not in ("yes", "no")),
+        (p for p, _ in number_words),
+    ]
     every.extend((p for _, p in entries) for entries in questions.values())
     for phrases in every:
         for phrase in phrases:

@@ -220,7 +220,7 @@ UNIT_PATTERNS: Final[dict[str, tuple[str, ...]]] = {
     ),
     "days": (
         r"days?",
-        r"gun",
+        r"gun(?:dur|luk)?",
         r"tag(?:e|en)?",
         r"дн(?:я|ей|і|ів)",
         r"день",
@@ -252,3 +252,37 @@ CARRIER_KEYWORDS: Final[dict[str, frozenset[str]]] = {
     "start": frozenset({"start", "unstop"}),
     "help": frozenset({"help", "info"}),
 }
+
+# Words that make a number something other than the value ("more than 5",
+# "less than 38", "almost 38", "38'den fazla"): a reply with one of them beside
+# a number is asked again, whatever the vocabulary allows (H4).
+NUMBER_QUALIFIER_WORDS: Final[dict[str, frozenset[str]]] = {
+    "en": frozenset(
+        {"more", "less", "than", "over", "under", "above", "below", "least", "most", "almost", "nearly", "between",
+         "not", "no", "plus", "minus", "or", "to", "till", "until", "max", "min", "maximum", "minimum", "higher",
+         "lower", "up", "from", "few", "several", "couple", "some", "many", "maybe"}
+    ),
+    "tr": frozenset(
+        {"fazla", "az", "fazlası", "azı", "üstü", "üzeri", "üzerinde", "altı", "altında", "büyük", "küçük",
+         "en", "değil", "veya", "yada", "ile", "arası", "arasında", "den", "dan", "ten", "tan", "küsur",
+         "geçti", "geçiyor", "neredeyse", "hemen", "birkaç", "kaç", "birçok", "belki"}
+    ),
+    "de": frozenset(
+        {"mehr", "weniger", "als", "über", "unter", "mindestens", "höchstens", "fast", "knapp", "bis", "oder",
+         "zwischen", "nicht", "kein", "keine", "plus", "minus", "von", "ab", "paar", "einige", "mehrere",
+         "vielleicht"}
+    ),
+    "ru": frozenset(
+        {"больше", "меньше", "более", "менее", "выше", "ниже", "свыше", "до", "от", "почти", "не", "или",
+         "между", "плюс", "минус", "максимум", "минимум", "чуть", "нет", "несколько", "пару", "пара",
+         "может"}
+    ),
+    "uk": frozenset(
+        {"більше", "менше", "понад", "вище", "нижче", "до", "від", "майже", "не", "або", "чи", "між", "плюс",
+         "мінус", "максимум", "мінімум", "ледь", "ні", "кілька", "декілька", "пару", "може"}
+    ),
+    "az": frozenset(
+        {"çox", "az", "artıq", "yuxarı", "aşağı", "üstü", "altı", "dan", "dən", "deyil",
+         "və", "yaxud", "arası", "arasında", "azı", "çoxu", "plus", "minus", "neçə", "bəlkə", "yaxın"}
+    ),
+}  # fmt: skip

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.hazard_log import LOG, hazard_titles, tests_by_hazard
+from tests.hazard_log import LOG, hazard_titles, hazard_tests_find
 
 SHARED_HAZARDS = Path(__file__).resolve().parents[3] / "shared" / "clinical" / "hazards.md"
 
@@ -29,14 +29,14 @@ def test_it_lists_every_hazard_of_the_clinical_file() -> None:
 
 
 def test_every_closed_hazard_has_tests_that_name_it() -> None:
-    tests, modules = tests_by_hazard()
+    tests, modules = hazard_tests_find()
     for hazard, status in _statuses().items():
         if status == "closed":
             assert tests[hazard] or modules[hazard], f"H{hazard} is closed without a test naming it"
 
 
 def test_the_conversation_hazards_are_tied_to_their_tests() -> None:
-    tests, modules = tests_by_hazard()
+    tests, modules = hazard_tests_find()
     h16 = tests[16] | modules[16]
     assert any("test_conversation_warning_signs.py" in test for test in h16)
     assert any("test_reply_corpus.py" in test for test in h16)

@@ -662,3 +662,76 @@ def test_any_message_is_a_keyword_or_none(message: str) -> None:
     }
     code = match_ack(message)
     assert code is None or (code.isascii() and code.isalnum() and code.isupper())
+
+
+# --- reply_read keeps the number safety (H4) ----------------------------------
+#
+# The new reader (reply_read, with the protocol's answer vocabulary) reads numbers
+# with the same rules as parse_reply. Decisions overturned by the vocabulary issue:
+# "about 38" (an "approximately" word of the vocabulary) is now read as 38, and
+# the vocabulary's per-question words read "hiç"/"none" to vomiting as 0.
+
+_SHAPES: dict[int, str] = {
+    id(TEMPERATURE): "temperature_c",
+    id(WEIGHT): "weight_kg",
+    id(DRAIN): "drain_output_ml",
+    id(HEART_RATE): "heart_rate_bpm",
+    id(VOMITING): "vomiting_episodes_24h",
+    id(PAIN): "abdominal_pain",
+}
+_OVERTURNED = {"about 38", "none", "hiç"}
+
+
+def _protocol_question(shape: dict[str, Any]) -> Any:
+    from followup.protocols import DEFAULT_DATA_DIR, load_protocol
+
+    return load_protocol(DEFAULT_DATA_DIR / "post-hepatectomy").question(_SHAPES[id(shape)])
+
+
+def _no_words() -> Any:
+    from types import MappingProxyType
+
+    from followup.sms.vocabulary import AnswerVocabulary
+
+    return AnswerVocabulary(slug="post-hepatectomy", languages=MappingProxyType({}))
+
+
+@pytest.mark.parametrize(
+    ("reply", "language", "question", "kind"),
+    [row for row in REJECTED if id(row[2]) in _SHAPES and row[0] not in _OVERTURNED],
+)
+def test_h4_reply_read_refuses_garbled_numbers(reply: str, language: str, question: dict[str, Any], kind: str) -> None:
+    from followup.sms.reading import reply_read
+
+    with pytest.raises(ReplyNotUnderstood) as caught:
+        reply_read(reply, question=_protocol_question(question), language=language, vocabulary=_no_words())
+    assert caught.value.kind == kind
+
+
+@pytest.mark.parametrize(
+    ("reply", "language", "question", "expected"),
+    [row for row in ACCEPTED if id(row[2]) in _SHAPES],
+)
+def test_reply_read_reads_numbers_like_parse_reply(
+    reply: str, language: str, question: dict[str, Any], expected: object
+) -> None:
+    from followup.sms.reading import reply_read
+
+    answer = reply_read(reply, question=_protocol_question(question), language=language, vocabulary=_no_words())
+    assert answer == expected
+    assert type(answer) is type(expected)
+
+
+def test_reply_read_reads_about_a_number_and_refuses_none_for_days() -> None:
+    from followup.sms.reading import reply_read
+    from followup.sms.vocabulary import vocabulary_for
+
+    vocabulary = vocabulary_for("post-hepatectomy")
+    temperature = _protocol_question(TEMPERATURE)
+    assert reply_read("yaklaşık 38", question=temperature, language="tr", vocabulary=vocabulary) == 38.0
+    assert reply_read("hiç", question=_protocol_question(VOMITING), language="tr", vocabulary=vocabulary) == 0
+    from followup.protocols import DEFAULT_DATA_DIR, load_protocol
+
+    days = load_protocol(DEFAULT_DATA_DIR / "post-hepatectomy").question("bowel_movement_days")
+    with pytest.raises(ReplyNotUnderstood):
+        reply_read("hiç", question=days, language="tr", vocabulary=vocabulary)
