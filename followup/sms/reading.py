@@ -55,7 +55,9 @@ from followup.sms.vocabulary import (
     Word,
     empty_language,
     is_verb,
+    transliterates,
 )
+from followup.sms.vocabulary import LETTERS as VOCAB_LETTERS
 from followup.sms.vocabulary import lower as vocab_lower
 from followup.sms.vocabulary import word as vocab_word
 
@@ -541,7 +543,12 @@ def _within_one_edit(a: str, b: str) -> bool:
 # ==========================================================================
 
 _CLAUSE_BREAK: Final = frozenset(",;.!?\n:()")
-_TOKEN: Final = re.compile(r"[^\W\d_]+|[,;.!?\n:()]")
+# Words that start another clause ("опух, но терпимо", "yok ama biraz"): a phrase or
+# a negation never spans one. They stay words (a filler, or an unexpected word
+# beside a number) in a clause of their own. Folded forms.
+_CLAUSE_WORDS: Final = frozenset({"but", "но", "але", "aber", "ama", "amma", "lakin", "fakat"})
+# A word keeps its inner apostrophes ("п'ю", "sil'no", "don't"; see vocabulary.lower).
+_TOKEN: Final = re.compile(rf"{VOCAB_LETTERS.pattern}|[,;.!?\n:()]")
 _TYPO_CLOSE: Final = 1
 _TYPO_NEAR: Final = 2
 _HOMOGLYPH_LATIN: Final = frozenset("abcehikmoptxy")
@@ -571,6 +578,7 @@ class _Reading:
     matched: bool = False
     unsure: bool = False
     dropped: bool = False
+    split: bool = False  # a phrase split by a clause break would read otherwise
 
 
 _lexicons: dict[tuple[LanguageVocabulary, str, str, tuple[tuple[str, str], ...]], _Lexicon] = {}
@@ -658,7 +666,9 @@ def _lexicon(lv: LanguageVocabulary, question: Question) -> _Lexicon:
 
 
 def _is_known(w: Word, lexicon: _Lexicon) -> bool:
-    return bool(w.roots & lexicon.known_roots) or (not w.latin, w.skeleton) in lexicon.known_skeletons
+    if w.roots & lexicon.known_roots:
+        return True
+    return (not w.latin, w.skeleton) in lexicon.known_skeletons and transliterates(w, not w.latin, w.skeleton)
 
 
 def _tokens(text: str, lv: LanguageVocabulary) -> tuple[list[Word], list[int]]:
@@ -670,12 +680,16 @@ def _tokens(text: str, lv: LanguageVocabulary) -> tuple[list[Word], list[int]]:
         if token in _CLAUSE_BREAK:
             clause += 1
             continue
-        words.append(vocab_word(token, lv.language, lv.suffixes))
+        w = vocab_word(token, lv.language, lv.suffixes)
+        breaks = w.folded in _CLAUSE_WORDS
+        clause += breaks
+        words.append(w)
         clauses.append(clause)
+        clause += breaks
     return words, clauses
 
 
-def _typo_fixed(words: list[Word], lexicon: _Lexicon) -> list[Word]:
+def _typo_fixed(words: list[Word], clauses: Sequence[int], lexicon: _Lexicon) -> list[Word]:
     """Replace an unknown word by the one answer word it is a typo of: one edit from
     exactly one word of 5+ letters, and no word of another meaning two edits away."""
     fixed = list(words)
@@ -698,7 +712,7 @@ def _typo_fixed(words: list[Word], lexicon: _Lexicon) -> list[Word]:
         meaning = lexicon.meanings.get(close[0].folded, frozenset())
         if all(lexicon.meanings.get(other.folded, frozenset()) == meaning for other in [*close, *near]):
             fixed[index] = close[0]
-    return _phrase_typos_fixed(fixed, lexicon)
+    return _phrase_typos_fixed(fixed, clauses, lexicon)
 
 
 def _typo_near(length: int) -> int:
@@ -707,13 +721,13 @@ def _typo_near(length: int) -> int:
     return _TYPO_CLOSE if length < 8 else _TYPO_NEAR
 
 
-def _phrase_typos_fixed(words: list[Word], lexicon: _Lexicon) -> list[Word]:
+def _phrase_typos_fixed(words: list[Word], clauses: Sequence[int], lexicon: _Lexicon) -> list[Word]:
     """The same rule over a run of words against a phrase of 5+ letters ("a litle",
     "bir as"): one edit from exactly one phrase, none of another meaning near."""
     for size in (2, 3):
         for start in range(len(words) - size + 1):
             window = words[start : start + size]
-            if all(_is_known(w, lexicon) for w in window):
+            if clauses[start] != clauses[start + size - 1] or all(_is_known(w, lexicon) for w in window):
                 continue
             typed = " ".join(w.folded for w in window)
             close: dict[str, tuple[Answer, Phrase]] = {}
@@ -737,7 +751,10 @@ def _phrase_typos_fixed(words: list[Word], lexicon: _Lexicon) -> list[Word]:
 Occurrence = tuple[int, int, int]  # start, end, entry index
 
 
-def _find(words: Sequence[Word], phrases: Sequence[Phrase], *, single_letters: bool) -> list[tuple[int, int, int]]:
+def _find(
+    words: Sequence[Word], phrases: Sequence[Phrase], clauses: Sequence[int], *, single_letters: bool
+) -> list[tuple[int, int, int]]:
+    """Where each phrase occurs in ``words``, never across a clause break."""
     found: list[tuple[int, int, int]] = []
     count = len(words)
     for number, phrase in enumerate(phrases):
@@ -748,9 +765,22 @@ def _find(words: Sequence[Word], phrases: Sequence[Phrase], *, single_letters: b
             continue
         first = phrase.words[0]
         for start in range(count - size + 1):
+            if clauses[start] != clauses[start + size - 1] and not _correlative(phrase, clauses, start):
+                continue
             if words[start].matches(first) and all(words[start + k].matches(phrase.words[k]) for k in range(1, size)):
                 found.append((start, start + size, number))
     return found
+
+
+def _correlative(phrase: Phrase, clauses: Sequence[int], start: int) -> bool:
+    """The only phrase that spans a clause break: one that repeats its first word
+    right after a single punctuation break ("nə sağ, nə sol": neither right nor left)."""
+    first = phrase.words[0].folded
+    for k in range(1, len(phrase.words)):
+        step = clauses[start + k] - clauses[start + k - 1]
+        if step and (step != 1 or phrase.words[k].folded != first):
+            return False
+    return True
 
 
 def _covered(span: tuple[int, int], spans: Iterable[tuple[int, int]]) -> bool:
@@ -772,14 +802,14 @@ def _read_in(
     if not words:
         return _Reading(values=set())
     if own:
-        words = _typo_fixed(words, lexicon)
+        words = _typo_fixed(words, clauses, lexicon)
     phrases = [phrase for _, phrase in lexicon.entries]
-    answers = _find(words, phrases, single_letters=own)
+    answers = _find(words, phrases, clauses, single_letters=own)
     spans = [(s, e) for s, e, _ in answers]
     answers = [a for a in answers if not _covered((a[0], a[1]), spans)]
     # A word inside a longer phrase that answers something else is not this
     # answer: "bir az" (a little) holds "bir" (one) but is no leg.
-    idioms = [(s, e) for s, e, _ in _find(words, lexicon.idioms, single_letters=False)]
+    idioms = [(s, e) for s, e, _ in _find(words, lexicon.idioms, clauses, single_letters=False)]
     blocked = [a for a in answers if _covered((a[0], a[1]), idioms)]
     answers = [a for a in answers if a not in blocked]
     negation_words = [phrase.words[0] for phrase in lv.negations if len(phrase.words) == 1]
@@ -802,7 +832,7 @@ def _read_in(
     blocked += particles
     spans = [(s, e) for s, e, _ in answers]
     reading = _Reading(values=set(), matched=bool(answers or blocked))
-    for s, e, _ in _find(words, lv.unsure, single_letters=False):
+    for s, e, _ in _find(words, lv.unsure, clauses, single_letters=False):
         if not _covered((s, e), spans):
             reading.unsure = reading.matched = True
     no_words = [phrase for phrase in lv.no if len(phrase.words) == 1]
@@ -810,7 +840,7 @@ def _read_in(
     # never negates a plain yes ("var yok", "да нет" say both); a particle does
     # ("не было").
     negations: list[tuple[tuple[int, int], bool]] = []
-    for s, e, _ in _find(words, lv.negations, single_letters=False):
+    for s, e, _ in _find(words, lv.negations, clauses, single_letters=False):
         if _covered((s, e), spans):
             continue
         is_no = e - s == 1 and any(words[s].matches(p.words[0]) for p in no_words)
@@ -818,7 +848,7 @@ def _read_in(
     for s, e, number in answers:
         if number in lexicon.negative and number not in lexicon.general:
             negations.append(((s, e), False))  # "bacaklarımda | şişlik yok"
-    fillers = {i for s, e, _ in _find(words, lv.fillers, single_letters=False) for i in range(s, e)}
+    fillers = {i for s, e, _ in _find(words, lv.fillers, clauses, single_letters=False) for i in range(s, e)}
 
     def negation_at(
         position: int, clause: int, step: int, own_span: tuple[int, int], general: bool
@@ -862,7 +892,17 @@ def _read_in(
     if reading.dropped and reading.values - negator_values:
         # "ikisi de yok, sadece sol": neither, or only the left? Asked again.
         reading.unsure = True
+    # "не, рвёт": "no, I'm vomiting" in two clauses, but "не рвёт" (not vomiting) if
+    # the comma is a slip. A phrase that only a clause break keeps from matching,
+    # and that would give another value, leaves the reply in doubt.
+    across = _find(words, phrases, [0] * len(words), single_letters=own)
+    within = set(_find(words, phrases, clauses, single_letters=own))
+    if any(a not in within and lexicon.entries[a[2]][0] not in reading.values for a in across):
+        reading.split = True
     return reading
+
+
+_VARIANT_WORD: Final = re.compile(r"[^\W\d_]+(?:['\u2019\u2018\u02b9`\u00b4\u2032][^\W\d_]+)*")
 
 
 def _homoglyph_variant(text: str) -> str | None:
@@ -878,7 +918,7 @@ def _homoglyph_variant(text: str) -> str | None:
             return token.lower().translate(LATIN_TO_CYRILLIC)
         return token
 
-    variant = _LETTERS.sub(swap, text)
+    variant = _VARIANT_WORD.sub(swap, text)
     return variant if changed else None
 
 
@@ -904,6 +944,8 @@ def _read_words(
     variant = _homoglyph_variant(text)
     if own.unsure:
         raise ReplyNotUnderstood("no definite answer (doubt expressed)", kind=kind)
+    if own.split:
+        raise ReplyNotUnderstood("a phrase split by a clause break reads otherwise", kind=kind)
     if len(own.values) > 1:
         raise ReplyNotUnderstood("the reply fits several answers", kind=kind)
     if own.values:
@@ -921,7 +963,7 @@ def _read_words(
         if variant is not None and lv.language in _CYRILLIC_LANGUAGES:
             readings.append(_read_in(variant, lv, question, own=False))
         for reading in readings:
-            if reading.unsure or (reading.matched and not reading.values):
+            if reading.unsure or reading.split or (reading.matched and not reading.values):
                 raise ReplyNotUnderstood("the reply reads differently in another language", kind=kind)
             values |= reading.values
     if variant is not None and language in _CYRILLIC_LANGUAGES:
@@ -971,8 +1013,8 @@ def asks_for_call(text: str, *, language: str, vocabulary: AnswerVocabulary) -> 
         words, clauses = _tokens(text, lv)
         if not words:
             return False
-        found = _find(words, lv.call_me, single_letters=False)
-        negations = _find(words, lv.negations, single_letters=False)
+        found = _find(words, lv.call_me, clauses, single_letters=False)
+        negations = _find(words, lv.negations, clauses, single_letters=False)
         for start, end, _ in found:
             before = start - 1
             after = end
@@ -1023,8 +1065,8 @@ def _reply_choice(text: str, question: Question, language: str, vocabulary: Answ
 def _has_option_words(text: str, question: Question, language: str, vocabulary: AnswerVocabulary) -> bool:
     lv = vocabulary.get(language) or empty_language(language)
     lexicon = _lexicon(lv, question)
-    words, _ = _tokens(text, lv)
-    fillers = {i for s, e, _ in _find(words, lv.fillers, single_letters=False) for i in range(s, e)}
+    words, clauses = _tokens(text, lv)
+    fillers = {i for s, e, _ in _find(words, lv.fillers, clauses, single_letters=False) for i in range(s, e)}
     return any(
         index not in fillers and any(w.matches(candidate) for candidate in lexicon.answer_words)
         for index, w in enumerate(words)
@@ -1046,7 +1088,7 @@ def _question_words(question: Question, lv: LanguageVocabulary) -> frozenset[str
     negations = {w.folded for p in lv.negations for w in p.words}
     keys: set[str] = set()
     for source in (question.sms, question.text):
-        for token in _LETTERS.findall(vocab_lower(source.get(lv.language, ""))):
+        for token in VOCAB_LETTERS.findall(vocab_lower(source.get(lv.language, ""))):
             w = vocab_word(token, lv.language, lv.suffixes)
             if w.folded not in qualifiers and w.folded not in negations:
                 keys |= w.keys
@@ -1087,6 +1129,7 @@ def _surroundings_check(
     qualifiers |= {normalize(w) for w in sms_words.NUMBER_QUALIFIER_WORDS["en"]}
 
     def check(rest: str, value: float) -> None:
+        rest = _HYPHENATED.sub(lambda m: _unhyphenated(m.group(0), lv), rest)
         for c in rest:
             if unicodedata.category(c).startswith("N"):
                 raise _not_a_number("digits of another script")
@@ -1095,6 +1138,22 @@ def _surroundings_check(
         _check_number_words(rest, question, lv, unit_family, qualifiers, value, covered=set())
 
     return check
+
+
+# A hyphenated word: letters on both sides of every hyphen ("где-то", "плюс-минус").
+_HYPHENATED: Final = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)+")
+
+
+def _unhyphenated(compound: str, lv: LanguageVocabulary) -> str:
+    """A hyphenated "about" or filler word of the vocabulary ("где-то 4", "плюс-минус
+    4") with spaces for its hyphens; any other one as it is (its hyphen is a mark
+    next to the number). A hyphen touching a digit is never inside such a word."""
+    words, clauses = _tokens(compound.replace("-", " "), lv)
+    whole = (0, len(words))
+    for phrases in (lv.approximately, lv.fillers):
+        if any((s, e) == whole for s, e, _ in _find(words, phrases, clauses, single_letters=False)):
+            return compound.replace("-", " ")
+    return compound
 
 
 def _check_number_words(
@@ -1108,10 +1167,12 @@ def _check_number_words(
     covered: set[int],
 ) -> None:
     """Every word beside the number must be one that does not change it."""
-    words, _ = _tokens(rest, lv)
-    approximately = {i for s, e, _ in _find(words, lv.approximately, single_letters=False) for i in range(s, e)}
-    negations = {i for s, e, _ in _find(words, lv.negations, single_letters=False) for i in range(s, e)}
-    unsure = _find(words, lv.unsure, single_letters=False)
+    words, clauses = _tokens(rest, lv)
+    approximately = {
+        i for s, e, _ in _find(words, lv.approximately, clauses, single_letters=False) for i in range(s, e)
+    }
+    negations = {i for s, e, _ in _find(words, lv.negations, clauses, single_letters=False) for i in range(s, e)}
+    unsure = _find(words, lv.unsure, clauses, single_letters=False)
     if unsure:
         raise _not_a_number("no definite answer (doubt expressed)")
     question_keys, allowed = _allowed_words(question, lv)
@@ -1197,12 +1258,14 @@ def _number_words_in(
     if not words:
         return None
     phrases = [phrase for _, phrase in lexicon.entries]
-    answers = _find(words, phrases, single_letters=own)
+    answers = _find(words, phrases, clauses, single_letters=own)
     spans = [(s, e) for s, e, _ in answers]
     answers = sorted(a for a in answers if not _covered((a[0], a[1]), spans))
     if not answers:
         return None
-    negations = [(s, e) for s, e, _ in _find(words, lv.negations, single_letters=False) if not _covered((s, e), spans)]
+    negations = [
+        (s, e) for s, e, _ in _find(words, lv.negations, clauses, single_letters=False) if not _covered((s, e), spans)
+    ]
     for start, end, _ in answers:
         for s, e in negations:
             if e == start or s == end:

@@ -64,6 +64,7 @@ __all__ = [
     "Word",
     "fold",
     "lower",
+    "transliterates",
     "vocabulary_for",
     "vocabulary_load",
     "word",
@@ -97,7 +98,11 @@ LATIN_TO_CYRILLIC: Final = str.maketrans(
         "m": "м", "o": "о", "p": "р", "t": "т", "x": "х", "y": "у",
     }
 )  # fmt: skip
-LETTERS: Final = re.compile(r"[^\W\d_]+")
+# Apostrophes as typed: ASCII, right and left quotes, modifier letter, backtick,
+# acute. Inside a word it is one word: the Ukrainian apostrophe ("п'ю", "м'який"),
+# the soft sign of a Latin transliteration ("sil'no", "p'yu"), English "don't".
+APOSTROPHES: Final = str.maketrans(dict.fromkeys("\u2019\u2018\u02bc\u02b9\u0060\u00b4\u2032", "'"))
+LETTERS: Final = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
 _CYRILLIC: Final = re.compile(r"[\u0400-\u04ff]")
 _LATIN: Final = re.compile(r"[a-z]")
 
@@ -112,7 +117,7 @@ def _unmix(match: re.Match[str]) -> str:
 def lower(text: str) -> str:
     """Case-folded text that keeps its letters (for stemmers): NFKC, casefold,
     Turkish "İ" as "i", Latin look-alikes inside a Cyrillic word made Cyrillic."""
-    text = unicodedata.normalize("NFKC", text.translate(DEGREE_LIKE)).casefold()
+    text = unicodedata.normalize("NFKC", text.translate(DEGREE_LIKE).translate(APOSTROPHES)).casefold()
     text = unicodedata.normalize("NFC", text.replace("i\u0307", "i"))
     return LETTERS.sub(_unmix, text)
 
@@ -152,7 +157,7 @@ _DOUBLES: Final = re.compile(r"(.)\1+")
 def _skeleton(lowered: str) -> str:
     """A rough Latin spelling shared by a Cyrillic word and its Latin transliteration
     ("сильно" / "silno", "трохи" / "trokhy", "немає" / "nemaye")."""
-    text = lowered.translate(_CYR_SKELETON)
+    text = lowered.replace("'", "").translate(_CYR_SKELETON)
     text = "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
     text = text.translate(_SPECIAL_LETTERS)
     for old, new in _LATIN_SKELETON:
@@ -205,6 +210,9 @@ def is_verb(lowered: str, language: str) -> bool:
     return bool(parses) and parses[0].tag.POS in _VERB_TAGS
 
 
+# Languages whose Latin vocabulary words a Cyrillic-typed word may be read as:
+# the transliterations in ru/uk files, Azerbaijani typed on a Russian keyboard.
+_CYRILLIC_TYPED_LATIN: Final = frozenset({"ru", "uk", "az"})
 _UMLAUT_SPELLING: Final = (("ae", "a"), ("oe", "o"), ("ue", "u"))
 _MIN_STEM: Final = 3
 
@@ -220,6 +228,7 @@ class Word:
     skeleton: str
     latin: bool
     roots: frozenset[str] = frozenset()
+    language: str = ""
 
     def matches(self, other: Word) -> bool:
         """This (typed) word is a form of ``other`` (a vocabulary word): the root of
@@ -229,7 +238,20 @@ class Word:
         "yox" is not the listed "yoxdur"."""
         if other.roots & self.keys:
             return True
-        return self.latin != other.latin and len(self.skeleton) > 1 and self.skeleton == other.skeleton
+        return transliterates(self, other.latin, other.skeleton)
+
+
+def transliterates(typed: Word, latin: bool, skeleton: str) -> bool:
+    """``typed`` is the transliteration of a vocabulary word of the other alphabet
+    with this ``skeleton``. Only a Latin-typed word is read as the Cyrillic word it
+    spells ("nemnogo" / "немного", "da" / "да"); a Cyrillic-typed word is never read
+    as a Latin word of English, Turkish or German (Russian "но" (but) is not English
+    "no", "ок" is not "ok"). It may be read as a Latin word of a Russian or Ukrainian
+    vocabulary (a transliteration of that language's own word: "гний" / "hnii") and
+    of Azerbaijani, which patients also type on a Russian keyboard ("йох", "бир аз")."""
+    if typed.latin == latin or len(typed.skeleton) < 2 or typed.skeleton != skeleton:
+        return False
+    return typed.latin or typed.language in _CYRILLIC_TYPED_LATIN
 
 
 @lru_cache(maxsize=100_000)
@@ -261,12 +283,17 @@ def word(lowered: str, language: str, suffixes: tuple[str, ...] = ()) -> Word:
         roots.add(collapsed)
     if _CYRILLIC.search(folded):
         keys |= {key.replace("ь", "").replace("ъ", "") for key in keys}
+    if "'" in folded and (language in ("ru", "uk") or _CYRILLIC.search(folded)):
+        # The apostrophe of a transliteration is the soft sign ("sil'no" = "silno")
+        # and the Ukrainian one is often left out ("пю" for "п'ю").
+        keys |= {key.replace("'", "") for key in keys}
     return Word(
         folded=folded,
         keys=frozenset(keys | roots),
         skeleton=_skeleton(lowered),
         latin=not _CYRILLIC.search(lowered),
         roots=frozenset(roots),
+        language=language,
     )
 
 

@@ -190,7 +190,8 @@ UNIT_PATTERNS: Final[dict[str, tuple[str, ...]]] = {
         r"кілограм(?:а|ів|и)?",
     ),
     "ml": (
-        r"ml",
+        r"mls?",
+        r"cc",
         r"мл",
         r"millilit(?:er|re)s?",
         r"mililitre",

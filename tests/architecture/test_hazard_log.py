@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.hazard_log import LOG, hazard_titles, hazard_tests_find
+from tests.hazard_log import LOG, hazard_tests_find, hazard_titles
 
 SHARED_HAZARDS = Path(__file__).resolve().parents[3] / "shared" / "clinical" / "hazards.md"
 

@@ -735,3 +735,90 @@ def test_reply_read_reads_about_a_number_and_refuses_none_for_days() -> None:
     days = load_protocol(DEFAULT_DATA_DIR / "post-hepatectomy").question("bowel_movement_days")
     with pytest.raises(ReplyNotUnderstood):
         reply_read("hiç", question=days, language="tr", vocabulary=vocabulary)
+
+
+# --- transliteration direction, clause breaks, apostrophes (H4, held-out replies) ---
+#
+# Each reply below was read as a WRONG value before: a Cyrillic "но" (but) joined
+# English "no", a phrase spanned a comma ("не, рвёт" read as "не рвёт", not
+# vomiting), an apostrophe split a word ("sil'no" → "sil" + "no"). ``None`` means
+# the reply must be refused (asked again).
+
+
+def _read(reply: str, question_id: str, language: str) -> object:
+    from followup.protocols import DEFAULT_DATA_DIR, load_protocol
+    from followup.sms.reading import reply_read
+    from followup.sms.vocabulary import vocabulary_for
+
+    question = load_protocol(DEFAULT_DATA_DIR / "post-hepatectomy").question(question_id)
+    try:
+        return reply_read(reply, question=question, language=language, vocabulary=vocabulary_for("post-hepatectomy"))
+    except ReplyNotUnderstood:
+        return None
+
+
+HELD_OUT: list[tuple[str, str, str, object]] = [
+    # 1. A Cyrillic word is never read as a Latin word of another language.
+    ("опух, но терпимо", "abdominal_swelling", "ru", None),
+    ("вздулся но", "abdominal_swelling", "ru", None),
+    ("но", "abdominal_swelling", "ru", None),
+    ("отекают, но к утру проходит", "leg_swelling", "ru", None),
+    ("набрякають, но", "leg_swelling", "uk", None),
+    ("темноватая, но", "dark_urine", "ru", None),
+    ("спит много, но отвечает", "confusion", "ru", None),
+    ("но", "jaundice", "ru", None),
+    # ... but a Latin-typed word is the Cyrillic word it spells, and Azerbaijani
+    # typed on a Russian keyboard is still Azerbaijani.
+    ("nemnogo", "abdominal_swelling", "ru", "mild"),
+    ("da", "jaundice", "ru", True),
+    ("гний", "wound", "uk", "discharge"),
+    ("йох", "jaundice", "az", False),
+    ("бир аз", "abdominal_swelling", "az", "mild"),
+    # 2. A phrase never spans a clause break; one that would read otherwise across
+    # it leaves the reply in doubt.
+    ("не, рвёт", "fluids_kept_down", "ru", None),
+    ("не, рвало", "fluids_kept_down", "ru", None),
+    ("не, рве", "fluids_kept_down", "uk", None),
+    ("не, хочу есть", "appetite", "ru", None),
+    ("не, опух немного", "abdominal_swelling", "ru", None),
+    ("не, отекли обе", "leg_swelling", "ru", None),
+    ("нет, проблемы есть", "fluids_kept_down", "ru", None),
+    ("не рвёт", "fluids_kept_down", "ru", True),
+    ("nə sağ, nə sol", "leg_swelling", "az", "none"),  # "neither ..., nor ...": one phrase
+    # 3. An apostrophe inside a word keeps it whole (soft sign, Ukrainian apostrophe).
+    ("sil'no", "abdominal_swelling", "ru", "severe"),
+    ("sil’no", "abdominal_swelling", "ru", "severe"),
+    ("silʼno", "abdominal_swelling", "ru", "severe"),
+    ("syl'no", "abdominal_swelling", "uk", "severe"),
+    ("sil'no", "leg_swelling", "ru", None),
+    ("sil'no", "jaundice", "ru", None),
+    ("normal'no", "appetite", "ru", "normal"),
+    ("p'yu", "fluids_kept_down", "ru", True),
+    ("п'ю", "fluids_kept_down", "uk", True),
+    ("п’ю", "fluids_kept_down", "uk", True),
+    ("пʼю", "fluids_kept_down", "uk", True),
+    # 4. A hyphen inside an "about" word; never one touching the digits.
+    ("где-то 4", "vomiting_episodes_24h", "ru", 4),
+    ("плюс-минус 4", "vomiting_episodes_24h", "ru", 4),
+    ("плюс-мінус 4", "vomiting_episodes_24h", "uk", 4),
+    ("где-то 38", "temperature_c", "ru", 38.0),
+    ("где-то-4", "vomiting_episodes_24h", "ru", None),
+    ("4-где-то", "vomiting_episodes_24h", "ru", None),
+    ("что-то 4", "vomiting_episodes_24h", "ru", None),
+    ("плюс 4", "vomiting_episodes_24h", "ru", None),
+    # 5. "mls" and "cc" are millilitres, and only millilitres.
+    ("40 mls", "drain_output_ml", "en", 40.0),
+    ("40 cc", "drain_output_ml", "en", 40.0),
+    ("40cc", "drain_output_ml", "en", 40.0),
+    ("38 cc", "temperature_c", "en", None),
+    ("38 c", "temperature_c", "en", 38.0),
+]
+
+
+@pytest.mark.parametrize(("reply", "question_id", "language", "expected"), HELD_OUT)
+def test_h4_held_out_replies_are_read_right_or_refused(
+    reply: str, question_id: str, language: str, expected: object
+) -> None:
+    answer = _read(reply, question_id, language)
+    assert answer == expected
+    assert type(answer) is type(expected)

@@ -331,3 +331,33 @@ def test_reading_a_reply_is_fast() -> None:
         read_all()
     per_reply = (time.perf_counter() - started) / (20 * len(pairs))
     assert per_reply < 0.005
+
+
+# --- transliteration only from Latin to Cyrillic; apostrophes inside words ------
+
+
+def test_cyrillic_word_is_never_a_latin_word_of_another_language() -> None:
+    from followup.sms.vocabulary import word
+
+    assert not word("но", "en").matches(word("no", "en"))
+    assert not word("ок", "en").matches(word("ok", "en"))
+    assert not word("но", "tr").matches(word("no", "tr"))
+    # A Latin-typed word is the Cyrillic word it spells.
+    assert word("nemnogo", "ru").matches(word("немного", "ru"))
+    assert word("da", "ru").matches(word("да", "ru"))
+    # Azerbaijani typed on a Russian keyboard; a ru/uk file's own transliterations.
+    assert word("йох", "az").matches(word("yox", "az"))
+    assert word("гний", "uk").matches(word("hnii", "uk"))
+
+
+def test_apostrophe_inside_a_word_keeps_it_whole() -> None:
+    from followup.sms.vocabulary import word, words_of
+
+    assert [w.folded for w in words_of("sil'no", "ru")] == ["sil'no"]
+    assert [w.folded for w in words_of("sil’no", "ru")] == ["sil'no"]
+    assert [w.folded for w in words_of("п'ю пʼю п’ю", "uk")] == ["п'ю", "п'ю", "п'ю"]
+    assert [w.folded for w in words_of("'no'", "en")] == ["no"]  # quotes around a word are not in it
+    assert word("sil'no", "ru").matches(word("сильно", "ru"))
+    assert word("sil'no", "ru").matches(word("silno", "ru"))
+    assert word("p'yu", "ru").matches(word("пью", "ru"))
+    assert not word("sil'no", "en").matches(word("no", "en"))
