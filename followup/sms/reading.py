@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, Literal
 
-from rapidfuzz.distance import OSA
+from rapidfuzz.distance import OSA, Levenshtein
 
 from followup.protocols import Question
 from followup.sms import words as sms_words
@@ -56,6 +56,7 @@ from followup.sms.vocabulary import (
     empty_language,
     is_verb,
     transliterates,
+    unmix,
 )
 from followup.sms.vocabulary import LETTERS as VOCAB_LETTERS
 from followup.sms.vocabulary import lower as vocab_lower
@@ -106,15 +107,6 @@ class ReplyNotUnderstood(ValueError):
 _DEGREE_LIKE: Final = str.maketrans({"º": "°", "˚": "°", "⁰": "°"})
 # Letters that casefold and accent stripping leave alone.
 _SPECIAL_LETTERS: Final = str.maketrans({"ı": "i", "ə": "e", "ø": "o", "đ": "d", "ł": "l", "æ": "ae", "œ": "oe"})
-# Latin letters that look like Cyrillic ones. Used only inside a word that
-# already mixes both alphabets ("нi" typed with a Latin i, "AСK"), never on a
-# plain Latin word: Latin "he" (Azerbaijani yes) must not become "не" (no).
-_LATIN_TO_CYRILLIC: Final = str.maketrans(
-    {
-        "a": "а", "b": "в", "c": "с", "e": "е", "h": "н", "i": "і", "k": "к",
-        "m": "м", "o": "о", "p": "р", "t": "т", "x": "х", "y": "у",
-    }
-)  # fmt: skip
 _CYRILLIC_TO_LATIN: Final = str.maketrans(
     {
         "а": "a", "в": "b", "с": "c", "е": "e", "н": "h", "і": "i", "к": "k",
@@ -126,13 +118,6 @@ _CYRILLIC: Final = re.compile(r"[\u0400-\u04ff]")
 _LATIN: Final = re.compile(r"[a-z]")
 
 
-def _unmix(match: re.Match[str]) -> str:
-    word = match.group(0)
-    if _CYRILLIC.search(word) and _LATIN.search(word):
-        return word.translate(_LATIN_TO_CYRILLIC)
-    return word
-
-
 def _fold(text: str) -> str:
     """Case, accents and alphabet folding; spacing and punctuation are kept."""
     text = unicodedata.normalize("NFKC", text.translate(_DEGREE_LIKE))
@@ -140,7 +125,7 @@ def _fold(text: str) -> str:
     text = text.casefold().translate(_SPECIAL_LETTERS)
     text = "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
     text = unicodedata.normalize("NFC", text)
-    return _LETTERS.sub(_unmix, text)
+    return _LETTERS.sub(unmix, text)
 
 
 def normalize(text: str) -> str:
@@ -704,6 +689,8 @@ def _typo_fixed(words: list[Word], clauses: Sequence[int], lexicon: _Lexicon) ->
                 continue
             distance = OSA.distance(w.folded, candidate.folded, score_cutoff=near_limit)
             if distance <= _TYPO_CLOSE and len(candidate.folded) >= _TYPO_MIN_LENGTH:
+                if _typo_flips_negation(w.folded, candidate.folded):
+                    return words  # a word that may be a negated one: not guessed
                 close.append(candidate)
             elif distance <= near_limit:
                 near.append(candidate)
@@ -713,6 +700,25 @@ def _typo_fixed(words: list[Word], clauses: Sequence[int], lexicon: _Lexicon) ->
         if all(lexicon.meanings.get(other.folded, frozenset()) == meaning for other in [*close, *near]):
             fixed[index] = close[0]
     return _phrase_typos_fixed(fixed, clauses, lexicon)
+
+
+# Letters a typo must not add, drop or change: the negation marker of a Turkish or
+# Azerbaijani verb (-mıyor / -ıyor, -mır / -ır: "daralmıyor" is not "daralıyor") and
+# the German "kein" / "ein". Reading one as the other would turn a no into a yes (H4),
+# so such a word is asked again instead.
+_NEGATION_LETTERS: Final = frozenset("mk")
+
+
+def _typo_flips_negation(typed: str, candidate: str) -> bool:
+    for op in Levenshtein.editops(typed, candidate):
+        touched = set()
+        if op.tag in ("delete", "replace"):
+            touched.add(typed[op.src_pos])
+        if op.tag in ("insert", "replace"):
+            touched.add(candidate[op.dest_pos])
+        if touched & _NEGATION_LETTERS:
+            return True
+    return False
 
 
 def _typo_near(length: int) -> int:
@@ -738,6 +744,8 @@ def _phrase_typos_fixed(words: list[Word], clauses: Sequence[int], lexicon: _Lex
                     continue
                 distance = OSA.distance(typed, folded, score_cutoff=near_limit)
                 if distance <= _TYPO_CLOSE and len(folded.replace(" ", "")) >= _TYPO_MIN_LENGTH:
+                    if _typo_flips_negation(typed, folded):
+                        return words
                     close[folded] = (answer, phrase)
                 elif distance <= near_limit:
                     near.add(answer)

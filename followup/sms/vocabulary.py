@@ -107,7 +107,8 @@ _CYRILLIC: Final = re.compile(r"[\u0400-\u04ff]")
 _LATIN: Final = re.compile(r"[a-z]")
 
 
-def _unmix(match: re.Match[str]) -> str:
+def unmix(match: re.Match[str]) -> str:
+    """A word that mixes both alphabets, made Cyrillic (a Latin "i" in "нi")."""
     text = match.group(0)
     if _CYRILLIC.search(text) and _LATIN.search(text):
         return text.translate(LATIN_TO_CYRILLIC)
@@ -119,7 +120,7 @@ def lower(text: str) -> str:
     Turkish "İ" as "i", Latin look-alikes inside a Cyrillic word made Cyrillic."""
     text = unicodedata.normalize("NFKC", text.translate(DEGREE_LIKE).translate(APOSTROPHES)).casefold()
     text = unicodedata.normalize("NFC", text.replace("i\u0307", "i"))
-    return LETTERS.sub(_unmix, text)
+    return LETTERS.sub(unmix, text)
 
 
 def fold(text: str) -> str:

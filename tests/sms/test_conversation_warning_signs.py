@@ -22,6 +22,7 @@ from followup.sms.conversations import conversation_start
 from followup.sms.expiry import conversations_expire_run
 from notifications.models import MessageKind, OutgoingMessage, SmsConversation
 from tests.factories import CareTeamFactory, UserFactory
+from tests.followup.checkins.checkin_helpers import GREEN_ANSWERS
 from tests.sms.helpers import last_outbound
 
 pytestmark = pytest.mark.django_db
@@ -207,7 +208,7 @@ def _end_enrollment_ended(webhooks: Any, patient: Patient, scheduled: ScheduledC
 
 
 def _end_replaced_by_app(webhooks: Any, patient: Patient, scheduled: ScheduledCheckIn) -> None:
-    checkin_submit(patient=patient, answers=GREEN_APP_ANSWERS, scheduled_check_in_id=scheduled.pk, channel="app")
+    checkin_submit(patient=patient, answers=GREEN_ANSWERS, scheduled_check_in_id=scheduled.pk, channel="app")
 
 
 def _end_superseded(webhooks: Any, patient: Patient, scheduled: ScheduledCheckIn) -> None:
@@ -222,30 +223,6 @@ def _end_superseded(webhooks: Any, patient: Patient, scheduled: ScheduledCheckIn
     )
     conversation_start(scheduled_check_in=later)
 
-
-GREEN_APP_ANSWERS = {
-    "temperature_c": 36.8,
-    "chills": False,
-    "jaundice": False,
-    "dark_urine": False,
-    "itching": False,
-    "abdominal_pain": 1,
-    "right_upper_pain": False,
-    "abdominal_swelling": "none",
-    "nausea": False,
-    "vomiting_episodes_24h": 0,
-    "vomit_blood": False,
-    "black_stools": False,
-    "bowel_movement_days": 1,
-    "appetite": "normal",
-    "weight_kg": 80.0,
-    "confusion": False,
-    "shortness_of_breath": False,
-    "leg_swelling": "none",
-    "swallowing_difficulty": False,
-    "wound": "normal",
-    "patient_urgent": False,
-}
 
 ENDINGS = {
     SmsConversation.State.COMPLETED: _end_completed,

@@ -785,6 +785,12 @@ HELD_OUT: list[tuple[str, str, str, object]] = [
     ("нет, проблемы есть", "fluids_kept_down", "ru", None),
     ("не рвёт", "fluids_kept_down", "ru", True),
     ("nə sağ, nə sol", "leg_swelling", "az", "none"),  # "neither ..., nor ...": one phrase
+    # The typo rule never adds, drops or changes a negation letter (H4): "qızarmır"
+    # (is not red) is not a typo of "qızarır" (is getting red), nor "eine" of "keine".
+    ("qızarmır", "wound", "az", None),
+    ("eine Schwellung", "abdominal_swelling", "de", None),
+    ("içebiliyorm", "fluids_kept_down", "tr", True),  # a typo elsewhere is still read
+    ("nomal", "appetite", "en", "normal"),
     # 3. An apostrophe inside a word keeps it whole (soft sign, Ukrainian apostrophe).
     ("sil'no", "abdominal_swelling", "ru", "severe"),
     ("sil’no", "abdominal_swelling", "ru", "severe"),
