@@ -1006,8 +1006,18 @@ def reply_read(
     if question.type == "choice":
         return _reply_choice(text, question, language, vocabulary)
     if question.type in ("integer", "number", "scale"):
+        if language in _COPULA_LANGUAGES:
+            text = _COPULA.sub("", text)
         return _reply_numeric(text, question, language, vocabulary)
     raise ValueError(f"unknown question type {question.type!r}")
+
+
+# Turkish and Azerbaijani put "is" on the end of the last word, after a hyphen, an
+# apostrophe or nothing: "37,8-dir", "38,5'tir", "80 kq-dır". Only at the very end of
+# the reply and right after a digit, a unit letter or its mark, so "bir" (one) and a
+# hyphen touching the digits for any other reason ("5-6") still count as what they are.
+_COPULA_LANGUAGES: Final = frozenset({"tr", "az"})
+_COPULA: Final = re.compile(r"(?<=[0-9a-zA-Zçğıöşüə°])['’\-]?[dt][iıuüİI][rR](?=[\s.!,]*$)")
 
 
 def asks_for_call(text: str, *, language: str, vocabulary: AnswerVocabulary) -> bool:

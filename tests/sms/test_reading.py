@@ -791,6 +791,14 @@ HELD_OUT: list[tuple[str, str, str, object]] = [
     ("eine Schwellung", "abdominal_swelling", "de", None),
     ("içebiliyorm", "fluids_kept_down", "tr", True),  # a typo elsewhere is still read
     ("nomal", "appetite", "en", "normal"),
+    # The Turkic "is" on the end of a number or unit: "37,8-dir", "38,5'tir", "80 kq-dır";
+    # never at the cost of a range or a qualifier.
+    ("37,8-dir", "temperature_c", "az", 37.8),
+    ("nəbzim 80-dir", "heart_rate_bpm", "az", 80),
+    ("çəkim 80 kq-dır", "weight_kg", "az", 80.0),
+    ("38,5'tir", "temperature_c", "tr", 38.5),
+    ("5-6", "vomiting_episodes_24h", "tr", None),
+    ("5ten fazladır", "vomiting_episodes_24h", "tr", None),
     # 3. An apostrophe inside a word keeps it whole (soft sign, Ukrainian apostrophe).
     ("sil'no", "abdominal_swelling", "ru", "severe"),
     ("sil’no", "abdominal_swelling", "ru", "severe"),
