@@ -1008,6 +1008,7 @@ def reply_read(
     if question.type in ("integer", "number", "scale"):
         if language in _COPULA_LANGUAGES:
             text = _COPULA.sub("", text)
+        text = _spoken_decimal(text, language)
         return _reply_numeric(text, question, language, vocabulary)
     raise ValueError(f"unknown question type {question.type!r}")
 
@@ -1017,6 +1018,20 @@ def reply_read(
 # the reply and right after a digit, a unit letter or its mark, so "bir" (one) and a
 # hyphen touching the digits for any other reason ("5-6") still count as what they are.
 _COPULA_LANGUAGES: Final = frozenset({"tr", "az"})
+# A decimal said in words, as patients write it: "37 buçuk" / "37 yarım" (and a half),
+# "38 komma 2". Only right after the digits; anything else is left to the number rules.
+_HALF: Final = re.compile(r"(?<![0-9.,])([0-9]{1,3})\s+(?:buçuk|bucuk|yarım|yarim)\b", re.IGNORECASE)
+_KOMMA: Final = re.compile(r"(?<![0-9.,])([0-9]{1,3})\s*komma\s*([0-9]{1,2})(?![0-9.,])", re.IGNORECASE)
+
+
+def _spoken_decimal(text: str, language: str) -> str:
+    if language in ("tr", "az"):
+        return _HALF.sub(r"\1,5", text)
+    if language == "de":
+        return _KOMMA.sub(r"\1,\2", text)
+    return text
+
+
 _COPULA: Final = re.compile(r"(?<=[0-9a-zA-Zçğıöşüə°])['’\-]?[dt][iıuüİI][rR](?=[\s.!,]*$)")
 
 

@@ -799,6 +799,12 @@ HELD_OUT: list[tuple[str, str, str, object]] = [
     ("38,5'tir", "temperature_c", "tr", 38.5),
     ("5-6", "vomiting_episodes_24h", "tr", None),
     ("5ten fazladır", "vomiting_episodes_24h", "tr", None),
+    # A decimal in words right after the digits: "37 buçuk", "37 yarım", "38 komma 2".
+    ("ateşim 37 buçuk", "temperature_c", "tr", 37.5),
+    ("37 yarım", "temperature_c", "az", 37.5),
+    ("38 Komma 2 Grad", "temperature_c", "de", 38.2),
+    ("2 buçuk", "vomiting_episodes_24h", "tr", None),
+    ("38,2 komma 1", "temperature_c", "de", None),
     # 3. An apostrophe inside a word keeps it whole (soft sign, Ukrainian apostrophe).
     ("sil'no", "abdominal_swelling", "ru", "severe"),
     ("sil’no", "abdominal_swelling", "ru", "severe"),
