@@ -39,7 +39,7 @@ from followup.services.early_findings import red_findings_act_on
 from followup.services.protocols import protocol_definition
 from followup.services.triage import triage_advice
 from followup.sms.endings import conversation_finish
-from followup.sms.outgoing import addressed, conversation_send, phone_is_shared, text_values
+from followup.sms.outgoing import conversation_send, phone_is_shared, text_values
 from followup.sms.reading import ReplyNotUnderstood, asks_for_call, format_choices, reply_read
 from followup.sms.vocabulary import vocabulary_for
 from notifications.models import (
@@ -110,19 +110,10 @@ def _ask(
     prefix: str = "",
     kind: MessageKind = MessageKind.CHECK_IN,
 ) -> OutgoingMessage:
-    patient = conversation.patient
     text = question_text(question=question, language=conversation.language, definition=definition)
-    body = addressed(patient=patient, text=f"{prefix}\n{text}" if prefix else text)
-    return sms_enqueue(
-        clinic_id=patient.clinic_id,
-        to_phone=str(patient.phone),
-        body=body,
-        kind=kind,
-        idempotency_key=f"sms-conversation:{conversation.pk}:{key}",
-        patient=patient,
-        question_id=question.id,
-        conversation_id=conversation.pk,
-    )
+    body = f"{prefix}\n{text}" if prefix else text
+    # The stored message keeps the id of the question it asks (H6).
+    return conversation_send(conversation=conversation, key=key, body=body, kind=kind, question_id=question.id)
 
 
 def conversation_start(*, scheduled_check_in: ScheduledCheckIn) -> OutgoingMessage | None:
