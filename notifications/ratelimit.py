@@ -23,8 +23,6 @@ from dataclasses import dataclass
 import redis
 from django.conf import settings
 
-KEY_PREFIX = "vigil:sms-rate:"
-
 # KEYS[1]: the number's key. ARGV: interval (µs), burst tolerance (µs), max wait (µs).
 # Returns the wait in µs for a reserved slot (0: send now), or -wait when the slot is
 # further away than max wait (nothing reserved).
@@ -46,6 +44,11 @@ return wait
 
 _clients: dict[str, redis.Redis] = {}
 _clients_lock = threading.Lock()
+
+
+def _key(number: str) -> str:
+    # The cache's prefix: one installation (or test run) never shares another's slots.
+    return f"{settings.CACHES['default']['KEY_PREFIX']}:sms-rate:{number}"
 
 
 def _client() -> redis.Redis:
@@ -82,7 +85,7 @@ def sms_slot_reserve(*, number: str, max_wait: float) -> Reservation:
     interval_us = int(1_000_000 / rate)
     # Burst of one: a long code sends steadily, never a volley.
     tolerance_us = 0
-    result = int(_client().eval(_GCRA, 1, KEY_PREFIX + number, interval_us, tolerance_us, int(max_wait * 1_000_000)))
+    result = int(_client().eval(_GCRA, 1, _key(number), interval_us, tolerance_us, int(max_wait * 1_000_000)))
     if result < 0:
         return Reservation(granted=False, wait=-result / 1_000_000)
     return Reservation(granted=True, wait=result / 1_000_000)
@@ -90,4 +93,4 @@ def sms_slot_reserve(*, number: str, max_wait: float) -> Reservation:
 
 def sms_rate_reset(*, number: str) -> None:
     """Forget a number's schedule (tests and benchmarks start from an idle number)."""
-    _client().delete(KEY_PREFIX + number)
+    _client().delete(_key(number))
