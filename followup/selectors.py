@@ -1,6 +1,6 @@
-"""Reads of plans, scheduled check-ins, appointments and the worklist, scoped to the
-caller: staff see their clinic's rows, a patient only their own; anything else is
-simply not found (H12). Each selector costs a fixed number of queries whatever the
+"""Reads: the active enrollment, check-ins, plans, scheduled check-ins, appointments and
+the worklist. Lists are scoped to the caller: staff see their clinic's rows, a patient
+only their own; anything else is simply not found (H12). Each selector costs a fixed number of queries whatever the
 number of rows (select_related / prefetch), so lists and pages have no N+1."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import Count, Q, QuerySet
 
 from backend.models import Patient, User
-from followup.models import Alert, Appointment, CheckIn, Enrollment, ScheduledCheckIn, WorklistItem
+from followup.models import Alert, AlertOccurrence, Appointment, CheckIn, Enrollment, ScheduledCheckIn, WorklistItem
+from followup.rules import PastCheckIn
 
 OPEN_CHECKIN_STATUSES = (ScheduledCheckIn.Status.SCHEDULED, ScheduledCheckIn.Status.SENT)
 UPCOMING_APPOINTMENT_STATUSES = (
@@ -20,6 +21,80 @@ UPCOMING_APPOINTMENT_STATUSES = (
     Appointment.Status.SCHEDULED,
     Appointment.Status.CONFIRMED,
 )
+
+
+# --- enrollment and check-ins ------------------------------------------------------------------
+
+
+def _active_enrollments(*, patient_id: int) -> QuerySet[Enrollment]:
+    # The latest first, should a second operation have enrolled a second episode.
+    return (
+        Enrollment.objects.select_related("episode", "protocol_version__protocol")
+        .filter(patient_id=patient_id, status=Enrollment.Status.ACTIVE)
+        .order_by("-enrolled_at", "-id")
+    )
+
+
+def active_enrollment(*, patient_id: int) -> Enrollment | None:
+    """The patient's active enrollment (with its episode and protocol version): the one
+    reading of "the enrollment a patient is followed on"."""
+    return _active_enrollments(patient_id=patient_id).first()
+
+
+def active_enrollment_locking_patient(*, patient_id: int) -> Enrollment | None:
+    """The active enrollment with the patient (and clinic) read fresh, the patient's row
+    locked until commit: one query where a lock and a read were two. No active
+    enrollment: nothing to judge, so nothing is locked."""
+    return (
+        _active_enrollments(patient_id=patient_id)
+        .select_related("patient__clinic")
+        .select_for_update(of=("patient",))
+        .first()
+    )
+
+
+def checkin_list(*, user: User, patient_id: int | None = None) -> QuerySet[CheckIn]:
+    """Check-ins the caller may see, newest first: a patient only their own (whatever
+    ``patient_id`` says), staff their clinic's."""
+    if user.is_patient:
+        check_ins = CheckIn.objects.filter(patient__user=user)
+    elif user.is_clinic_staff:
+        check_ins = CheckIn.objects.filter(patient__clinic_id=user.clinic_id)
+        if patient_id is not None:
+            check_ins = check_ins.filter(patient_id=patient_id)
+    else:
+        return CheckIn.objects.none()
+    return check_ins.select_related("protocol_version").order_by("-taken_at", "-id")
+
+
+def checkin_alert_ids(*, check_in_ids: list[int]) -> dict[int, list[int]]:
+    """Alert ids by check-in: the alerts each check-in created or added to (one query)."""
+    result: dict[int, list[int]] = {pk: [] for pk in check_in_ids}
+    rows = (
+        AlertOccurrence.objects.filter(check_in_id__in=check_in_ids)
+        .order_by("id")
+        .values_list("check_in_id", "alert_id")
+    )
+    for check_in_id, alert_id in rows:
+        if alert_id not in result[check_in_id]:
+            result[check_in_id].append(alert_id)
+    return result
+
+
+def checkin_history(*, patient: Patient, before: datetime) -> list[PastCheckIn]:
+    """Every submitted check-in of the patient taken strictly before ``before``.
+
+    All of them, not a window: "in a row" counts have no time limit, and a patient
+    followed for five years has about a hundred check-ins."""
+    rows = (
+        CheckIn.objects.filter(patient=patient, taken_at__lt=before)
+        .order_by("taken_at", "id")
+        .values_list("taken_at", "answers")
+    )
+    return [PastCheckIn(taken_at=taken_at, answers=answers) for taken_at, answers in rows]
+
+
+# --- plans, appointments, worklist -----------------------------------------------------------------
 
 
 def _clinic_filter(user: User) -> Q | None:
@@ -113,12 +188,7 @@ def patient_summary_get(*, patient: Patient, now: datetime, recent: int = 10) ->
     for level, count in CheckIn.objects.filter(patient=patient).values_list("level").annotate(count=Count("id")):
         counts[level] = count
     missed = ScheduledCheckIn.objects.filter(patient=patient, status=ScheduledCheckIn.Status.MISSED).count()
-    enrollment = (
-        Enrollment.objects.select_related("protocol_version__protocol")
-        .filter(patient=patient, status=Enrollment.Status.ACTIVE)
-        .order_by("-enrolled_at")
-        .first()
-    )
+    enrollment = active_enrollment(patient_id=patient.pk)
     return PatientSummary(
         patient=patient,
         next_check_in=open_or_ahead[0] if open_or_ahead else None,

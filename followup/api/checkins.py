@@ -22,12 +22,8 @@ from backend.idempotency import idempotent
 from backend.models import AuditAction, Patient, User
 from backend.permissions import IsClinicStaffOrPatient
 from followup.models import CheckIn
-from followup.services.checkins import (
-    CheckInRejected,
-    checkin_alert_ids,
-    checkin_list,
-    checkin_submit,
-)
+from followup.selectors import checkin_alert_ids, checkin_list
+from followup.services.checkins import CheckInRejected, checkin_submit
 
 # --- strict input fields (API.md: types are strict) ----------------------------------------
 

@@ -22,8 +22,9 @@ from typing import Any
 from backend.models import Patient
 from followup.models import Alert
 from followup.rules import Finding
+from followup.selectors import active_enrollment_locking_patient
 from followup.services.alerts import UNRESOLVED, AlertChange, alert_follow_through, alert_record_finding
-from followup.services.checkins import answers_evaluate, enrollment_active_locking_patient
+from followup.services.checkins import answers_evaluate
 
 
 def red_findings_act_on(*, patient: Patient, answers: dict[str, Any], phase: str, taken_at: datetime) -> list[Finding]:
@@ -33,7 +34,7 @@ def red_findings_act_on(*, patient: Patient, answers: dict[str, Any], phase: str
 
     Runs inside the caller's transaction (the inbound webhook's), so the alert, its
     page and the events commit with the answer that raised them (H1)."""
-    enrollment = enrollment_active_locking_patient(patient_id=patient.pk)
+    enrollment = active_enrollment_locking_patient(patient_id=patient.pk)
     if enrollment is None:
         return []
     evaluation = answers_evaluate(enrollment=enrollment, answers=answers, moment=taken_at, phase=phase)

@@ -21,8 +21,9 @@ from django.utils import timezone
 
 from backend.audit import audit_record
 from backend.models import AuditAction, Patient, User
-from followup.models import Enrollment, Observation
+from followup.models import Observation
 from followup.rules import LabResult
+from followup.selectors import active_enrollment
 from followup.services.alerts import AlertChange, AlertFollowThrough, alert_follow_through, alert_record_finding
 from followup.services.protocols import protocol_definition
 
@@ -146,15 +147,6 @@ def lab_results_for(*, patient: Patient, at: datetime) -> list[LabResult]:
     ]
 
 
-def _active_enrollment(patient: Patient) -> Enrollment | None:
-    return (
-        Enrollment.objects.select_related("episode", "protocol_version__protocol")
-        .filter(patient=patient, status=Enrollment.Status.ACTIVE)
-        .order_by("-enrolled_at", "-id")
-        .first()
-    )
-
-
 def observation_create(
     *,
     patient: Patient,
@@ -204,7 +196,7 @@ def observation_create(
         )
         changes: list[AlertChange] = []
         follow_through = None
-        enrollment = _active_enrollment(patient)
+        enrollment = active_enrollment(patient_id=patient.pk)
         if enrollment is not None:
             definition = protocol_definition(enrollment.protocol_version)
             episode = enrollment.episode

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import zoneinfo
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connections, transaction
@@ -35,6 +35,7 @@ from django.utils.translation import gettext as _
 from backend.audit import audit_record
 from backend.models import AuditAction
 from followup.models import Appointment, Channel, ScheduledCheckIn
+from followup.services.quiet_hours import in_quiet_hours
 from followup.services.scheduling import patient_can_receive_sms
 from followup.services.triage import clinic_phone_display
 from followup.services.worklist import NoResponseOutcome, worklist_no_response_record
@@ -93,21 +94,6 @@ def update_returning_ids(queryset: QuerySet[Any], values: dict[str, Any]) -> lis
 
 
 # --- quiet hours ------------------------------------------------------------------------------
-
-
-def _as_time(value: time | str) -> time:
-    return value if isinstance(value, time) else time.fromisoformat(value)
-
-
-def in_quiet_hours(*, now: datetime, tz: str, start: time | str, end: time | str) -> bool:
-    """Whether ``now`` falls in the quiet hours, read on the patient's local clock."""
-    start, end = _as_time(start), _as_time(end)
-    local = now.astimezone(zoneinfo.ZoneInfo(tz)).time()
-    if start == end:
-        return False
-    if start < end:
-        return start <= local < end
-    return local >= start or local < end  # wraps midnight, as 21:00-08:00 does
 
 
 def _awake(candidates: QuerySet[Any], *, now: datetime) -> Q | None:

@@ -34,7 +34,7 @@ from django.utils.translation import gettext_noop
 from followup.links import checkin_link_url
 from followup.models import Channel, CheckIn, ScheduledCheckIn, SmsReplyReading
 from followup.protocols import ProtocolDefinition, Question, questions_to_ask, validate_answer
-from followup.services.checkins import enrollment_active_for
+from followup.selectors import active_enrollment
 from followup.services.early_findings import red_findings_act_on
 from followup.services.protocols import protocol_definition
 from followup.services.triage import triage_advice
@@ -138,7 +138,7 @@ def conversation_start(*, scheduled_check_in: ScheduledCheckIn) -> OutgoingMessa
         if scheduled.status not in OPEN_SCHEDULED:
             return None
         patient = scheduled.patient
-        enrollment = scheduled.enrollment or enrollment_active_for(patient=patient)
+        enrollment = scheduled.enrollment or active_enrollment(patient_id=patient.pk)
         if enrollment is None:
             logger.warning("scheduled check-in %s: patient %s has no active enrollment", scheduled.pk, patient.pk)
             return None

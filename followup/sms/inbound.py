@@ -40,8 +40,8 @@ from backend.audit import audit_record
 from backend.models import STAFF_ROLES, AuditAction, Clinic, Patient, User
 from followup.models import Alert, WorklistItem
 from followup.protocols import ProtocolDefinition
+from followup.selectors import active_enrollment
 from followup.services.alerts import AlertConflict, alert_acknowledge
-from followup.services.checkins import enrollment_active_for
 from followup.services.protocols import protocol_definition, protocol_version_current
 from followup.services.triage import clinic_phone_display
 from followup.sms.conversations import conversation_expire, conversation_reply
@@ -92,7 +92,7 @@ def _staff_on(phone: str) -> list[User]:
 
 def _definition_for(patient: Patient | None) -> ProtocolDefinition:
     """The patient's protocol version (their keywords and texts), else the current one."""
-    enrollment = enrollment_active_for(patient=patient) if patient is not None else None
+    enrollment = active_enrollment(patient_id=patient.pk) if patient is not None else None
     version = enrollment.protocol_version if enrollment is not None else protocol_version_current(DEFAULT_PROTOCOL)
     return protocol_definition(version)
 
