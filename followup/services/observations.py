@@ -194,34 +194,41 @@ def observation_create(
             clinic_id=patient.clinic_id,
             request=request,
         )
-        changes: list[AlertChange] = []
-        follow_through = None
-        enrollment = active_enrollment(patient_id=patient.pk)
-        if enrollment is not None:
-            definition = protocol_definition(enrollment.protocol_version)
-            episode = enrollment.episode
-            local_date = observed_at.astimezone(zoneinfo.ZoneInfo(patient.timezone)).date()
-            day = (local_date - episode.discharge_date).days
-            phase = definition.schedule.phase_of_day(max(day, 0))
-            evaluation = definition.ruleset.evaluate_labs(
-                labs=lab_results_for(patient=patient, at=observed_at),
-                at=observed_at.astimezone(zoneinfo.ZoneInfo(patient.timezone)),
-                phase=phase,
-                surgery_date=episode.surgery_date,
-                codes={code},
-            )
-            changes = [
-                alert_record_finding(
-                    patient=patient,
-                    protocol_version=enrollment.protocol_version,
-                    finding=finding,
-                    observation=observation,
-                    actor=entered_by,
-                    request=request,
-                )
-                for finding in evaluation.findings
-            ]
-            follow_through = alert_follow_through(
-                patient=patient, enrollment=enrollment, changes=changes, actor=entered_by, request=request
-            )
+        changes, follow_through = _lab_rules_act_on(observation=observation, request=request)
     return ObservationResult(observation=observation, alert_changes=changes, follow_through=follow_through)
+
+
+def _lab_rules_act_on(
+    *, observation: Observation, request: HttpRequest | None
+) -> tuple[list[AlertChange], AlertFollowThrough | None]:
+    """Judge the lab rules reading the observation's code, with the labs as they stood
+    when it was observed, and open or add to alerts as a check-in's findings do."""
+    patient, observed_at = observation.patient, observation.observed_at
+    enrollment = active_enrollment(patient_id=patient.pk)
+    if enrollment is None:
+        return [], None
+    definition = protocol_definition(enrollment.protocol_version)
+    episode = enrollment.episode
+    local = observed_at.astimezone(zoneinfo.ZoneInfo(patient.timezone))
+    evaluation = definition.ruleset.evaluate_labs(
+        labs=lab_results_for(patient=patient, at=observed_at),
+        at=local,
+        phase=definition.schedule.phase_of_day(max((local.date() - episode.discharge_date).days, 0)),
+        surgery_date=episode.surgery_date,
+        codes={observation.code},
+    )
+    changes = [
+        alert_record_finding(
+            patient=patient,
+            protocol_version=enrollment.protocol_version,
+            finding=finding,
+            observation=observation,
+            actor=observation.entered_by,
+            request=request,
+        )
+        for finding in evaluation.findings
+    ]
+    follow_through = alert_follow_through(
+        patient=patient, enrollment=enrollment, changes=changes, actor=observation.entered_by, request=request
+    )
+    return changes, follow_through

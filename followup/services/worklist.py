@@ -99,14 +99,30 @@ def worklist_no_response_record(*, missed_ids: list[int], now: datetime) -> NoRe
         .select_related("patient", "enrollment__protocol_version")
         .order_by("patient_id", "due_at", "id")
     )
+    wants_item, wants_alert = _no_response_wants(missed)
+    _no_response_items_write(wants_item=wants_item, outcome=outcome)
+    for row, run in wants_alert.values():
+        alert = _no_response_alert(row=row, run=run, now=now)
+        if alert is not None:
+            outcome.alerts.append(alert.pk)
+    return outcome
+
+
+_Run = list[tuple[int, str, int | None]]
+
+
+def _no_response_wants(
+    missed: list[ScheduledCheckIn],
+) -> tuple[dict[int, tuple[ScheduledCheckIn, str]], dict[int, tuple[ScheduledCheckIn, _Run]]]:
+    """By patient: the worklist item the misses ask for (row, text), and the alert a
+    run of three early misses asks for (row, run)."""
     batch_by_patient: dict[int, list[ScheduledCheckIn]] = defaultdict(list)
     for row in missed:
         batch_by_patient[row.patient_id].append(row)
     depth = ALERT_RUN + max(len(rows) for rows in batch_by_patient.values()) - 1
     history = _recent_closed_by_patient(patient_ids=set(batch_by_patient), depth=depth)
-
     wants_item: dict[int, tuple[ScheduledCheckIn, str]] = {}
-    wants_alert: dict[int, tuple[ScheduledCheckIn, list[tuple[int, str, int | None]]]] = {}
+    wants_alert: dict[int, tuple[ScheduledCheckIn, _Run]] = {}
     for patient_id, rows in batch_by_patient.items():
         positions = {pk: index for index, (pk, _status, _day) in enumerate(history[patient_id])}
         for row in rows:  # oldest first, so the newest decides the item's text
@@ -123,7 +139,13 @@ def worklist_no_response_record(*, missed_ids: list[int], now: datetime) -> NoRe
             early_run = run[:ALERT_RUN]
             if len(early_run) == ALERT_RUN and all(_is_early(day) for _pk, _status, day in early_run):
                 wants_alert[patient_id] = (row, early_run)
+    return wants_item, wants_alert
 
+
+def _no_response_items_write(
+    *, wants_item: dict[int, tuple[ScheduledCheckIn, str]], outcome: NoResponseOutcome
+) -> None:
+    """One open no-response item per patient: created, or updated to the latest miss."""
     open_items = {
         item.patient_id: item
         for item in WorklistItem.objects.filter(
@@ -163,14 +185,8 @@ def worklist_no_response_record(*, missed_ids: list[int], now: datetime) -> NoRe
                 clinic_id=clinic_id,
             )
 
-    for row, run in wants_alert.values():
-        alert = _no_response_alert(row=row, run=run, now=now)
-        if alert is not None:
-            outcome.alerts.append(alert.pk)
-    return outcome
 
-
-def _no_response_alert(*, row: ScheduledCheckIn, run: list[tuple[int, str, int | None]], now: datetime) -> Alert | None:
+def _no_response_alert(*, row: ScheduledCheckIn, run: _Run, now: datetime) -> Alert | None:
     enrollment = row.enrollment
     if enrollment is None:
         return None
