@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from backend import scoping
 from backend.audit import audit_record
+from backend.filters import FilterBackend
 from backend.models import AuditAction, Clinic, Episode, Patient
 from backend.permissions import IsClinicStaff, IsClinicStaffOrPatient
 from backend.serializers import (
@@ -134,6 +135,8 @@ class AuditedModelViewSet(
 
     audit_object_type = ""
     http_method_names = ["get", "post", "patch", "head", "options"]
+    # Filters by id narrow the scoped list, never look the id up (backend.filters).
+    filter_backends = [FilterBackend]
 
     def patient_id_of(self, obj: Any) -> int:
         raise NotImplementedError

@@ -25,10 +25,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.audit import audit_record
+from backend.filters import id_parameter, id_query_param
 from backend.idempotency import idempotent
 from backend.models import AuditAction
 from backend.permissions import IsClinicStaff
-from followup.api.checkins import query_int
 from followup.models import Alert
 from followup.services.alerts import (
     COMPLICATION_GRADES,
@@ -134,7 +134,7 @@ class AlertListApi(GenericAPIView):
         parameters=[
             OpenApiParameter("status", OpenApiTypes.STR, description="open, acknowledged, resolved (comma-separated)"),
             OpenApiParameter("severity", OpenApiTypes.STR, description="red, amber (comma-separated)"),
-            OpenApiParameter("patient", OpenApiTypes.INT),
+            id_parameter("patient"),
         ],
         responses={200: AlertOutputSerializer(many=True)},
     )
@@ -143,7 +143,7 @@ class AlertListApi(GenericAPIView):
             clinic_id=request.user.clinic_id,
             statuses=_choices_param(request, "status", tuple(Alert.Status.values)),
             severities=_choices_param(request, "severity", tuple(Alert.Severity.values)),
-            patient_id=query_int(request, "patient"),
+            patient_id=id_query_param(request, "patient"),
         )
         page = list(self.paginate_queryset(alert_list_with_detail(alerts)) or [])
         _audit_read(request, page)

@@ -7,8 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from django.utils.dateparse import parse_datetime
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
@@ -18,6 +17,7 @@ from rest_framework.views import APIView
 
 from backend import scoping
 from backend.audit import audit_record
+from backend.filters import id_parameter, id_query_param
 from backend.idempotency import idempotent
 from backend.models import AuditAction, Patient, User
 from backend.permissions import IsClinicStaffOrPatient
@@ -53,16 +53,6 @@ class AwareDateTimeField(serializers.DateTimeField):
         if raw is not None and raw.tzinfo is None:
             raise serializers.ValidationError("Give the time with its offset, such as 2026-11-23T09:30:00+03:00.")
         return parsed
-
-
-def query_int(request: Request, name: str) -> int | None:
-    """An integer query parameter, or a 400 naming it."""
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return None
-    if not raw.isdigit():
-        raise serializers.ValidationError({name: ["A whole number is required."]})
-    return int(raw)
 
 
 # --- output ------------------------------------------------------------------------------------
@@ -143,12 +133,13 @@ class CheckInsApi(GenericAPIView):
         taken_at = AwareDateTimeField(required=False)
 
     @extend_schema(
-        parameters=[OpenApiParameter("patient", OpenApiTypes.INT, description="staff: one patient's check-ins")],
+        parameters=[id_parameter("patient", "staff: one patient's check-ins")],
         responses={200: CheckInOutputSerializer(many=True)},
     )
     def get(self, request: Request) -> Response:
         user = request.user
-        patient_id = query_int(request, "patient") if user.is_clinic_staff else None
+        # Checked for everyone; a patient's list holds their own whatever it says.
+        patient_id = id_query_param(request, "patient")
         check_ins = checkin_list(user=user, patient_id=patient_id)
         page = list(self.paginate_queryset(check_ins) or [])
         _audit_read(request, page)

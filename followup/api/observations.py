@@ -16,10 +16,11 @@ from rest_framework.response import Response
 
 from backend import scoping
 from backend.audit import audit_record
+from backend.filters import id_parameter, id_query_param
 from backend.idempotency import idempotent
 from backend.models import AuditAction
 from backend.permissions import IsClinicStaff
-from followup.api.checkins import AwareDateTimeField, StrictIntegerField, query_int
+from followup.api.checkins import AwareDateTimeField, StrictIntegerField
 from followup.models import AlertOccurrence, Observation
 from followup.services.observations import (
     OBSERVATION_CODES,
@@ -75,7 +76,7 @@ class ObservationsApi(GenericAPIView):
         observed_at = AwareDateTimeField()
 
     @extend_schema(
-        parameters=[OpenApiParameter("patient", OpenApiTypes.INT), OpenApiParameter("code", OpenApiTypes.STR)],
+        parameters=[id_parameter("patient"), OpenApiParameter("code", OpenApiTypes.STR)],
         responses={200: ObservationOutputSerializer(many=True)},
     )
     def get(self, request: Request) -> Response:
@@ -83,7 +84,7 @@ class ObservationsApi(GenericAPIView):
         if code is not None and code not in OBSERVATION_CODES:
             raise serializers.ValidationError({"code": [f"Unknown code. Known codes: {', '.join(OBSERVATION_CODES)}."]})
         observations = observation_list(
-            clinic_id=request.user.clinic_id, patient_id=query_int(request, "patient"), code=code
+            clinic_id=request.user.clinic_id, patient_id=id_query_param(request, "patient"), code=code
         )
         page = list(self.paginate_queryset(observations) or [])
         audit_record(

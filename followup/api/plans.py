@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import django_filters
-from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.dateparse import parse_datetime
 from django_filters.fields import IsoDateTimeField
@@ -30,6 +29,7 @@ from rest_framework.response import Response
 
 from backend import scoping
 from backend.api import AuditedModelViewSet
+from backend.filters import IdFilter
 from backend.idempotency import idempotent
 from backend.models import Patient
 from backend.permissions import IsClinicStaff
@@ -109,16 +109,6 @@ class UtcIsoDateTimeField(IsoDateTimeField):
             return as_utc(parsed)
         except ValueError as error:
             raise DjangoValidationError("This time is out of range.", code="invalid") from error
-
-
-class IdFilter(django_filters.NumberFilter):
-    """A row id: a whole number the database can hold (a 25-digit id overflowed
-    SQLite's integer into a 500)."""
-
-    field_class = forms.IntegerField
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, min_value=1, max_value=2**63 - 1, **kwargs)
 
 
 class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
