@@ -81,7 +81,7 @@ def queries() -> list[tuple[str, object]]:
     now = timezone.now()
     due = ScheduledCheckIn.objects.filter(status__in=["scheduled", "sent"], due_at__lte=now)
     try:
-        from followup.services.timekeeping import CLOSES_AT
+        from followup.services.claims import CLOSES_AT
 
         due = due.alias(closes_at=CLOSES_AT).filter(closes_at__lte=now)
     except ImportError:

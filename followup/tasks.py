@@ -9,7 +9,8 @@ import logging
 
 from celery import shared_task
 
-from followup.services.timekeeping import appointments_remind, scheduled_checkins_tick
+from followup.services.appointment_reminders import appointments_remind
+from followup.services.timekeeping import scheduled_checkins_tick
 from followup.sms.expiry import conversations_expire_run
 
 logger = logging.getLogger(__name__)

@@ -11,8 +11,9 @@ from django.db import connection, connections
 
 from backend.models import Episode, Patient
 from followup.models import Enrollment, ScheduledCheckIn, WorklistItem
+from followup.services.claims import STEP_LIMIT, update_returning_ids
 from followup.services.protocols import protocol_version_current
-from followup.services.timekeeping import STEP_LIMIT, CheckinsTickReport, scheduled_checkins_tick, update_returning_ids
+from followup.services.timekeeping import CheckinsTickReport, scheduled_checkins_tick
 from notifications.models import MessageKind, OutgoingMessage
 from tests.factories import ClinicFactory, UserFactory
 
