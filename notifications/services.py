@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -73,38 +74,25 @@ def sms_enqueue(
     delivered, staff are alerted to phone the patient (H11).
     """
     suppressed = patient is not None and not opt_out_exempt and patient_opted_out(patient_id=patient.pk)
-    try:
-        # Insert first and fall back to the row already there: one query fewer than
-        # get_or_create on the common path, where the key is new.
-        with transaction.atomic():
-            message = OutgoingMessage.objects.create(
-                idempotency_key=idempotency_key,
-                clinic_id=clinic_id,
-                to_phone=to_phone,
-                body=body,
-                display_body=display_body if display_body is not None else body,
-                kind=kind,
-                patient=patient,
-                staff_user=staff_user,
-                send_after=send_after,
-                question_id=question_id,
-                conversation_id=conversation_id,
-                appointment_id=appointment_id,
-                reach_alert=reach_alert,
-                opt_out_exempt=opt_out_exempt,
-                status=MessageStatus.SUPPRESSED if suppressed else MessageStatus.QUEUED,
-                error_message=OPTED_OUT_REASON if suppressed else "",
-            )
-            if patient is not None:
-                MessageHistoryEntry.objects.create(
-                    patient=patient, direction=MessageHistoryEntry.Direction.OUTBOUND, outgoing=message
-                )
-    except IntegrityError:
-        existing = OutgoingMessage.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is None:
-            raise
-        return existing
-    if not suppressed:
+    message, created = _outbox_insert(
+        idempotency_key=idempotency_key,
+        clinic_id=clinic_id,
+        to_phone=to_phone,
+        body=body,
+        display_body=display_body if display_body is not None else body,
+        kind=kind,
+        patient=patient,
+        staff_user=staff_user,
+        send_after=send_after,
+        question_id=question_id,
+        conversation_id=conversation_id,
+        appointment_id=appointment_id,
+        reach_alert=reach_alert,
+        opt_out_exempt=opt_out_exempt,
+        status=MessageStatus.SUPPRESSED if suppressed else MessageStatus.QUEUED,
+        error_message=OPTED_OUT_REASON if suppressed else "",
+    )
+    if created and not suppressed:
         message_id = message.pk
         countdown = max(0.0, (send_after - timezone.now()).total_seconds()) if send_after else None
         # robust: with the broker down, the caller's work (a check-in, its red advice)
@@ -112,6 +100,24 @@ def sms_enqueue(
         # once the broker is back.
         transaction.on_commit(lambda: outbox_task_schedule(message_id=message_id, countdown=countdown), robust=True)
     return message
+
+
+def _outbox_insert(**fields: Any) -> tuple[OutgoingMessage, bool]:
+    """(the row, whether it is new). Insert first and fall back to the row already
+    there: one query fewer than get_or_create on the common path, where the key is new."""
+    try:
+        with transaction.atomic():
+            message = OutgoingMessage.objects.create(**fields)
+            if message.patient_id is not None:
+                MessageHistoryEntry.objects.create(
+                    patient_id=message.patient_id, direction=MessageHistoryEntry.Direction.OUTBOUND, outgoing=message
+                )
+    except IntegrityError:
+        existing = OutgoingMessage.objects.filter(idempotency_key=fields["idempotency_key"]).first()
+        if existing is None:
+            raise
+        return existing, False
+    return message, True
 
 
 def enrollment_code_send(*, patient: Patient, by: User) -> OutgoingMessage:
