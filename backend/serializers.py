@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import phonenumbers
+from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from backend.models import LANGUAGE_CHOICES, CareTeam, Clinic, Episode, Patient, User, validate_timezone
@@ -45,6 +48,57 @@ class TimezoneField(serializers.CharField):
                 f"'{value}' is not an IANA time zone (such as Europe/Istanbul)."
             ) from error
         return value
+
+
+# --- strict input fields (API.md: types are strict), the one set every API uses ------------
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON whole number only: "720", 720.5 and true are errors."""
+
+    def to_internal_value(self, data: object) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            raise serializers.ValidationError("A whole number is required.")
+        return super().to_internal_value(data)
+
+
+class StrictCharField(serializers.CharField):
+    """Text only: a number or a boolean sent for a text field is an error, not "12"."""
+
+    def to_internal_value(self, data: object) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError("Text is required.")
+        return super().to_internal_value(data)
+
+
+def as_utc(value: datetime) -> datetime:
+    """The same instant in UTC. Stored and queried in UTC: PostgreSQL refuses offsets
+    beyond ±15:59 that ISO 8601 lets a client write, and a year-1 or year-9999 time
+    moved by its offset falls off the calendar (both were 500s, not 400s)."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as error:
+        raise ValueError("out of range") from error
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """ISO 8601 with its offset: a time without one would be read in the server's
+    zone, not the patient's (H14), so it is refused rather than guessed."""
+
+    def to_internal_value(self, value: object) -> datetime:
+        message = "Give an ISO 8601 time with its offset, such as 2026-11-23T09:30:00+03:00."
+        if not isinstance(value, str):
+            raise serializers.ValidationError(message)
+        try:
+            raw = parse_datetime(value.strip())
+        except ValueError as error:
+            raise serializers.ValidationError(message) from error
+        if raw is not None and raw.tzinfo is None:
+            raise serializers.ValidationError(message)
+        try:
+            return as_utc(super().to_internal_value(value))
+        except ValueError as error:
+            raise serializers.ValidationError("This time is out of range.") from error
 
 
 class StrictBooleanField(serializers.BooleanField):

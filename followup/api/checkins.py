@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
@@ -21,39 +19,10 @@ from backend.filters import id_parameter, id_query_param
 from backend.idempotency import idempotent
 from backend.models import AuditAction, Patient, User
 from backend.permissions import IsClinicStaffOrPatient
+from backend.serializers import AwareDateTimeField, StrictIntegerField
 from followup.models import CheckIn
 from followup.selectors import checkin_alert_ids, checkin_list
 from followup.services.checkins import CheckInRejected, checkin_submit
-
-# --- strict input fields (API.md: types are strict) ----------------------------------------
-
-
-class StrictIntegerField(serializers.IntegerField):
-    """A JSON whole number only: "5", 5.5 and true are errors."""
-
-    def to_internal_value(self, data: object) -> int:
-        if isinstance(data, bool) or not isinstance(data, int | float):
-            raise serializers.ValidationError("A whole number is required.")
-        if isinstance(data, float) and not data.is_integer():
-            raise serializers.ValidationError("A whole number is required.")
-        return super().to_internal_value(int(data))
-
-
-class AwareDateTimeField(serializers.DateTimeField):
-    """ISO 8601 with an offset: a time without one could be read in the wrong zone
-    (H14), so it is refused rather than guessed."""
-
-    def to_internal_value(self, value: object) -> datetime:
-        if not isinstance(value, str):
-            raise serializers.ValidationError(
-                "Give an ISO 8601 time with its offset, such as 2026-11-23T09:30:00+03:00."
-            )
-        parsed = super().to_internal_value(value)
-        raw = parse_datetime(value.strip())
-        if raw is not None and raw.tzinfo is None:
-            raise serializers.ValidationError("Give the time with its offset, such as 2026-11-23T09:30:00+03:00.")
-        return parsed
-
 
 # --- output ------------------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from backend.filters import id_parameter, id_query_param
 from backend.idempotency import idempotent
 from backend.models import AuditAction
 from backend.permissions import IsClinicStaff
-from followup.api.checkins import AwareDateTimeField, StrictIntegerField
+from backend.serializers import AwareDateTimeField, StrictIntegerField
 from followup.models import AlertOccurrence, Observation
 from followup.services.observations import (
     OBSERVATION_CODES,

@@ -7,12 +7,11 @@ services in their own transaction.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.utils.dateparse import parse_datetime
 from django_filters.fields import IsoDateTimeField
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -33,7 +32,7 @@ from backend.filters import IdFilter
 from backend.idempotency import idempotent
 from backend.models import Patient
 from backend.permissions import IsClinicStaff
-from backend.serializers import StrictBooleanField
+from backend.serializers import AwareDateTimeField, StrictBooleanField, StrictCharField, StrictIntegerField, as_utc
 from followup import selectors
 from followup.models import Appointment, Channel, Enrollment, ScheduledCheckIn, WorklistItem
 from followup.services.enrollment import enrollment_create, enrollment_end
@@ -50,54 +49,6 @@ from followup.services.scheduling import (
 from followup.services.worklist import worklist_item_done
 
 # --- strict input fields (API.md: types are strict) ------------------------------------------------
-
-
-class StrictIntegerField(serializers.IntegerField):
-    """A JSON whole number only: "720", 720.5 and true are errors."""
-
-    def to_internal_value(self, data: object) -> int:
-        if isinstance(data, bool) or not isinstance(data, int):
-            raise serializers.ValidationError("A whole number is required.")
-        return super().to_internal_value(data)
-
-
-class StrictCharField(serializers.CharField):
-    """Text only: a number or a boolean sent for a text field is an error, not "12"."""
-
-    def to_internal_value(self, data: object) -> str:
-        if not isinstance(data, str):
-            raise serializers.ValidationError("Text is required.")
-        return super().to_internal_value(data)
-
-
-def as_utc(value: datetime) -> datetime:
-    """The same instant in UTC. Stored and queried in UTC: PostgreSQL refuses offsets
-    beyond ±15:59 that ISO 8601 lets a client write, and a year-1 or year-9999 time
-    moved by its offset falls off the calendar (both were 500s, not 400s)."""
-    try:
-        return value.astimezone(UTC)
-    except OverflowError as error:
-        raise ValueError("out of range") from error
-
-
-class AwareDateTimeField(serializers.DateTimeField):
-    """ISO 8601 with its offset: a time without one would be read in the server's
-    zone, not the patient's (H14), so it is refused rather than guessed."""
-
-    def to_internal_value(self, value: object) -> datetime:
-        message = "Give an ISO 8601 time with its offset, such as 2026-11-23T09:30:00+03:00."
-        if not isinstance(value, str):
-            raise serializers.ValidationError(message)
-        try:
-            raw = parse_datetime(value.strip())
-        except ValueError as error:
-            raise serializers.ValidationError(message) from error
-        if raw is not None and raw.tzinfo is None:
-            raise serializers.ValidationError(message)
-        try:
-            return as_utc(super().to_internal_value(value))
-        except ValueError as error:
-            raise serializers.ValidationError("This time is out of range.") from error
 
 
 class UtcIsoDateTimeField(IsoDateTimeField):
@@ -361,7 +312,13 @@ class ScheduledCheckInFilter(django_filters.FilterSet):
 
 
 @extend_schema_view(
-    destroy=extend_schema(description="Cancels the check-in (status cancelled); the row stays as history."),
+    destroy=extend_schema(
+        summary="Cancel a scheduled check-in",
+        description="A nurse's DELETE cancels the check-in: nothing is deleted. The row stays as history with "
+        "status `cancelled` (still listed, and read by id) and the reply is the cancelled check-in (200), "
+        "not a 204. Cancelling a cancelled check-in changes nothing and answers the same; an "
+        "answered (`completed`) or `missed` check-in cannot be cancelled (409 with its `reason`).",
+    ),
 )
 class ScheduledCheckInApi(AuditedModelViewSet):
     """Nurses list, add, move and cancel check-ins, and send one now."""
@@ -435,7 +392,12 @@ class ScheduledCheckInApi(AuditedModelViewSet):
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self.partial_update(request, *args, **kwargs)
 
-    @extend_schema(responses={200: ScheduledCheckInOutput, 409: OpenApiResponse()})
+    @extend_schema(
+        responses={
+            200: OpenApiResponse(ScheduledCheckInOutput, description="The check-in, now `cancelled`."),
+            409: OpenApiResponse(description="Already answered or missed: `reason` says which."),
+        }
+    )
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         try:
             row = scheduled_checkin_cancel(
