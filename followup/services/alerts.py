@@ -7,6 +7,9 @@ named person, measured by their outcomes.
   A finding that clears later does not close it: a person resolves it.
 - ``alert_data`` is THE representation of an alert: the API returns it and the
   dashboard events carry it, so a websocket client and a GET agree to the field.
+- Red findings propose a recall for today (one open recall per patient): the
+  dashboard hears of it (``appointment.updated``) and the patient is texted it at
+  once, quiet hours or not, YES to confirm (``followup.sms.recalls``, H2).
 - Acknowledging or resolving stops escalation under a row lock, so a beat task
   advancing the same alert either sees the new status or has already finished (H1).
 """
@@ -18,7 +21,7 @@ import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -41,6 +44,8 @@ from followup.models import (
     WorklistItem,
 )
 from followup.rules import Finding
+from followup.services.appointments import OPEN_APPOINTMENT_STATUSES, appointment_updated_publish, iso
+from followup.sms.recalls import recall_sms_queue
 from notifications.events import event_publish
 
 UNRESOLVED = (Alert.Status.OPEN, Alert.Status.ACKNOWLEDGED)
@@ -81,14 +86,6 @@ class AlertFollowThrough:
 
 
 # --- representation ------------------------------------------------------------------
-
-
-def iso(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC, written as DRF writes it (``Z``), so events equal API replies."""
-    if value is None:
-        return None
-    text = value.astimezone(UTC).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def alert_data(*, alert: Alert) -> dict[str, Any]:
@@ -265,13 +262,6 @@ def alert_record_finding(
     return AlertChange(alert=alert, created=created)
 
 
-OPEN_APPOINTMENT_STATUSES = (
-    Appointment.Status.PROPOSED,
-    Appointment.Status.SCHEDULED,
-    Appointment.Status.CONFIRMED,
-)
-
-
 def appointment_recall_propose(
     *,
     patient: Patient,
@@ -283,7 +273,8 @@ def appointment_recall_propose(
     """Propose a recall for today after red findings, unless the patient already has
     one open (proposed, scheduled or confirmed): a second would only be noise for the
     nurse booking it. The caller holds the patient's row lock, so two red check-ins at
-    once cannot both propose."""
+    once cannot both propose. The dashboard hears of the proposal
+    (``appointment.updated``)."""
     if not alerts:
         return None
     if Appointment.objects.filter(
@@ -311,6 +302,7 @@ def appointment_recall_propose(
         clinic_id=patient.clinic_id,
         request=request,
     )
+    appointment_updated_publish(appointment=recall, clinic_id=patient.clinic_id)
     return recall
 
 
@@ -350,13 +342,19 @@ def alert_follow_through(
     actor: User | None,
     request: HttpRequest | None = None,
 ) -> AlertFollowThrough:
-    """Red findings propose a recall for today; amber findings whose action is a
-    nurse's call today queue one on the nurses' worklist. (Amber lab rules ask for a
-    review or imaging: their alert is the work item.)"""
+    """Red findings propose a recall for today and text it to the patient now, quiet
+    hours or not (H2; held back only while an SMS check-in is running, see
+    ``followup.sms.recalls``); amber findings whose action is a nurse's call today
+    queue one on the nurses' worklist. (Amber lab rules ask for a review or imaging:
+    their alert is the work item.) A red finding judged again (a repeat check-in, the
+    end of the SMS conversation that raised it) proposes no second recall, so texts no
+    second recall SMS."""
     reds = [change.alert for change in changes if change.alert.severity == Alert.Severity.RED]
     recall = appointment_recall_propose(
         patient=patient, enrollment=enrollment, alerts=reds, actor=actor, request=request
     )
+    if recall is not None:
+        recall_sms_queue(appointment=recall, patient=patient, send_after=None)
     calls = []
     for change in changes:
         alert = change.alert

@@ -3,16 +3,20 @@ appointments, and send a check-in now.
 
 Every change is made by a named person (``by``), writes its audit row in the same
 transaction and, for appointments, publishes ``appointment.updated`` for the
-dashboard. Nothing is deleted: a cancelled check-in or appointment stays as history.
+dashboard (``followup.services.appointments``: the appointment as the API returns it).
+Nothing is deleted: a cancelled check-in or appointment stays as history. A recall a
+nurse adds is texted to the patient (``followup.sms.recalls``), at the end of their
+quiet hours if it is added inside them.
 
 Times are aware datetimes, stored in UTC; the patient's day count is computed in the
-patient's time zone from the enrolled episode's discharge date (H14).
+patient's time zone from the enrolled episode's discharge date (H14), and its phase
+(acute or surveillance) from the enrollment's protocol version (``acute_last_day``).
 """
 
 from __future__ import annotations
 
 import zoneinfo
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -22,8 +26,18 @@ from django.utils import timezone
 from backend.audit import audit_record
 from backend.models import AuditAction, Patient, User
 from followup.models import Appointment, Channel, Enrollment, ScheduledCheckIn
+from followup.services.appointments import OPEN_APPOINTMENT_STATUSES, appointment_updated_publish
+from followup.services.appointments import appointment_data as appointment_data
+from followup.services.appointments import iso as iso
+from followup.services.protocols import protocol_definition
+from followup.services.quiet_hours import quiet_hours_end_after
 from followup.sms.conversations import conversation_start
-from notifications.events import event_publish
+from followup.sms.outgoing import patient_can_receive_sms as patient_can_receive_sms
+from followup.sms.recalls import recall_sms_queue
+
+# ``appointment_data``, ``iso`` and ``patient_can_receive_sms`` are re-exported for the
+# modules that still import them from here; their home is followup.services.appointments
+# and followup.sms.outgoing.
 
 # Statuses staff may give a check-in by hand. "sent" and "completed" are facts the
 # system records (an invitation went out, answers came in), never typed in.
@@ -31,11 +45,6 @@ STAFF_CHECKIN_STATUSES = (
     ScheduledCheckIn.Status.SCHEDULED,
     ScheduledCheckIn.Status.MISSED,
     ScheduledCheckIn.Status.CANCELLED,
-)
-OPEN_APPOINTMENT_STATUSES = (
-    Appointment.Status.PROPOSED,
-    Appointment.Status.SCHEDULED,
-    Appointment.Status.CONFIRMED,
 )
 # The longest window a nurse may give a check-in: a fortnight (the surveillance labs'
 # window); longer is a typing error.
@@ -69,19 +78,11 @@ class ScheduleConflict(Exception):
 # --- shared helpers ------------------------------------------------------------------------
 
 
-def iso(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC as DRF writes it (``Z``), so events equal API replies."""
-    if value is None:
-        return None
-    text = value.astimezone(UTC).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
 def enrollment_active_get(*, patient: Patient) -> Enrollment | None:
     """The patient's active enrollment, the latest if a second operation enrolled a
     second episode."""
     return (
-        Enrollment.objects.select_related("episode", "protocol_version")
+        Enrollment.objects.select_related("episode", "protocol_version__protocol")
         .filter(patient=patient, status=Enrollment.Status.ACTIVE)
         .order_by("-enrolled_at", "-id")
         .first()
@@ -96,10 +97,13 @@ def day_since_discharge(*, enrollment: Enrollment | None, moment: datetime, tz: 
     return (local_day - enrollment.episode.discharge_date).days
 
 
-def phase_of_day(day: int | None, *, acute_last_day: int = 90) -> str:
-    # The default protocol's acute phase is days 1-90 (post-hepatectomy.md); a day
-    # outside any enrollment counts as acute, the closer watch.
-    return "surveillance" if day is not None and day > acute_last_day else "acute"
+def phase_of_day(*, enrollment: Enrollment | None, day: int | None) -> str:
+    """The phase of ``day`` in the enrollment's protocol version: acute up to its
+    ``acute_last_day``, surveillance after (the check-in path reads it the same way).
+    A day outside any enrollment counts as acute, the closer watch."""
+    if enrollment is None or day is None:
+        return "acute"
+    return protocol_definition(enrollment.protocol_version).schedule.phase_of_day(day)
 
 
 def checkin_closes_at(scheduled_check_in: ScheduledCheckIn) -> datetime:
@@ -185,7 +189,7 @@ def scheduled_checkin_create(
             window_minutes=window_minutes,
             channel=channel,
             status=status,
-            phase=phase_of_day(day),
+            phase=phase_of_day(enrollment=enrollment, day=day),
             day=day,
             origin=ScheduledCheckIn.Origin.NURSE,
             closed_at=now if status == ScheduledCheckIn.Status.MISSED else None,
@@ -262,11 +266,13 @@ def scheduled_checkin_update(
         if moves and status in (None, ScheduledCheckIn.Status.SCHEDULED) and closes_at <= now:
             raise ScheduleRejected({"due_at": ["The window of this check-in would already be closed."]})
         if "due_at" in moves:
-            enrollment = row.enrollment if row.enrollment_id else None
-            if enrollment is not None:
-                enrollment = Enrollment.objects.select_related("episode").get(pk=row.enrollment_id)
+            enrollment = None
+            if row.enrollment_id is not None:
+                enrollment = Enrollment.objects.select_related("episode", "protocol_version__protocol").get(
+                    pk=row.enrollment_id
+                )
             row.day = day_since_discharge(enrollment=enrollment, moment=row.due_at, tz=row.patient.timezone)
-            row.phase = phase_of_day(row.day) if row.day is not None else row.phase
+            row.phase = phase_of_day(enrollment=enrollment, day=row.day) if row.day is not None else row.phase
             changed += ["day", "phase"]
         if moves:
             row.origin = ScheduledCheckIn.Origin.NURSE
@@ -308,11 +314,6 @@ def scheduled_checkin_cancel(
     return scheduled_checkin_update(
         scheduled_check_in=scheduled_check_in, by=by, status=ScheduledCheckIn.Status.CANCELLED, request=request
     )
-
-
-def patient_can_receive_sms(patient: Patient) -> bool:
-    """No text without the clinic's record of consent, none after STOP (H11)."""
-    return patient.sms_consent and patient.sms_opted_out_at is None
 
 
 def scheduled_checkin_send_now(
@@ -373,27 +374,6 @@ def scheduled_checkin_send_now(
 
 
 # --- appointments ------------------------------------------------------------------------------
-
-
-def appointment_data(*, appointment: Appointment) -> dict[str, Any]:
-    """The appointment as the API returns it and ``appointment.updated`` carries it."""
-    return {
-        "id": appointment.pk,
-        "patient": appointment.patient_id,
-        "kind": appointment.kind,
-        "starts_at": iso(appointment.starts_at),
-        "status": appointment.status,
-        "reason": appointment.reason,
-        "video_url": appointment.video_url or None,
-        "detail": appointment.detail,
-        "plan_key": appointment.plan_key,
-        "enrollment": appointment.enrollment_id,
-        "origin_alert": appointment.origin_alert_id,
-        "reminded_at": iso(appointment.reminded_at),
-        "moved_by": appointment.moved_by_id,
-        "created_at": iso(appointment.created_at),
-        "updated_at": iso(appointment.updated_at),
-    }
 
 
 def _appointment_errors(
@@ -459,10 +439,21 @@ def appointment_create(
             clinic_id=patient.clinic_id,
             request=request,
         )
-        event_publish(
-            clinic_id=patient.clinic_id, type="appointment.updated", data=appointment_data(appointment=appointment)
-        )
+        appointment_updated_publish(appointment=appointment, clinic_id=patient.clinic_id)
+        _recall_text(appointment=appointment, patient=patient, now=now)
     return appointment
+
+
+def _recall_text(*, appointment: Appointment, patient: Patient, now: datetime) -> None:
+    """A recall a nurse adds is texted to the patient (YES confirms it), at the end of
+    the patient's quiet hours if it is added inside them (H10): unlike the recall a red
+    finding proposes, which goes at once (``followup.services.alerts``)."""
+    if appointment.kind != Appointment.Kind.RECALL:
+        return
+    if appointment.status not in (Appointment.Status.PROPOSED, Appointment.Status.SCHEDULED):
+        return  # confirmed with the patient already, or entered as history
+    awake_at = quiet_hours_end_after(moment=now, clinic=patient.clinic, tz=zoneinfo.ZoneInfo(patient.timezone))
+    recall_sms_queue(appointment=appointment, patient=patient, send_after=awake_at if awake_at > now else None)
 
 
 def appointment_update(
@@ -521,7 +512,5 @@ def appointment_update(
             clinic_id=row.patient.clinic_id,
             request=request,
         )
-        event_publish(
-            clinic_id=row.patient.clinic_id, type="appointment.updated", data=appointment_data(appointment=row)
-        )
+        appointment_updated_publish(appointment=row, clinic_id=row.patient.clinic_id)
     return row

@@ -26,6 +26,7 @@ from followup.protocols.answers import questions_to_ask
 from followup.services.checkins import CheckInRejected, CheckInResult, checkin_submit
 from followup.services.protocols import protocol_definition
 from followup.sms.outgoing import conversation_send, phone_is_shared, text_values
+from followup.sms.recalls import recall_sms_after_conversation
 from notifications.models import MessageKind, SharedPhoneChoice, SmsConversation
 
 logger = logging.getLogger(__name__)
@@ -195,4 +196,9 @@ def conversation_finish(
         )
     if state in TALKING_ENDS:
         _tell_patient(conversation=conversation, definition=definition, result=result)
+    # A recall is never texted into a running conversation (a YES would be read as an
+    # answer): the one held back goes now, or, when a newer check-in's conversation
+    # starts at once, when that one ends.
+    if state != State.SUPERSEDED:
+        recall_sms_after_conversation(patient=conversation.patient)
     return result

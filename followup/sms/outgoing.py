@@ -18,6 +18,11 @@ def text_values(*, patient: Patient) -> dict[str, str]:
     return {"clinic_name": patient.clinic.name, "clinic_phone": clinic_phone_display(clinic=patient.clinic)}
 
 
+def patient_can_receive_sms(patient: Patient) -> bool:
+    """No text without the clinic's record of consent, none after STOP (H11)."""
+    return patient.sms_consent and patient.sms_opted_out_at is None
+
+
 def phone_is_shared(*, patient: Patient) -> bool:
     return Patient.objects.filter(phone=patient.phone).exclude(pk=patient.pk).exists()
 

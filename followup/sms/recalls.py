@@ -1,9 +1,19 @@
 """Recall by SMS: ask the patient to come in, and read their YES.
 
+A recall is texted when it is proposed (``recall_sms_queue``): after a red finding
+(``followup.services.alerts``) at once, quiet hours or not (H2: the patient must hear
+now); after a nurse adds one (``followup.services.scheduling``) at the end of the
+patient's quiet hours if it is added inside them (H10). Once per recall: a finding
+judged again proposes no second recall. Never without the clinic's record of SMS
+consent, never after STOP (H11). Never into a running SMS check-in: its replies answer
+its questions, and a YES meant for the recall would be read as an answer; the recall
+is texted when the conversation ends (``recall_sms_after_conversation``).
+
 The recall text gives the appointment's time in the patient's own time zone and
 language. It is marked ``reach_alert``: if it cannot be delivered, staff are alerted to
 phone the patient (H11). A YES reply (any of the six languages' yes words) confirms
-the appointment.
+the appointment, and the dashboard hears of it (``appointment.updated``, the
+appointment as the API returns it).
 """
 
 from __future__ import annotations
@@ -17,10 +27,11 @@ from django.utils import timezone
 from backend.audit import audit_record
 from backend.models import AuditAction, Patient
 from followup.models import Appointment
-from followup.sms.conversations import text_values
+from followup.services.appointments import appointment_updated_publish
+from followup.services.quiet_hours import quiet_hours_end_after
+from followup.sms.outgoing import addressed, patient_can_receive_sms, text_values
 from followup.sms.texts import DATE_FORMAT, RECALL_CONFIRMED, RECALL_REQUEST, text_for
-from notifications.events import event_publish
-from notifications.models import MessageKind, OutgoingMessage
+from notifications.models import MessageKind, OutgoingMessage, SmsConversation
 from notifications.services import sms_enqueue
 
 # A YES counts for a recall texted this recently, and still ahead (or today).
@@ -32,16 +43,19 @@ def appointment_local_time(*, appointment: Appointment, patient: Patient) -> str
     return appointment.starts_at.astimezone(zoneinfo.ZoneInfo(patient.timezone)).strftime(DATE_FORMAT)
 
 
-def recall_sms_send(*, appointment: Appointment, send_after: datetime | None = None) -> OutgoingMessage:
+def recall_sms_send(
+    *, appointment: Appointment, send_after: datetime | None = None, patient: Patient | None = None
+) -> OutgoingMessage:
     """Text the patient to come in at the appointment's time. One SMS per appointment
     and time: moving the appointment and calling again sends the new time."""
-    patient = Patient.objects.select_related("clinic").get(pk=appointment.patient_id)
+    if patient is None:
+        patient = Patient.objects.select_related("clinic").get(pk=appointment.patient_id)
     when = appointment_local_time(appointment=appointment, patient=patient)
     body = text_for(RECALL_REQUEST, patient.language).format(when=when, **text_values(patient=patient))
     return sms_enqueue(
         clinic_id=patient.clinic_id,
         to_phone=str(patient.phone),
-        body=body,
+        body=addressed(patient=patient, text=body),
         kind=MessageKind.RECALL,
         idempotency_key=f"recall:{appointment.pk}:{appointment.starts_at.isoformat()}",
         patient=patient,
@@ -49,6 +63,41 @@ def recall_sms_send(*, appointment: Appointment, send_after: datetime | None = N
         reach_alert=True,
         send_after=send_after,
     )
+
+
+def recall_sms_queue(
+    *, appointment: Appointment, patient: Patient, send_after: datetime | None = None
+) -> OutgoingMessage | None:
+    """Text the patient a recall just proposed, YES to confirm. None when it is not
+    texted: no SMS consent or STOP (H11), or an SMS check-in is running (held back:
+    ``recall_sms_after_conversation`` texts it when the conversation ends).
+    ``send_after`` is the caller's decision: None after a red finding (H2), the end of
+    the quiet hours for a recall a nurse adds (H10)."""
+    if not patient_can_receive_sms(patient):
+        return None
+    if SmsConversation.objects.filter(patient=patient, state=SmsConversation.State.ACTIVE).exists():
+        return None
+    return recall_sms_send(appointment=appointment, send_after=send_after, patient=patient)
+
+
+def recall_sms_after_conversation(*, patient: Patient) -> OutgoingMessage | None:
+    """An SMS check-in has ended: text the recall it held back, if any (an open recall
+    awaiting the patient's answer that was never texted). A recall proposed after a
+    red finding goes at once; one a nurse added waits for the end of quiet hours."""
+    recall = (
+        Appointment.objects.filter(patient=patient, kind=Appointment.Kind.RECALL, status__in=CONFIRMABLE)
+        .exclude(sms_messages__kind=MessageKind.RECALL)
+        .order_by("-id")
+        .first()
+    )
+    if recall is None or not patient_can_receive_sms(patient):
+        return None
+    send_after = None
+    if recall.origin_alert_id is None:
+        now = timezone.now()
+        awake_at = quiet_hours_end_after(moment=now, clinic=patient.clinic, tz=zoneinfo.ZoneInfo(patient.timezone))
+        send_after = awake_at if awake_at > now else None
+    return recall_sms_send(appointment=recall, send_after=send_after, patient=patient)
 
 
 def recall_awaiting_reply(*, patient: Patient) -> Appointment | None:
@@ -87,17 +136,7 @@ def recall_confirm(*, appointment: Appointment, patient: Patient, reply_key: str
             objects=[(appointment.pk, patient.pk)],
             clinic_id=patient.clinic_id,
         )
-        event_publish(
-            clinic_id=patient.clinic_id,
-            type="appointment.updated",
-            data={
-                "id": appointment.pk,
-                "patient": patient.pk,
-                "kind": appointment.kind,
-                "status": appointment.status,
-                "starts_at": appointment.starts_at.isoformat(),
-            },
-        )
+        appointment_updated_publish(appointment=appointment, clinic_id=patient.clinic_id)
         when = appointment_local_time(appointment=appointment, patient=patient)
         sms_enqueue(
             clinic_id=patient.clinic_id,
