@@ -70,6 +70,7 @@ from followup.models import CheckIn, Enrollment, Observation  # noqa: E402
 from followup.rules import EvaluationInput, LabResult, PastCheckIn  # noqa: E402
 from followup.services.checkins import checkin_submit  # noqa: E402
 from followup.services.protocols import protocol_definition, protocol_version_current  # noqa: E402
+from tests.answers import green_answers  # noqa: E402
 
 LAB_SERIES = (("bilirubin_umol_l", 30.0), ("inr", 1.2), ("alt_u_l", 80.0), ("albumin_g_l", 30.0))
 
@@ -77,29 +78,16 @@ LAB_SERIES = (("bilirubin_umol_l", 30.0), ("inr", 1.2), ("alt_u_l", 80.0), ("alb
 def answers(day: int) -> dict[str, Any]:
     """A plausible acute check-in: a little pain and nausea now and then, weight drifting."""
     vomited = 1 if day % 8 == 0 else 0
-    data: dict[str, Any] = {
-        "temperature_c": round(36.8 + (day % 4) * 0.2, 1),
-        "chills": False,
-        "jaundice": False,
-        "dark_urine": day % 11 == 0,
-        "itching": False,
-        "abdominal_pain": 2 + day % 3,
-        "right_upper_pain": False,
-        "abdominal_swelling": "none",
-        "nausea": day % 3 == 0,
-        "vomiting_episodes_24h": vomited,
-        "vomit_blood": False,
-        "black_stools": False,
-        "bowel_movement_days": day % 3,
-        "appetite": "reduced" if day % 4 == 0 else "normal",
-        "weight_kg": round(79.0 - day * 0.05, 1),
-        "confusion": False,
-        "shortness_of_breath": False,
-        "leg_swelling": "none",
-        "swallowing_difficulty": False,
-        "wound": "normal",
-        "patient_urgent": False,
-    }
+    data: dict[str, Any] = green_answers(
+        temperature_c=round(36.8 + (day % 4) * 0.2, 1),
+        dark_urine=day % 11 == 0,
+        abdominal_pain=2 + day % 3,
+        nausea=day % 3 == 0,
+        vomiting_episodes_24h=vomited,
+        bowel_movement_days=day % 3,
+        appetite="reduced" if day % 4 == 0 else "normal",
+        weight_kg=round(79.0 - day * 0.05, 1),
+    )
     if vomited:
         data["fluids_kept_down"] = True
     return data

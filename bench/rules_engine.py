@@ -33,41 +33,15 @@ sys.path.insert(0, str(ROOT))
 
 from followup.rules import (  # noqa: E402 - after the path set-up above
     EvaluationInput,
-    FieldSpec,
     LabResult,
     PastCheckIn,
     compile_rules,
 )
+from tests.answers import PROTOCOL_FIELDS  # noqa: E402
 
 RULES_FILE = ROOT / "followup/protocols/data/post-hepatectomy/rules.yaml"
 
-FIELDS = {
-    "temperature_c": FieldSpec(type="number", unit="°C"),
-    "chills": FieldSpec(type="boolean"),
-    "jaundice": FieldSpec(type="boolean"),
-    "dark_urine": FieldSpec(type="boolean"),
-    "itching": FieldSpec(type="boolean"),
-    "abdominal_pain": FieldSpec(type="scale"),
-    "right_upper_pain": FieldSpec(type="boolean"),
-    "abdominal_swelling": FieldSpec(type="choice", choices=("none", "mild", "severe")),
-    "nausea": FieldSpec(type="boolean"),
-    "vomiting_episodes_24h": FieldSpec(type="integer"),
-    "fluids_kept_down": FieldSpec(type="boolean"),
-    "vomit_blood": FieldSpec(type="boolean"),
-    "black_stools": FieldSpec(type="boolean"),
-    "bowel_movement_days": FieldSpec(type="integer"),
-    "appetite": FieldSpec(type="choice", choices=("normal", "reduced", "none")),
-    "weight_kg": FieldSpec(type="number", unit="kg"),
-    "heart_rate_bpm": FieldSpec(type="integer"),
-    "confusion": FieldSpec(type="boolean"),
-    "shortness_of_breath": FieldSpec(type="boolean"),
-    "leg_swelling": FieldSpec(type="choice", choices=("none", "both", "one")),
-    "swallowing_difficulty": FieldSpec(type="boolean"),
-    "wound": FieldSpec(type="choice", choices=("normal", "red", "discharge", "opened")),
-    "drain_output_ml": FieldSpec(type="number", unit="mL"),
-    "drain_bile_colored": FieldSpec(type="boolean"),
-    "patient_urgent": FieldSpec(type="boolean"),
-}
+FIELDS = dict(PROTOCOL_FIELDS)  # the question types the rules tests use (tests/answers.py)
 
 
 def answers(day: int) -> dict[str, object]:

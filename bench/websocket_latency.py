@@ -47,6 +47,8 @@ from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from tests.answers import green_answers  # noqa: E402 - after the path set-up above
+
 WORK_DIR = Path(tempfile.mkdtemp(prefix="vigil-wslat-"))
 
 
@@ -126,33 +128,8 @@ def free_port() -> int:
 # --- data -------------------------------------------------------------------------------------
 
 
-GREEN: dict[str, Any] = {
-    "temperature_c": 36.8,
-    "chills": False,
-    "jaundice": False,
-    "dark_urine": False,
-    "itching": False,
-    "abdominal_pain": 2,
-    "right_upper_pain": False,
-    "abdominal_swelling": "none",
-    "nausea": False,
-    "vomiting_episodes_24h": 0,
-    "vomit_blood": False,
-    "black_stools": False,
-    "bowel_movement_days": 1,
-    "appetite": "normal",
-    "weight_kg": 79.0,
-    "confusion": False,
-    "shortness_of_breath": False,
-    "leg_swelling": "none",
-    "swallowing_difficulty": False,
-    "wound": "normal",
-    "patient_urgent": False,
-}
-
-
 def answers_for(serial: int) -> dict[str, Any]:
-    answers = dict(GREEN)
+    answers = green_answers()
     answers["temperature_c"] = round(36.5 + (serial % 6) * 0.1, 1)
     if serial % 10 == 0:
         answers["jaundice"] = True  # red: alert, page to on-call, recall, advice SMS

@@ -1,16 +1,39 @@
-"""Shared fixtures: three standing actors (a clinician of the clinic, one of another
-clinic, and a patient) and API clients signed in as each."""
+"""The fixture kit (its builders are in tests/factories.py; tests/README.md lists both):
+the standing actors (a clinician of the clinic, one of another clinic, a patient) and
+API clients signed in as each; an enrolled patient; the care team and its on-call
+chain; a frozen clock; the fake Twilio server and signed webhook posts."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, timedelta
+from typing import Any
+
 import pytest
+import time_machine
 from django.core.cache import cache
+from django.test import Client
+from django.utils import timezone
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-from backend.models import Role
+from backend.models import CareTeam, OnCallShift, Patient, Role, User
 from backend.services import patient_user_get_or_create
-from tests.factories import ClinicFactory, EpisodeFactory, PatientFactory, UserFactory
+from followup.models import Enrollment, ProtocolVersion, ScheduledCheckIn
+from followup.services.protocols import protocol_version_current
+from notifications.backends import locmem
+from notifications.ratelimit import sms_rate_reset
+from tests.factories import (
+    PUBLIC_BASE_URL,
+    CareTeamFactory,
+    ClinicFactory,
+    EpisodeFactory,
+    PatientFactory,
+    UserFactory,
+    Webhooks,
+    enrolled_patient_create,
+)
+from tests.fake_twilio import FakeTwilio
 
 
 @pytest.fixture(autouse=True)
@@ -89,3 +112,203 @@ def patient_client(patient):
 @pytest.fixture
 def anonymous_client():
     return APIClient()
+
+
+# --- an enrolled patient ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def protocol_version(db) -> ProtocolVersion:
+    """The current version of the default protocol (post-hepatectomy)."""
+    return protocol_version_current("post-hepatectomy")
+
+
+@pytest.fixture
+def care_team(clinic) -> CareTeam:
+    return CareTeamFactory(clinic=clinic)
+
+
+@pytest.fixture
+def make_enrolled(clinic, care_team, protocol_version) -> Callable[..., Patient]:
+    """``make_enrolled(**kw)``: a patient of the clinic and its care team, enrolled on
+    the default protocol (``enrolled_patient_create``: discharged two days ago unless
+    ``discharged_days_ago``/``discharge`` say otherwise; ``drain``, ``pulse``; any other
+    keyword is a patient field, ``patient=`` enrolls an existing one)."""
+
+    def make(*, patient: Patient | None = None, **fields: Any) -> Patient:
+        patient_fields = {key: fields.pop(key) for key in list(fields) if key not in _ENROLLMENT_ARGS}
+        patient_fields.setdefault("care_team", care_team)
+        if patient is None:
+            patient_fields.setdefault("clinic", clinic)
+        return enrolled_patient_create(patient=patient, **fields, **patient_fields).patient
+
+    return make
+
+
+_ENROLLMENT_ARGS = {"discharge", "discharged_days_ago", "drain", "pulse", "by"}
+
+
+@pytest.fixture
+def enrolled(patient, make_enrolled) -> Patient:
+    """The standing patient, enrolled (discharged two days ago)."""
+    return make_enrolled(patient=patient)
+
+
+@pytest.fixture
+def make_enrollment(clinic, nurse, protocol_version) -> Callable[..., Enrollment]:
+    """``make_enrollment(discharge=..., tz=...)``: a new patient of the clinic living in
+    ``tz``, enrolled through ``enrollment_create`` by the nurse at the clock's current
+    time (the plan scheduled); returns the enrollment."""
+
+    def make(
+        *,
+        discharge: date,
+        tz: str = "Europe/Istanbul",
+        patient: Patient | None = None,
+        by: User | None = None,
+        has_pulse_device: bool = False,
+        **patient_fields: Any,
+    ) -> Enrollment:
+        if patient is None:
+            patient = PatientFactory(clinic=clinic, timezone=tz, **patient_fields)
+        return enrolled_patient_create(patient=patient, discharge=discharge, pulse=has_pulse_device, by=by or nurse)
+
+    return make
+
+
+@pytest.fixture
+def make_due_check_in() -> Callable[..., ScheduledCheckIn]:
+    """``make_due_check_in(patient)``: a check-in of the patient's active enrollment,
+    announced and due ``minutes_ago`` minutes ago."""
+
+    def make(
+        patient: Patient, *, channel: str = "sms", minutes_ago: int = 5, window_minutes: int = 720
+    ) -> ScheduledCheckIn:
+        enrollment = Enrollment.objects.get(patient=patient, status=Enrollment.Status.ACTIVE)
+        return ScheduledCheckIn.objects.create(
+            patient=patient,
+            enrollment=enrollment,
+            due_at=timezone.now() - timedelta(minutes=minutes_ago),
+            window_minutes=window_minutes,
+            channel=channel,
+            status=ScheduledCheckIn.Status.SENT,
+            announced_at=timezone.now(),
+        )
+
+    return make
+
+
+# --- who is on call ----------------------------------------------------------------------------
+
+
+def _on_call(care_team: CareTeam, user: User, level: int) -> User:
+    now = timezone.now()
+    OnCallShift.objects.create(
+        care_team=care_team,
+        user=user,
+        level=level,
+        starts_at=now - timedelta(days=30),
+        ends_at=now + timedelta(days=30),
+    )
+    return user
+
+
+@pytest.fixture
+def on_call_surgeon(clinic, care_team) -> User:
+    """Level 1 of the care team's chain around now: red alerts page this phone."""
+    return _on_call(care_team, UserFactory(clinic=clinic, role=Role.SURGEON, phone="+442079460777"), 1)
+
+
+@pytest.fixture
+def chain(clinic, care_team) -> list[User]:
+    """Three surgeons on call at levels 1, 2 and 3 around now."""
+    return [
+        _on_call(care_team, UserFactory(clinic=clinic, role=Role.SURGEON, phone=f"+44207946071{level}"), level)
+        for level in (1, 2, 3)
+    ]
+
+
+# --- the clock ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def clock():
+    """Freeze the clock at a moment and move it: ``clock.at(moment)``; ``clock.now``."""
+
+    class Clock:
+        def __init__(self) -> None:
+            self._traveller: Any = None
+            self.now: datetime | None = None
+
+        def at(self, moment: datetime) -> datetime:
+            self.stop()
+            self._traveller = time_machine.travel(moment, tick=False)
+            self._traveller.start()
+            self.now = moment
+            return moment
+
+        def advance(self, delta: timedelta) -> datetime:
+            assert self.now is not None
+            return self.at(self.now + delta)
+
+        def stop(self) -> None:
+            if self._traveller is not None:
+                self._traveller.stop()
+                self._traveller = None
+
+    clock = Clock()
+    yield clock
+    clock.stop()
+
+
+# --- the fake Twilio and signed webhooks -------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def running_fake() -> Iterator[FakeTwilio]:
+    """The fake Twilio server (tests/fake_twilio), one for the session."""
+    with FakeTwilio() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake(running_fake: FakeTwilio) -> Iterator[FakeTwilio]:
+    """The fake Twilio, its record emptied; waits for its in-flight requests after."""
+    running_fake.reset()
+    yield running_fake
+    running_fake.wait_idle(timeout=15)
+
+
+@pytest.fixture
+def sms_settings(settings: Any, running_fake: FakeTwilio) -> Iterator[None]:
+    """Webhooks signed with the fake's token; sends go to the in-memory backend unless a
+    test switches to the real twilio client (``twilio_backend``). Autouse in the SMS
+    suites' conftest files."""
+    settings.TWILIO_AUTH_TOKEN = running_fake.auth_token
+    settings.TWILIO_ACCOUNT_SID = running_fake.account_sid
+    settings.PUBLIC_BASE_URL = PUBLIC_BASE_URL
+    settings.SMS_BACKEND = "notifications.backends.locmem.LocmemBackend"
+    settings.TWILIO_FROM_NUMBER = ""
+    settings.TWILIO_MESSAGING_SERVICE_SID = ""
+    locmem.reset()
+    yield
+    locmem.reset()
+
+
+@pytest.fixture
+def twilio_backend(settings: Any, fake: FakeTwilio) -> FakeTwilio:
+    """The real twilio client, talking to the fake Twilio server (no rate wait to speak
+    of: tests of the rate set their own)."""
+    settings.SMS_BACKEND = "notifications.backends.twilio.TwilioBackend"
+    settings.TWILIO_API_BASE_URL = fake.base_url
+    settings.TWILIO_FROM_NUMBER = fake.phone_number
+    settings.TWILIO_TIMEOUT = 2.0
+    settings.SMS_RATE_PER_SECOND = 1000.0
+    sms_rate_reset(number=fake.phone_number)
+    return fake
+
+
+@pytest.fixture
+def webhooks(client: Client, running_fake: FakeTwilio) -> Webhooks:
+    """Signed posts to our Twilio webhooks (``webhooks.sms(from_, body)``, ``.status(...)``)."""
+    return Webhooks(client, running_fake)

@@ -26,9 +26,7 @@ from followup.models import Alert
 from tests.browser_support import launch_chromium
 
 # The dashboard tests' fixtures (a care team with a three-level on-call chain).
-from tests.dashboard.conftest import care_team, chain, enroll  # noqa: F401
-from tests.factories import PatientFactory
-from tests.followup.checkins.checkin_helpers import answers
+from tests.factories import green_answers
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
 
@@ -102,14 +100,14 @@ def check_in_post(base: str, token: str, body: dict) -> dict:
 def test_a_surgeon_sees_a_red_alert_arrive_acknowledges_it_and_sees_who_did(
     daphne_server,
     clinic,
-    chain,  # noqa: F811 - pytest fixture
-    care_team,  # noqa: F811 - pytest fixtures
+    chain,
+    make_enrolled,
 ):
     """H1, H7: live, red, one click; the screenshot is kept as a test artifact."""
     surgeon = chain[0]
     surgeon.first_name, surgeon.last_name = "Ayşe", "Demir"
     surgeon.save()
-    patient = enroll(PatientFactory(clinic=clinic, care_team=care_team, given_name="Mehmet", family_name="Yılmaz"))
+    patient = make_enrolled(given_name="Mehmet", family_name="Yılmaz")
     _instance, patient_token = AuthToken.objects.create(user=patient_user_get_or_create(patient))
     # The surgeon's session, as the sign-in page would leave it (same database, same key).
     browser_client = Client()
@@ -132,7 +130,7 @@ def test_a_surgeon_sees_a_red_alert_arrive_acknowledges_it_and_sees_who_did(
             expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=10_000)
             expect(page.locator("#open-empty")).to_be_visible()
 
-            reply = check_in_post(daphne_server, patient_token, {"answers": answers(jaundice=True)})
+            reply = check_in_post(daphne_server, patient_token, {"answers": green_answers(jaundice=True)})
             assert reply["triage"]["level"] == "red"
             [alert_id] = reply["triage"]["alerts"]
 

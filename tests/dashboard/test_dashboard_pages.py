@@ -17,8 +17,7 @@ from followup.models import Alert
 from followup.services.alerts import alert_acknowledge, alert_resolve
 from followup.services.checkins import checkin_submit
 from tests.dashboard.conftest import red_alert_raise
-from tests.factories import LabResultFactory, PatientFactory, UserFactory
-from tests.followup.checkins.checkin_helpers import answers
+from tests.factories import LabResultFactory, PatientFactory, UserFactory, green_answers
 
 pytestmark = pytest.mark.django_db
 
@@ -66,10 +65,10 @@ def test_another_clinics_alert_and_patient_are_not_found(other_nurse, enrolled):
     assert alert.status == Alert.Status.OPEN
 
 
-def test_the_queue_shows_red_before_amber_then_the_longest_waiting_first(nurse, make_patient):
+def test_the_queue_shows_red_before_amber_then_the_longest_waiting_first(nurse, make_enrolled):
     """H7: a red alert is never below an amber one."""
     now = timezone.now()
-    first, second = make_patient(), make_patient()
+    first, second = make_enrolled(), make_enrolled()
     amber_old = make_alert(first, "fever", "amber")
     red_new = make_alert(first, "jaundice", "red")
     red_old = make_alert(second, "gi_bleeding", "red")
@@ -84,8 +83,8 @@ def test_the_queue_shows_red_before_amber_then_the_longest_waiting_first(nurse, 
     assert "Acknowledged by" in html
 
 
-def test_patient_text_is_shown_as_text(nurse, make_patient):
-    patient = make_patient(given_name="<img src=x onerror=alert(1)>", family_name="</script><b>")
+def test_patient_text_is_shown_as_text(nurse, make_enrolled):
+    patient = make_enrolled(given_name="<img src=x onerror=alert(1)>", family_name="</script><b>")
     make_alert(patient, "jaundice")
     html = signed_in(nurse).get("/dashboard/").content.decode()
     assert "<img src=x" not in html and "</script><b>" not in html
@@ -93,7 +92,7 @@ def test_patient_text_is_shown_as_text(nurse, make_patient):
 
 
 def test_the_first_load_with_500_open_alerts_runs_at_most_ten_queries(
-    nurse, make_patient, care_team, django_assert_max_num_queries
+    nurse, make_enrolled, care_team, django_assert_max_num_queries
 ):
     """No query per alert: the queue, the names, the roster and the feed position are
     read once each, and the view is audited in one row."""
@@ -223,8 +222,8 @@ def test_the_card_endpoint_gives_what_a_live_card_needs(nurse, enrolled):
 
 
 def test_the_patient_page_shows_the_timeline_and_the_series(nurse, chain, enrolled):
-    checkin_submit(patient=enrolled, answers=answers(temperature_c=38.9), channel="app")
-    checkin_submit(patient=enrolled, answers=answers(temperature_c=37.2, weight_kg=78.5), channel="sms")
+    checkin_submit(patient=enrolled, answers=green_answers(temperature_c=38.9), channel="app")
+    checkin_submit(patient=enrolled, answers=green_answers(temperature_c=37.2, weight_kg=78.5), channel="sms")
     LabResultFactory(patient=enrolled, value=62.0)
     response = signed_in(nurse).get(f"/dashboard/patients/{enrolled.pk}/")
     assert response.status_code == 200

@@ -23,7 +23,7 @@ from followup.services.checkins import checkin_submit
 from followup.services.escalations import escalation_due_list, escalation_step_run
 from notifications.models import Event, MessageKind, OutgoingMessage
 from tests.dashboard.conftest import red_alert_raise
-from tests.followup.checkins.checkin_helpers import answers
+from tests.factories import green_answers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -276,7 +276,7 @@ def test_an_amber_alert_escalates_to_level_two_after_four_clinic_hours(chain, en
         episode.discharge_date = friday.date() - timedelta(days=2)
         episode.surgery_date = friday.date() - timedelta(days=9)
         episode.save()
-        result = checkin_submit(patient=enrolled, answers=answers(right_upper_pain=True), channel="app")
+        result = checkin_submit(patient=enrolled, answers=green_answers(right_upper_pain=True), channel="app")
         alert = Alert.objects.get(pk=result.created_alert_ids[0])
         assert alert.severity == "amber"
         assert alert.next_escalation_at == datetime(2031, 3, 10, 10, 0, tzinfo=ISTANBUL)

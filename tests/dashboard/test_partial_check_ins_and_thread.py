@@ -18,7 +18,7 @@ from backend.models import AuditRecord, Patient
 from followup.models import Enrollment, ScheduledCheckIn, WorklistItem
 from followup.services.checkins import checkin_submit
 from notifications.models import InboundMessage, MessageHistoryEntry
-from tests.followup.checkins.checkin_helpers import answers
+from tests.factories import ABSENT, green_answers
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +35,7 @@ def partial_check_in(patient: Patient, **fields):  # type: ignore[no-untyped-def
     """An SMS conversation that ended before the dark-urine question was answered."""
     return checkin_submit(
         patient=patient,
-        answers=answers(dark_urine=None),
+        answers=green_answers(dark_urine=ABSENT),
         channel="sms",
         partial=True,
         unanswered=["dark_urine"],
@@ -74,7 +74,7 @@ def test_h16_a_partial_check_in_shows_as_partial_with_its_unanswered_question(nu
 
 
 def test_a_complete_check_in_has_no_partial_badge(nurse, enrolled):
-    checkin_submit(patient=enrolled, answers=answers(), channel="sms")
+    checkin_submit(patient=enrolled, answers=green_answers(), channel="sms")
     html = patient_page(nurse, enrolled)
     assert PARTIAL not in html and "Not answered" not in html
 
@@ -100,11 +100,11 @@ def test_the_thread_shows_message_text_as_text(nurse, enrolled):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
-def test_the_patient_page_reads_the_same_queries_for_one_and_for_many(nurse, make_patient):
+def test_the_patient_page_reads_the_same_queries_for_one_and_for_many(nurse, make_enrolled):
     """No query per check-in, label or message."""
     counts = []
     for rows in (1, 12):
-        patient = make_patient()
+        patient = make_enrolled()
         for index in range(rows):
             partial_check_in(patient, taken_at=timezone.now() - timedelta(minutes=index + 1))
             inbound(patient, f"message {index}", f"SM{patient.pk:08d}{index:024d}")

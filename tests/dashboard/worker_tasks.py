@@ -8,11 +8,11 @@ from celery import shared_task
 
 from backend.models import Patient
 from followup.services.checkins import checkin_submit
-from tests.followup.checkins.checkin_helpers import answers
+from tests.answers import green_answers
 
 
 @shared_task(name="tests.dashboard.worker_tasks.jaundice_check_in_submit")
 def jaundice_check_in_submit(patient_id: int) -> list[int]:
     patient = Patient.objects.get(pk=patient_id)
-    result = checkin_submit(patient=patient, answers=answers(jaundice=True), channel="sms")
+    result = checkin_submit(patient=patient, answers=green_answers(jaundice=True), channel="sms")
     return result.created_alert_ids

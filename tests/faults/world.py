@@ -15,7 +15,6 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,11 +22,12 @@ from django.db.models import Count
 from django.utils import timezone
 from knox.models import AuthToken
 
-from backend.models import CareTeam, Clinic, Episode, OnCallShift, Patient, Role, User
+from backend.models import CareTeam, Clinic, OnCallShift, Patient, Role, User
 from backend.services import patient_user_get_or_create
-from followup.models import Alert, CheckIn, Enrollment, EscalationStep
-from followup.services.protocols import protocol_version_current
+from followup.models import Alert, CheckIn, EscalationStep
 from notifications.models import Event, MessageStatus, OutgoingMessage
+from tests.answers import green_answers, red_answers
+from tests.factories import enrolled_patient_create
 
 _numbers = itertools.count(1)
 FINAL = {
@@ -38,31 +38,10 @@ FINAL = {
     MessageStatus.SUPPRESSED,
 }
 
-GREEN_ANSWERS: dict[str, Any] = {
-    "temperature_c": 36.8,
-    "chills": False,
-    "jaundice": False,
-    "dark_urine": False,
-    "itching": False,
-    "abdominal_pain": 2,
-    "right_upper_pain": False,
-    "abdominal_swelling": "none",
-    "nausea": False,
-    "vomiting_episodes_24h": 0,
-    "vomit_blood": False,
-    "black_stools": False,
-    "bowel_movement_days": 1,
-    "appetite": "normal",
-    "weight_kg": 79.0,
-    "confusion": False,
-    "shortness_of_breath": False,
-    "leg_swelling": "none",
-    "swallowing_difficulty": False,
-    "wound": "normal",
-    "patient_urgent": False,
-}
-# Jaundice is a red warning sign after a hepatectomy (liver failure, bile leak).
-RED_ANSWERS: dict[str, Any] = {**GREEN_ANSWERS, "jaundice": True}
+# The kit's answer sets (tests/answers.py). Jaundice is a red warning sign after a
+# hepatectomy (liver failure, bile leak).
+GREEN_ANSWERS: dict[str, Any] = green_answers()
+RED_ANSWERS: dict[str, Any] = red_answers()
 
 
 def phone() -> str:
@@ -117,10 +96,8 @@ def world_create(*, patients: int, label: str, chain: int = 2, red_escalation_mi
         username=f"faults-{label}-nurse-{uuid.uuid4().hex[:6]}", role=Role.NURSE, clinic=clinic, phone=phone()
     )
     _instance, staff_token = AuthToken.objects.create(user=nurse)
-    version = protocol_version_current("post-hepatectomy")
     made: list[Patient] = []
     tokens: list[str] = []
-    today = timezone.localdate()
     for index in range(patients):
         patient = Patient.objects.create(
             clinic=clinic,
@@ -133,15 +110,7 @@ def world_create(*, patients: int, label: str, chain: int = 2, red_escalation_mi
             timezone="Europe/Istanbul",
             sms_consent=True,
         )
-        episode = Episode.objects.create(
-            patient=patient,
-            procedure="Right hepatectomy",
-            indication="Colorectal liver metastasis",
-            surgery_date=today - timedelta(days=9),
-            discharge_date=today - timedelta(days=2),
-            baseline_weight_kg=Decimal("80.0"),
-        )
-        Enrollment.objects.create(episode=episode, patient=patient, protocol_version=version)
+        enrolled_patient_create(patient=patient)  # discharged two days ago, as every kit patient
         _instance, token = AuthToken.objects.create(user=patient_user_get_or_create(patient))
         made.append(patient)
         tokens.append(token)

@@ -39,17 +39,7 @@ def sms(to: str = PATIENT, key: str = "outbox-1", **kwargs: str) -> SmsMessage:
     return SmsMessage(to=to, body=BODY, idempotency_key=key, **kwargs)
 
 
-@pytest.fixture(scope="module")
-def running_fake() -> Iterator[FakeTwilio]:
-    with FakeTwilio() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(running_fake: FakeTwilio) -> Iterator[FakeTwilio]:
-    running_fake.reset()
-    yield running_fake
-    running_fake.wait_idle()
+# ``running_fake`` and ``fake`` (the fake Twilio server) are the kit's: tests/conftest.py.
 
 
 def twilio_backend(fake: FakeTwilio, **overrides: object) -> TwilioBackend:

@@ -7,7 +7,6 @@ import re
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
@@ -24,17 +23,7 @@ PATIENT = "+905301234567"
 SENDER = "+15005550006"
 
 
-@pytest.fixture(scope="module")
-def running_fake() -> Iterator[FakeTwilio]:
-    with FakeTwilio() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(running_fake: FakeTwilio) -> Iterator[FakeTwilio]:
-    running_fake.reset()
-    yield running_fake
-    running_fake.wait_idle()
+# ``running_fake`` and ``fake`` (the fake Twilio server) are the kit's: tests/conftest.py.
 
 
 def messages_url(fake: FakeTwilio, account: str | None = None) -> str:

@@ -8,42 +8,19 @@ import math
 import pytest
 
 from followup.protocols import load_protocol, questions_to_ask, validate_answers
-
-from .helpers import DEFAULT_DIR
+from tests.factories import ABSENT, DEFAULT_PROTOCOL_DIR, green_answers
 
 
 @pytest.fixture(scope="module")
 def protocol():
-    return load_protocol(DEFAULT_DIR)
+    return load_protocol(DEFAULT_PROTOCOL_DIR)
 
 
 def acute_answers(**changes):
-    """A complete, unremarkable acute check-in (no drain, no pulse device)."""
-    answers = {
-        "temperature_c": 36.8,
-        "chills": False,
-        "jaundice": False,
-        "dark_urine": False,
-        "itching": False,
-        "abdominal_pain": 2,
-        "right_upper_pain": False,
-        "abdominal_swelling": "none",
-        "nausea": False,
-        "vomiting_episodes_24h": 0,
-        "vomit_blood": False,
-        "black_stools": False,
-        "bowel_movement_days": 1,
-        "appetite": "reduced",
-        "weight_kg": 71.4,
-        "confusion": False,
-        "shortness_of_breath": False,
-        "leg_swelling": "none",
-        "swallowing_difficulty": False,
-        "wound": "normal",
-        "patient_urgent": False,
-    }
-    answers.update(changes)
-    return {key: value for key, value in answers.items() if value is not ...}
+    """A complete, unremarkable acute check-in (no drain, no pulse device): the kit's
+    green set with a reduced appetite (``...`` leaves an answer out)."""
+    changes = {"appetite": "reduced", "weight_kg": 71.4, **changes}
+    return green_answers(**{key: ABSENT if value is ... else value for key, value in changes.items()})
 
 
 def check(protocol, answers, *, phase="acute", drain=False, pulse=False):

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from followup.protocols import DEFAULT_DATA_DIR, ProtocolLoadError, load_all, load_protocol
-
-from .helpers import DEFAULT_DIR, question, write_protocol
+from tests.factories import DEFAULT_PROTOCOL_DIR, question, write_protocol
 
 LANGUAGES = ("en", "tr", "de", "ru", "uk", "az")
 
@@ -67,7 +66,7 @@ SURVEILLANCE_FORM = (
 
 @pytest.fixture(scope="module")
 def protocol():
-    return load_protocol(DEFAULT_DIR)
+    return load_protocol(DEFAULT_PROTOCOL_DIR)
 
 
 def test_default_protocol_loads_with_its_meta(protocol):
@@ -120,7 +119,7 @@ def test_default_protocol_compiles_its_rules(protocol):
 
 
 def test_a_protocol_loads_from_its_file_path_too():
-    assert load_protocol(DEFAULT_DIR / "protocol.yaml").slug == "post-hepatectomy"
+    assert load_protocol(DEFAULT_PROTOCOL_DIR / "protocol.yaml").slug == "post-hepatectomy"
 
 
 def test_load_all_finds_the_default_protocol_by_slug():
@@ -410,7 +409,7 @@ def test_invalid_yaml_is_reported_with_its_line(tmp_path):
 
 
 def test_loading_the_same_files_twice_gives_equal_hashable_definitions(protocol):
-    again = load_protocol(DEFAULT_DIR)
+    again = load_protocol(DEFAULT_PROTOCOL_DIR)
     assert again == protocol
     assert len({again, protocol}) == 1
     assert {protocol.question("wound"), again.question("wound")} == {protocol.question("wound")}

@@ -9,8 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from followup.protocols import generate_plan, load_protocol
-
-from .helpers import DEFAULT_DIR
+from tests.factories import DEFAULT_PROTOCOL_DIR
 
 BAKU = "Asia/Baku"
 BERLIN = "Europe/Berlin"
@@ -18,7 +17,7 @@ BERLIN = "Europe/Berlin"
 
 @pytest.fixture(scope="module")
 def protocol():
-    return load_protocol(DEFAULT_DIR)
+    return load_protocol(DEFAULT_PROTOCOL_DIR)
 
 
 def plan_for(protocol, discharge, tz, *, enrolled_at=None, surgery=None):

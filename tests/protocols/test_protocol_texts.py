@@ -7,8 +7,7 @@ import re
 import pytest
 
 from followup.protocols import load_protocol
-
-from .helpers import DEFAULT_DIR
+from tests.factories import DEFAULT_PROTOCOL_DIR
 
 LANGUAGES = ("en", "tr", "de", "ru", "uk", "az")
 PHONE = "+90 530 819 14 96"
@@ -16,7 +15,7 @@ PHONE = "+90 530 819 14 96"
 
 @pytest.fixture(scope="module")
 def protocol():
-    return load_protocol(DEFAULT_DIR)
+    return load_protocol(DEFAULT_PROTOCOL_DIR)
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

@@ -16,35 +16,13 @@ from typing import Any
 import pytest
 
 from followup.rules import EvaluationInput, LabResult, PastCheckIn, RuleSet
+from tests.answers import ABSENT, green_answers  # ABSENT: an answer left out (an optional question not asked)
 
 T0 = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
-ABSENT = object()  # marks an answer left out (an optional question not asked)
 
-# An "all normal" acute check-in: a patient recovering as expected.
-NORMAL: dict[str, object] = {
-    "temperature_c": 36.8,
-    "chills": False,
-    "jaundice": False,
-    "dark_urine": False,
-    "itching": False,
-    "abdominal_pain": 2,
-    "right_upper_pain": False,
-    "abdominal_swelling": "none",
-    "nausea": False,
-    "vomiting_episodes_24h": 0,
-    "vomit_blood": False,
-    "black_stools": False,
-    "bowel_movement_days": 1,
-    "appetite": "normal",
-    "weight_kg": 70.0,
-    "heart_rate_bpm": 72,
-    "confusion": False,
-    "shortness_of_breath": False,
-    "leg_swelling": "none",
-    "swallowing_difficulty": False,
-    "wound": "normal",
-    "patient_urgent": False,
-}
+# An "all normal" acute check-in: a patient recovering as expected (the kit's green
+# set, lighter, with a pulse).
+NORMAL: dict[str, object] = green_answers(weight_kg=70.0, heart_rate_bpm=72)
 
 # The surveillance short form, all normal.
 SHORT_NORMAL: dict[str, object] = {

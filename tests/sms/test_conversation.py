@@ -14,7 +14,7 @@ from followup.services.triage import clinic_phone_display
 from followup.sms.conversations import conversation_remind, conversation_start
 from followup.sms.expiry import conversations_expire_run
 from notifications.models import MessageKind, MessageStatus, OutgoingMessage, SmsConversation
-from tests.sms.helpers import last_outbound, outbound
+from tests.factories import last_outbound, outbound
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ import pytest
 from followup.models import CheckIn
 from followup.sms.conversations import conversation_start
 from notifications.models import SmsConversation
-from tests.sms.helpers import last_outbound
+from tests.factories import last_outbound
 
 pytestmark = pytest.mark.django_db
 

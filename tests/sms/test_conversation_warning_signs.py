@@ -21,9 +21,7 @@ from followup.services.triage import clinic_phone_display
 from followup.sms.conversations import conversation_start
 from followup.sms.expiry import conversations_expire_run
 from notifications.models import MessageKind, OutgoingMessage, SmsConversation
-from tests.factories import CareTeamFactory, UserFactory
-from tests.followup.checkins.checkin_helpers import GREEN_ANSWERS
-from tests.sms.helpers import last_outbound
+from tests.factories import CareTeamFactory, UserFactory, green_answers, last_outbound
 
 pytestmark = pytest.mark.django_db
 
@@ -208,7 +206,7 @@ def _end_enrollment_ended(webhooks: Any, patient: Patient, scheduled: ScheduledC
 
 
 def _end_replaced_by_app(webhooks: Any, patient: Patient, scheduled: ScheduledCheckIn) -> None:
-    checkin_submit(patient=patient, answers=GREEN_ANSWERS, scheduled_check_in_id=scheduled.pk, channel="app")
+    checkin_submit(patient=patient, answers=green_answers(), scheduled_check_in_id=scheduled.pk, channel="app")
 
 
 def _end_superseded(webhooks: Any, patient: Patient, scheduled: ScheduledCheckIn) -> None:

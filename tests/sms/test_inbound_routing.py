@@ -25,34 +25,9 @@ from notifications.models import (
     OutgoingMessage,
     SmsConversation,
 )
-from tests.factories import CareTeamFactory, ClinicFactory, UserFactory
-from tests.sms.helpers import last_outbound
+from tests.factories import CareTeamFactory, ClinicFactory, UserFactory, last_outbound, red_answers
 
 pytestmark = pytest.mark.django_db
-
-GREEN_ANSWERS = {
-    "temperature_c": 36.8,
-    "chills": False,
-    "jaundice": False,
-    "dark_urine": False,
-    "itching": False,
-    "abdominal_pain": 1,
-    "right_upper_pain": False,
-    "abdominal_swelling": "none",
-    "nausea": False,
-    "vomiting_episodes_24h": 0,
-    "vomit_blood": False,
-    "black_stools": False,
-    "bowel_movement_days": 1,
-    "appetite": "normal",
-    "weight_kg": 79.0,
-    "confusion": False,
-    "shortness_of_breath": False,
-    "leg_swelling": "none",
-    "swallowing_difficulty": False,
-    "wound": "normal",
-    "patient_urgent": False,
-}
 
 
 # --- on-call ACK ------------------------------------------------------------------------------
@@ -74,7 +49,7 @@ def red_alert(make_enrolled: Any) -> Alert:
     team.on_call_shifts.create(
         user=backup, level=2, starts_at=now - timedelta(hours=1), ends_at=now + timedelta(hours=8)
     )
-    result = checkin_submit(patient=patient, answers={**GREEN_ANSWERS, "jaundice": True}, channel="app")
+    result = checkin_submit(patient=patient, answers=red_answers(), channel="app")
     return Alert.objects.get(pk=result.alert_ids[0])
 
 
@@ -220,8 +195,8 @@ def test_an_unknown_number_gets_the_clinics_phone_and_nothing_else_is_stored(web
 
 
 def test_patients_of_two_clinics_on_one_phone_are_told_apart_by_clinic(webhooks: Any, make_enrolled: Any) -> None:
-    first = make_enrolled(given_name="Ayşe", phone="+905301112266")
-    second = make_enrolled(given_name="Ayşe", phone="+905301112266")
+    first = make_enrolled(given_name="Ayşe", phone="+905301112266", clinic=ClinicFactory())
+    second = make_enrolled(given_name="Ayşe", phone="+905301112266", clinic=ClinicFactory())
     webhooks.sms("+905301112266", "hello")
     question = OutgoingMessage.objects.get()
     assert question.body.endswith(f"1 Ayşe ({first.clinic.name}), 2 Ayşe ({second.clinic.name})")

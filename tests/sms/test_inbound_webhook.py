@@ -10,7 +10,7 @@ import pytest
 from followup.sms.conversations import conversation_start
 from notifications.models import InboundMessage, OutgoingMessage, SmsConversation
 from notifications.webhooks import EMPTY_TWIML
-from tests.sms.helpers import PUBLIC_BASE_URL, SMS_PATH, last_outbound
+from tests.factories import PUBLIC_BASE_URL, SMS_PATH, last_outbound
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from notifications.backends import locmem
 from notifications.delivery import outbox_deliver
 from notifications.models import MessageKind, MessageStatus, OutgoingMessage, SmsConversation
 from notifications.services import sms_enqueue
-from tests.sms.helpers import last_outbound, outbound
+from tests.factories import last_outbound, outbound
 
 pytestmark = pytest.mark.django_db
 

@@ -17,8 +17,7 @@ from django.utils import timezone
 from backend.models import Role
 from followup.services.sms_reply_figures import sms_reply_figures
 from followup.sms.conversations import conversation_start
-from tests.factories import ClinicFactory, UserFactory
-from tests.sms.helpers import last_outbound
+from tests.factories import ClinicFactory, UserFactory, last_outbound
 
 pytestmark = pytest.mark.django_db
 

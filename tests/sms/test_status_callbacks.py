@@ -14,8 +14,7 @@ from followup.sms.recalls import recall_sms_send
 from notifications.delivery import outbox_deliver
 from notifications.models import MessageKind, MessageStatus, OutgoingMessage
 from notifications.services import sms_enqueue
-from tests.factories import PatientFactory
-from tests.sms.helpers import PUBLIC_BASE_URL, STATUS_PATH
+from tests.factories import PUBLIC_BASE_URL, STATUS_PATH, PatientFactory
 
 pytestmark = pytest.mark.django_db
 

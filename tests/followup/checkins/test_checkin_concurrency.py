@@ -16,7 +16,7 @@ from followup.models import Alert, AlertOccurrence, Appointment, CheckIn
 from followup.services.checkins import checkin_submit
 from notifications.models import MessageKind, OutgoingMessage
 from tests.conftest import token_client
-from tests.followup.checkins.checkin_helpers import answers
+from tests.factories import green_answers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,7 +46,9 @@ def run_together(work: Callable[[], Any], times: int = 2) -> list[Any]:
 def test_two_red_check_ins_at_once_open_one_alert_and_page_once(enrolled, on_call_surgeon):
     """H7: the patient row lock (and the partial unique constraint behind it) lets
     only one of two simultaneous check-ins open the alert."""
-    results = run_together(lambda: checkin_submit(patient=enrolled, answers=answers(jaundice=True), channel="app"))
+    results = run_together(
+        lambda: checkin_submit(patient=enrolled, answers=green_answers(jaundice=True), channel="app")
+    )
     assert not [r for r in results if isinstance(r, Exception)], results
     alert = Alert.objects.get()
     assert AlertOccurrence.objects.filter(alert=alert).count() == 2
@@ -57,7 +59,7 @@ def test_two_red_check_ins_at_once_open_one_alert_and_page_once(enrolled, on_cal
 
 def test_the_same_request_twice_at_once_with_one_key_stores_one_check_in(enrolled):
     user = patient_user_get_or_create(enrolled)
-    body = {"answers": answers(right_upper_pain=True)}
+    body = {"answers": green_answers(right_upper_pain=True)}
 
     def send() -> tuple[int, dict[str, Any]]:
         client = token_client(user)

@@ -28,9 +28,9 @@ def lab(client, patient, code, value, unit, observed_at=None, **headers):
 
 
 @pytest.fixture
-def day_seven(make_enrolled_patient):
+def day_seven(make_enrolled):
     """Discharged today, operated on a week ago: today is day 7 after surgery."""
-    return make_enrolled_patient(discharged_days_ago=0)
+    return make_enrolled(discharged_days_ago=0)
 
 
 def test_bilirubin_in_mg_dl_is_stored_in_umol_l_with_the_entry_kept(enrolled, nurse_client, nurse):
@@ -109,8 +109,8 @@ def test_phlf_50_50_on_day_five_or_later_is_a_red_alert_with_a_recall(day_seven,
     assert not WorklistItem.objects.exists()
 
 
-def test_phlf_values_before_day_five_open_nothing(make_enrolled_patient, nurse_client):
-    patient = make_enrolled_patient(discharged_days_ago=2)  # surgery 9 days ago
+def test_phlf_values_before_day_five_open_nothing(make_enrolled, nurse_client):
+    patient = make_enrolled(discharged_days_ago=2)  # surgery 9 days ago
     early = timezone.now() - timedelta(days=6)  # day 3 after surgery
     assert lab(nurse_client, patient, "inr", 1.9, "ratio", observed_at=early).status_code == 201
     response = lab(nurse_client, patient, "bilirubin_umol_l", 60, "µmol/L", observed_at=early)
@@ -118,10 +118,10 @@ def test_phlf_values_before_day_five_open_nothing(make_enrolled_patient, nurse_c
     assert not Alert.objects.exists()
 
 
-def test_a_back_dated_result_is_judged_with_the_labs_as_they_stood(make_enrolled_patient, nurse_client):
+def test_a_back_dated_result_is_judged_with_the_labs_as_they_stood(make_enrolled, nurse_client):
     """An INR of 1.9 entered today but observed before an earlier bilirubin: the
     bilirubin observed later is not part of its picture."""
-    patient = make_enrolled_patient(discharged_days_ago=0)
+    patient = make_enrolled(discharged_days_ago=0)
     now = timezone.now()
     lab(nurse_client, patient, "bilirubin_umol_l", 60, "µmol/L", observed_at=now - timedelta(hours=1))
     back_dated = lab(nurse_client, patient, "inr", 1.9, "ratio", observed_at=now - timedelta(hours=20))
@@ -129,8 +129,8 @@ def test_a_back_dated_result_is_judged_with_the_labs_as_they_stood(make_enrolled
     assert rules == ["inr_high"]
 
 
-def test_an_unrelated_result_does_not_refire_an_old_abnormal_one(make_enrolled_patient, nurse_client):
-    patient = make_enrolled_patient(discharged_days_ago=0)
+def test_an_unrelated_result_does_not_refire_an_old_abnormal_one(make_enrolled, nurse_client):
+    patient = make_enrolled(discharged_days_ago=0)
     lab(nurse_client, patient, "albumin_g_l", 20, "g/L")
     assert lab(nurse_client, patient, "alt_u_l", 40, "U/L").json()["alerts"] == []
     assert Alert.objects.get().occurrences.count() == 1
@@ -157,14 +157,14 @@ def test_idempotency_key_enters_a_result_once(enrolled, nurse_client):
     assert Observation.objects.count() == 1
 
 
-def test_list_query_count_does_not_grow(enrolled, nurse_client, make_enrolled_patient, django_assert_max_num_queries):
+def test_list_query_count_does_not_grow(enrolled, nurse_client, make_enrolled, django_assert_max_num_queries):
     lab(nurse_client, enrolled, "albumin_g_l", 20, "g/L")
     with django_assert_max_num_queries(10) as few:
         nurse_client.get(URL)
     # Counted now: a later request resets the connection's query log.
     baseline = len(few)
     for _ in range(3):
-        patient = make_enrolled_patient(discharged_days_ago=0)
+        patient = make_enrolled(discharged_days_ago=0)
         lab(nurse_client, patient, "albumin_g_l", 20, "g/L")
         lab(nurse_client, patient, "inr", 1.9, "ratio")
     with django_assert_max_num_queries(baseline):

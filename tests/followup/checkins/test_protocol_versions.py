@@ -16,7 +16,7 @@ from followup.models import Enrollment, ProtocolVersion
 from followup.protocols import DEFAULT_DATA_DIR
 from followup.services.checkins import checkin_submit
 from followup.services.protocols import protocol_definition, protocol_version_current
-from tests.followup.checkins.checkin_helpers import answers
+from tests.factories import green_answers
 
 pytestmark = pytest.mark.django_db
 
@@ -52,11 +52,11 @@ def test_a_comment_does_not_make_a_new_version(data_dir):
     assert protocol_version_current(SLUG, data_dir=data_dir) == first
 
 
-def test_a_changed_rule_publishes_a_new_version_and_enrolled_patients_keep_theirs(data_dir, make_enrolled_patient):
+def test_a_changed_rule_publishes_a_new_version_and_enrolled_patients_keep_theirs(data_dir, make_enrolled):
     """H3: a threshold change goes live as a new version; a patient enrolled before
     is still judged by the version they were enrolled on, from its stored texts."""
     old = protocol_version_current(SLUG, data_dir=data_dir)
-    before = make_enrolled_patient()
+    before = make_enrolled()
     Enrollment.objects.filter(patient=before).update(protocol_version=old)
 
     edit(data_dir, "rules.yaml", FEVER_HIGH, '{answer: temperature_c, ">=": 39.0}')
@@ -65,12 +65,12 @@ def test_a_changed_rule_publishes_a_new_version_and_enrolled_patients_keep_their
     assert new.version == f"2026.1+{new.content_hash[:8]}"
     old.refresh_from_db()
     assert not old.is_current
-    after = make_enrolled_patient()
+    after = make_enrolled()
     Enrollment.objects.filter(patient=after).update(protocol_version=new)
 
     shutil.rmtree(data_dir)  # the stored texts are all an old version needs
-    judged_old = checkin_submit(patient=before, answers=answers(temperature_c=38.6), channel="app")
-    judged_new = checkin_submit(patient=after, answers=answers(temperature_c=38.6), channel="app")
+    judged_old = checkin_submit(patient=before, answers=green_answers(temperature_c=38.6), channel="app")
+    judged_new = checkin_submit(patient=after, answers=green_answers(temperature_c=38.6), channel="app")
     assert judged_old.level == "red"
     assert judged_new.level == "green"
     assert judged_old.check_in.protocol_version == old

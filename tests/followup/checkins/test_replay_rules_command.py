@@ -19,7 +19,7 @@ from followup.protocols import DEFAULT_DATA_DIR
 from followup.services.alerts import alert_resolve
 from followup.services.checkins import checkin_submit
 from followup.services.observations import observation_create
-from tests.followup.checkins.checkin_helpers import answers
+from tests.factories import green_answers
 
 pytestmark = pytest.mark.django_db
 
@@ -50,19 +50,19 @@ def replay(path: Path, *extra: str) -> str:
 
 
 @pytest.fixture
-def history(make_enrolled_patient, nurse):
+def history(make_enrolled, nurse):
     """Three high fevers (38.6: fired under today's rules, not under the candidate's),
     one of them recalled; one 39.2 fever that fires either way; one right upper pain;
     an albumin of 20 g/L."""
-    patients = [make_enrolled_patient() for _ in range(3)]
+    patients = [make_enrolled() for _ in range(3)]
     for patient in patients:
-        checkin_submit(patient=patient, answers=answers(temperature_c=38.6), channel="app")
+        checkin_submit(patient=patient, answers=green_answers(temperature_c=38.6), channel="app")
     recalled = Alert.objects.filter(rule_id="fever_high").order_by("id").first()
     alert_resolve(alert=recalled, by=nurse, outcome="recalled", complication_grade="II")
-    checkin_submit(patient=make_enrolled_patient(), answers=answers(temperature_c=39.2), channel="app")
+    checkin_submit(patient=make_enrolled(), answers=green_answers(temperature_c=39.2), channel="app")
     checkin_submit(
         patient=patients[0],
-        answers=answers(right_upper_pain=True),
+        answers=green_answers(right_upper_pain=True),
         channel="app",
     )
     observation_create(

@@ -12,7 +12,7 @@ from followup.services.appointment_reminders import appointments_remind
 from followup.services.scheduling import appointment_create, appointment_update
 from followup.tasks import appointments_tick
 from notifications.models import MessageKind, OutgoingMessage
-from tests.followup.plans.conftest import local
+from tests.factories import local
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,7 @@ from backend.models import AuditRecord
 from followup.links import checkin_link_token
 from followup.models import CheckIn, ScheduledCheckIn
 from followup.services.triage import clinic_phone_display
-from tests.followup.plans.conftest import local
-from tests.followup.plans.test_clock import GREEN_ANSWERS
+from tests.factories import green_answers, local
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +42,7 @@ def link(scheduled: ScheduledCheckIn) -> str:
 
 def form_data(**changes: object) -> dict[str, str]:
     """The green answers as the browser posts them: text, yes/no radios."""
-    answers = {**GREEN_ANSWERS, **changes}
+    answers = green_answers(**changes)
     data = {}
     for key, value in answers.items():
         if value is None:

@@ -21,37 +21,12 @@ from followup.services.timekeeping import (
 )
 from followup.tasks import checkins_tick
 from notifications.models import MessageKind, OutgoingMessage
-from tests.factories import PatientFactory
-from tests.followup.plans.conftest import local
+from tests.factories import PatientFactory, green_answers, local
 
 pytestmark = pytest.mark.django_db
 
 TZ = "Europe/Istanbul"  # UTC+3 all year
 DISCHARGE = date(2026, 6, 1)
-
-GREEN_ANSWERS = {
-    "temperature_c": 36.8,
-    "chills": False,
-    "jaundice": False,
-    "dark_urine": False,
-    "itching": False,
-    "abdominal_pain": 2,
-    "right_upper_pain": False,
-    "abdominal_swelling": "none",
-    "nausea": False,
-    "vomiting_episodes_24h": 0,
-    "vomit_blood": False,
-    "black_stools": False,
-    "bowel_movement_days": 1,
-    "appetite": "normal",
-    "weight_kg": 79.0,
-    "confusion": False,
-    "shortness_of_breath": False,
-    "leg_swelling": "none",
-    "swallowing_difficulty": False,
-    "wound": "normal",
-    "patient_urgent": False,
-}
 
 
 def day_at(day: int, at: str) -> datetime:
@@ -165,7 +140,7 @@ def test_no_reminder_for_an_answered_check_in(enrolled, clock):
     clock.at(day_at(1, "09:00"))
     checkins_tick()
     clock.at(day_at(1, "10:00"))
-    checkin_submit(patient=enrolled.patient, answers=GREEN_ANSWERS, scheduled_check_in_id=first.pk, channel="web")
+    checkin_submit(patient=enrolled.patient, answers=green_answers(), scheduled_check_in_id=first.pk, channel="web")
     clock.at(day_at(1, "15:00"))
     assert scheduled_checkins_tick().reminded == []
     clock.at(day_at(1, "21:00"))
@@ -217,7 +192,7 @@ def test_an_answer_breaks_the_run(enrolled, clock):
     checkins_tick()
     checkin_submit(
         patient=enrolled.patient,
-        answers=GREEN_ANSWERS,
+        answers=green_answers(),
         scheduled_check_in_id=check_in_of(enrolled, 2).pk,
         channel="web",
     )

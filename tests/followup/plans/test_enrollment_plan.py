@@ -11,8 +11,7 @@ import pytest
 
 from backend.services import patient_user_get_or_create
 from followup.models import Appointment, ScheduledCheckIn
-from tests.factories import PatientFactory
-from tests.followup.plans.conftest import local
+from tests.factories import PatientFactory, local
 
 pytestmark = pytest.mark.django_db
 

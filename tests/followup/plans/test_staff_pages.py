@@ -12,8 +12,7 @@ from backend.models import AuditRecord
 from backend.services import patient_user_get_or_create
 from followup.models import Appointment, ScheduledCheckIn, WorklistItem
 from notifications.models import Event
-from tests.factories import PASSWORD, EpisodeFactory, PatientFactory
-from tests.followup.plans.conftest import local
+from tests.factories import PASSWORD, EpisodeFactory, PatientFactory, local
 
 pytestmark = pytest.mark.django_db
 
