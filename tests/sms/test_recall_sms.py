@@ -32,9 +32,7 @@ from followup.sms.texts import RECALL_REQUEST, text_for
 from notifications.models import Event, MessageKind, MessageStatus, OutgoingMessage, SmsConversation
 from tests.conftest import token_client
 from tests.dashboard.conftest import ORIGIN, session_cookie
-from tests.followup.checkins.checkin_helpers import answers
-from tests.protocols.helpers import write_protocol
-from tests.sms.helpers import last_outbound
+from tests.factories import green_answers, last_outbound, red_answers, write_protocol
 
 pytestmark = pytest.mark.django_db
 
@@ -73,7 +71,7 @@ def test_a_red_check_in_texts_the_recall_at_once_in_the_patients_zone_and_langua
     with time_machine.travel(LATE_EVENING, tick=False):
         patient = make_enrolled(clinic=nurse.clinic, language="az", timezone="Asia/Baku")
         assert patient.clinic.timezone == "Europe/Istanbul"
-        result = checkin_submit(patient=patient, answers=answers(jaundice=True), channel="app")
+        result = checkin_submit(patient=patient, answers=red_answers(), channel="app")
 
         recall = Appointment.objects.get(patient=patient, kind=Appointment.Kind.RECALL)
         assert result.recall == recall and recall.status == Appointment.Status.PROPOSED
@@ -93,8 +91,8 @@ def test_a_red_check_in_texts_the_recall_at_once_in_the_patients_zone_and_langua
         assert _appointment_events(recall) == [_api(nurse, recall)]
 
         # Judged again (the same finding, another red one): no second recall, no second text.
-        checkin_submit(patient=patient, answers=answers(jaundice=True), channel="app")
-        checkin_submit(patient=patient, answers=answers(vomit_blood=True), channel="app")
+        checkin_submit(patient=patient, answers=red_answers(), channel="app")
+        checkin_submit(patient=patient, answers=green_answers(vomit_blood=True), channel="app")
         assert Appointment.objects.filter(patient=patient, kind=Appointment.Kind.RECALL).count() == 1
         assert len(_recall_texts(patient)) == 1
         assert len(_appointment_events(recall)) == 1
@@ -111,7 +109,7 @@ def test_a_red_recall_is_not_texted_without_consent_or_after_stop(
     else:
         patient.sms_opted_out_at = timezone.now()
     patient.save()
-    checkin_submit(patient=patient, answers=answers(jaundice=True), channel="app")
+    checkin_submit(patient=patient, answers=red_answers(), channel="app")
     assert Appointment.objects.filter(patient=patient, kind=Appointment.Kind.RECALL).exists()
     assert _recall_texts(patient) == []
 
@@ -145,7 +143,7 @@ async def test_yes_by_sms_confirms_the_recall_and_the_dashboard_receives_one_upd
 
     def red_check_in() -> Appointment:
         patient = make_enrolled(clinic=nurse.clinic, language="ru", timezone="Europe/Moscow")
-        checkin_submit(patient=patient, answers=answers(vomit_blood=True), channel="app")
+        checkin_submit(patient=patient, answers=green_answers(vomit_blood=True), channel="app")
         assert len(_recall_texts(patient)) == 1
         return Appointment.objects.select_related("patient").get(patient=patient, kind=Appointment.Kind.RECALL)
 

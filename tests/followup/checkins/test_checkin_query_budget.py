@@ -15,8 +15,7 @@ from django.utils import timezone
 from backend.services import patient_user_get_or_create
 from followup.models import CheckIn, Enrollment, Observation
 from tests.conftest import token_client
-from tests.factories import LabResultFactory
-from tests.followup.checkins.checkin_helpers import answers
+from tests.factories import LabResultFactory, green_answers, red_answers
 
 # knox (2), the permission's patient, enrollment + patient lock, history, labs, next
 # check-in (green advice), the check-in, its audit row, its event, BEGIN/COMMIT.
@@ -36,7 +35,7 @@ def _history(patient, *, check_ins: int, labs: int) -> None:
             patient=patient,
             enrollment=enrollment,
             protocol_version=enrollment.protocol_version,
-            answers=answers(),
+            answers=green_answers(),
             taken_at=now - timedelta(hours=1 + index),
             channel=CheckIn.Source.APP,
             level="green",
@@ -58,21 +57,21 @@ def _post_counting(patient, body: dict) -> tuple[int, dict]:
 
 
 @pytest.mark.parametrize("past", [1, 30])
-def test_a_green_check_in_costs_the_same_queries_whatever_the_history(make_enrolled_patient, past):
-    short = make_enrolled_patient(discharged_days_ago=5)
-    long = make_enrolled_patient(discharged_days_ago=5)
+def test_a_green_check_in_costs_the_same_queries_whatever_the_history(make_enrolled, past):
+    short = make_enrolled(discharged_days_ago=5)
+    long = make_enrolled(discharged_days_ago=5)
     _history(short, check_ins=1, labs=1)
     _history(long, check_ins=past, labs=past)
-    few, reply = _post_counting(short, {"answers": answers()})
-    many, _ = _post_counting(long, {"answers": answers()})
+    few, reply = _post_counting(short, {"answers": green_answers()})
+    many, _ = _post_counting(long, {"answers": green_answers()})
     assert reply["triage"]["level"] == "green"
     assert many == few
     assert few <= GREEN_BUDGET, f"a green check-in ran {few} queries (budget {GREEN_BUDGET})"
 
 
-def test_a_red_check_in_with_page_recall_and_advice_stays_within_its_budget(make_enrolled_patient, on_call_surgeon):
-    patient = make_enrolled_patient(discharged_days_ago=5)
+def test_a_red_check_in_with_page_recall_and_advice_stays_within_its_budget(make_enrolled, on_call_surgeon):
+    patient = make_enrolled(discharged_days_ago=5)
     _history(patient, check_ins=30, labs=12)
-    count, reply = _post_counting(patient, {"answers": answers(jaundice=True)})
+    count, reply = _post_counting(patient, {"answers": red_answers()})
     assert reply["triage"]["level"] == "red" and reply["triage"]["alerts"]
     assert count <= RED_BUDGET, f"a red check-in ran {count} queries (budget {RED_BUDGET})"
