@@ -38,6 +38,6 @@ def test_every_closed_hazard_has_tests_that_name_it() -> None:
 def test_the_conversation_hazards_are_tied_to_their_tests() -> None:
     tests, modules = hazard_tests_find()
     h16 = tests[16] | modules[16]
-    assert any("test_conversation_warning_signs.py" in test for test in h16)
+    assert any("test_conversations_warning_signs.py" in test for test in h16)
     assert any("test_reply_corpus.py" in test for test in h16)
-    assert any("test_conversation_warning_signs.py" in test for test in tests[17] | modules[17])
+    assert any("test_conversations_warning_signs.py" in test for test in tests[17] | modules[17])

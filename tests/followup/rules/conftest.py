@@ -11,7 +11,7 @@ import yaml
 from followup.rules import FieldSpec, RuleSet, compile_rules
 from tests.answers import PROTOCOL_FIELDS
 
-RULES_FILE = Path(__file__).resolve().parents[2] / "followup/protocols/data/post-hepatectomy/rules.yaml"
+RULES_FILE = Path(__file__).resolve().parents[3] / "followup/protocols/data/post-hepatectomy/rules.yaml"
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """The reply corpora: how patients really answer, in each of the six languages (H16).
 
-Every ``understood`` entry of ``tests/sms/corpus/<lang>.yaml`` must be read as its
+Every ``understood`` entry of ``tests/followup/sms/corpus/<lang>.yaml`` must be read as its
 ``expect`` (same type: a bool is not an int), every ``refused`` entry must be
 refused (H4: a reply that could mean two things is asked again, never guessed).
 The questions are those of the real protocol, the words its answer vocabulary.

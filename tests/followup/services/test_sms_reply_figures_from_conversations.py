@@ -19,7 +19,7 @@ from followup.services.sms_reply_figures import sms_reply_figures
 from followup.sms.conversations import conversation_start
 from tests.factories import ClinicFactory, UserFactory, last_outbound
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("sms_settings")]  # the SMS settings of the kit
 
 
 def _converse(webhooks: Any, patient: Any, replies: list[str]) -> None:
