@@ -75,7 +75,7 @@ def queries() -> list[tuple[str, object]]:
     from django.utils import timezone
 
     from followup.models import Alert, ScheduledCheckIn
-    from followup.services.alerts import alert_list
+    from followup.selectors import alert_list
     from notifications.models import Event
 
     now = timezone.now()

@@ -6,10 +6,11 @@ number of rows (select_related / prefetch), so lists and pages have no N+1."""
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 
 from backend.models import Patient, User
 from followup.models import Alert, AlertOccurrence, Appointment, CheckIn, Enrollment, ScheduledCheckIn, WorklistItem
@@ -92,6 +93,37 @@ def checkin_history(*, patient: Patient, before: datetime) -> list[PastCheckIn]:
         .values_list("taken_at", "answers")
     )
     return [PastCheckIn(taken_at=taken_at, answers=answers) for taken_at, answers in rows]
+
+
+# --- alerts ------------------------------------------------------------------------------------------
+
+
+def alert_list(
+    *,
+    clinic_id: int,
+    statuses: Sequence[str] = (),
+    severities: Sequence[str] = (),
+    patient_id: int | None = None,
+) -> QuerySet[Alert]:
+    """A clinic's alerts, red first, then oldest first (the one waiting longest on
+    top: H7). Without a status filter every status is listed."""
+    alerts = Alert.objects.filter(clinic_id=clinic_id)
+    if statuses:
+        alerts = alerts.filter(status__in=statuses)
+    if severities:
+        alerts = alerts.filter(severity__in=severities)
+    if patient_id is not None:
+        alerts = alerts.filter(patient_id=patient_id)
+    return alerts.annotate(
+        severity_rank=Case(
+            When(severity=Alert.Severity.RED, then=Value(0)), default=Value(1), output_field=IntegerField()
+        )
+    ).order_by("severity_rank", "created_at", "id")
+
+
+def alert_list_with_detail(alerts: QuerySet[Alert]) -> QuerySet[Alert]:
+    """What ``alert_data`` reads, fetched in two queries for any number of alerts."""
+    return alerts.prefetch_related("occurrences", "escalation_steps")
 
 
 # --- plans, appointments, worklist -----------------------------------------------------------------

@@ -30,18 +30,10 @@ from backend.idempotency import idempotent
 from backend.models import AuditAction
 from backend.permissions import IsClinicStaff
 from followup.models import Alert
-from followup.services.alerts import (
-    COMPLICATION_GRADES,
-    OUTCOMES,
-    AlertConflict,
-    AlertRejected,
-    alert_acknowledge,
-    alert_data,
-    alert_list,
-    alert_list_with_detail,
-    alert_metrics,
-    alert_resolve,
-)
+from followup.selectors import alert_list, alert_list_with_detail
+from followup.services.alert_metrics import alert_metrics
+from followup.services.alert_review import alert_acknowledge, alert_resolve
+from followup.services.alerts import COMPLICATION_GRADES, OUTCOMES, AlertConflict, AlertRejected, alert_data
 
 
 class EvidenceSerializer(serializers.Serializer):

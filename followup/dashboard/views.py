@@ -38,14 +38,9 @@ from backend.models import AuditAction, Patient, User
 from backend.scoping import patient_list_for
 from followup.dashboard import selectors
 from followup.models import Alert
-from followup.services.alerts import (
-    AlertConflict,
-    AlertRejected,
-    alert_acknowledge,
-    alert_data,
-    alert_metrics,
-    alert_resolve,
-)
+from followup.services.alert_metrics import alert_metrics
+from followup.services.alert_review import alert_acknowledge, alert_resolve
+from followup.services.alerts import AlertConflict, AlertRejected, alert_data
 from followup.services.auditor import auditor_figures
 from followup.services.sms_reply_figures import sms_reply_figures
 from notifications.event_feed import feed_position_now

@@ -24,7 +24,8 @@ from backend.models import AuditAction, Patient, User
 from followup.models import Appointment, CheckIn, Enrollment, ScheduledCheckIn, WorklistItem
 from followup.rules import Evaluation, EvaluationInput
 from followup.selectors import checkin_history
-from followup.services.alerts import AlertChange, alert_follow_through, alert_record_finding
+from followup.services.alert_follow_through import alert_follow_through
+from followup.services.alerts import AlertChange, alert_record_finding
 from followup.services.checkin_actions import checkin_audit, follow_up_schedule, red_advice_send
 from followup.services.checkin_validation import CheckInRejected, Submission, local_day, submission_validate
 from followup.services.observations import lab_results_for

@@ -23,7 +23,8 @@ from backend.models import Patient
 from followup.models import Alert
 from followup.rules import Finding
 from followup.selectors import active_enrollment_locking_patient
-from followup.services.alerts import UNRESOLVED, AlertChange, alert_follow_through, alert_record_finding
+from followup.services.alert_follow_through import alert_follow_through
+from followup.services.alerts import UNRESOLVED, AlertChange, alert_record_finding
 from followup.services.checkins import answers_evaluate
 
 

@@ -24,7 +24,8 @@ from backend.models import AuditAction, Patient, User
 from followup.models import Observation
 from followup.rules import LabResult
 from followup.selectors import active_enrollment
-from followup.services.alerts import AlertChange, AlertFollowThrough, alert_follow_through, alert_record_finding
+from followup.services.alert_follow_through import AlertFollowThrough, alert_follow_through
+from followup.services.alerts import AlertChange, alert_record_finding
 from followup.services.protocols import protocol_definition
 
 

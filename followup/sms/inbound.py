@@ -41,7 +41,8 @@ from backend.models import STAFF_ROLES, AuditAction, Clinic, Patient, User
 from followup.models import Alert, WorklistItem
 from followup.protocols import ProtocolDefinition
 from followup.selectors import active_enrollment
-from followup.services.alerts import AlertConflict, alert_acknowledge
+from followup.services.alert_review import alert_acknowledge
+from followup.services.alerts import AlertConflict
 from followup.services.protocols import protocol_definition, protocol_version_current
 from followup.services.triage import clinic_phone_display
 from followup.sms.conversations import conversation_expire, conversation_reply

@@ -42,7 +42,7 @@ def test_an_alert_whose_deadline_passed_two_minutes_ago_is_overdue(chain, enroll
 
 
 def test_an_acknowledged_alert_is_never_overdue(chain, enrolled):
-    from followup.services.alerts import alert_acknowledge
+    from followup.services.alert_review import alert_acknowledge
 
     alert = red_alert_raise(enrolled)
     alert_acknowledge(alert=alert, by=chain[0])

@@ -14,7 +14,7 @@ from django.utils import timezone
 from backend.models import AuditRecord, OnCallShift, Role
 from backend.services import patient_user_get_or_create
 from followup.models import Alert
-from followup.services.alerts import alert_acknowledge, alert_resolve
+from followup.services.alert_review import alert_acknowledge, alert_resolve
 from followup.services.checkins import checkin_submit
 from tests.dashboard.conftest import red_alert_raise
 from tests.factories import LabResultFactory, PatientFactory, UserFactory, green_answers

@@ -18,7 +18,7 @@ from backend.models import OnCallShift
 from followup.escalation import NOTE_FALLBACK, NOTE_SKIPPED, clinic_hours_add, on_call_chain
 from followup.escalation_tasks import escalations_tick
 from followup.models import Alert, EscalationStep
-from followup.services.alerts import alert_acknowledge, alert_resolve
+from followup.services.alert_review import alert_acknowledge, alert_resolve
 from followup.services.checkins import checkin_submit
 from followup.services.escalations import escalation_due_list, escalation_step_run
 from notifications.models import Event, MessageKind, OutgoingMessage

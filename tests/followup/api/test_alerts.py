@@ -68,7 +68,7 @@ def test_list_puts_red_first_then_the_oldest(enrolled, nurse_client):
 
 
 def test_list_filters_by_status_severity_and_patient(red_alert, amber_alert, nurse_client, nurse):
-    from followup.services.alerts import alert_resolve
+    from followup.services.alert_review import alert_resolve
 
     alert_resolve(alert=amber_alert, by=nurse, outcome="no_action")
     assert {row["id"] for row in nurse_client.get(URL).json()["results"]} == {red_alert.pk, amber_alert.pk}
@@ -120,7 +120,7 @@ def test_acknowledge_stops_escalation_and_is_idempotent(red_alert, nurse_client,
 
 def test_acknowledged_alert_is_not_escalated_by_a_later_tick(red_alert, amber_alert, nurse):
     """H1: escalation stops at the acknowledgement; the unacknowledged one goes on."""
-    from followup.services.alerts import alert_acknowledge
+    from followup.services.alert_review import alert_acknowledge
     from followup.services.escalations import escalations_advance
 
     alert_acknowledge(alert=red_alert, by=nurse)
@@ -195,7 +195,7 @@ def test_list_query_count_does_not_grow_with_alerts(
 
 def test_metrics_count_open_alerts_acknowledgement_times_and_ppv(enrolled, make_enrolled, nurse_client, nurse):
     """H7: per-rule outcome figures let the clinic tune thresholds."""
-    from followup.services.alerts import alert_acknowledge, alert_resolve
+    from followup.services.alert_review import alert_acknowledge, alert_resolve
 
     patients = [enrolled] + [make_enrolled() for _ in range(3)]
     alerts = []

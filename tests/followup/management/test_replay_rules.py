@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from followup.models import Alert
 from followup.protocols import DEFAULT_DATA_DIR
-from followup.services.alerts import alert_resolve
+from followup.services.alert_review import alert_resolve
 from followup.services.checkins import checkin_submit
 from followup.services.observations import observation_create
 from tests.factories import green_answers

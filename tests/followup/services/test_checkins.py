@@ -11,7 +11,7 @@ import time_machine
 from django.utils import timezone
 
 from followup.models import Alert, AlertOccurrence, Appointment, CheckIn, ScheduledCheckIn, WorklistItem
-from followup.services.alerts import alert_resolve
+from followup.services.alert_review import alert_resolve
 from followup.services.checkins import checkin_submit
 from notifications.models import Event, MessageKind, OutgoingMessage
 from tests.factories import green_answers
