@@ -120,4 +120,6 @@ def idempotent(view: View) -> View:
             return _replay(winner, fingerprint)
         return response
 
+    # backend.openapi documents the header and its 409 on every operation marked so.
+    wrapper.accepts_idempotency_key = True  # type: ignore[attr-defined]
     return wrapper

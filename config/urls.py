@@ -44,3 +44,10 @@ urlpatterns = [
 if settings.BENCH_ANCHOR:
     # The bare-framework anchor that `make bench` measures Vigil against (bench/anchor/).
     urlpatterns.append(path("bench/anchor/", include("bench.anchor.urls")))
+
+# Errors that never reach a DRF view (no route matches, Django's own 400/403/500)
+# answer in the API's error format under /api/ (backend.exceptions); pages keep HTML.
+handler400 = "backend.exceptions.bad_request"
+handler403 = "backend.exceptions.permission_denied"
+handler404 = "backend.exceptions.page_not_found"
+handler500 = "backend.exceptions.server_error"

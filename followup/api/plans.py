@@ -7,6 +7,7 @@ services in their own transaction.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,25 +36,35 @@ from backend.permissions import IsClinicStaff
 from backend.serializers import AwareDateTimeField, StrictBooleanField, StrictCharField, StrictIntegerField, as_utc
 from followup import selectors
 from followup.models import Appointment, Channel, Enrollment, ScheduledCheckIn, WorklistItem
+from followup.services.appointment_changes import appointment_create, appointment_update
 from followup.services.enrollment import enrollment_create, enrollment_end
-from followup.services.scheduling import (
-    ScheduleConflict,
-    ScheduleRejected,
-    appointment_create,
-    appointment_update,
+from followup.services.scheduled_checkins import (
     scheduled_checkin_cancel,
     scheduled_checkin_create,
     scheduled_checkin_send_now,
     scheduled_checkin_update,
 )
+from followup.services.scheduling import ScheduleConflict, ScheduleRejected
 from followup.services.worklist import worklist_item_done
 
 # --- strict input fields (API.md: types are strict) ------------------------------------------------
 
 
 class UtcIsoDateTimeField(IsoDateTimeField):
+    """A time filter as the schema says (``format: date-time``, RFC 3339): date, time
+    and offset. A date alone or a time without its offset would be read in the server's
+    zone (H14), so it is a 400 naming the parameter, as in a body."""
+
+    RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII)
+
     def to_python(self, value: Any) -> datetime | None:
-        parsed = super().to_python(value)
+        if value in self.empty_values:
+            return None
+        if not isinstance(value, str) or not self.RFC3339.fullmatch(value):
+            raise DjangoValidationError(
+                "Give an ISO 8601 time with its offset, such as 2026-11-23T09:30:00+03:00.", code="invalid"
+            )
+        parsed = super().to_python(value.upper())  # RFC 3339 allows "t" and "z"
         if parsed is None:
             return None
         try:
@@ -568,7 +579,8 @@ class WorklistApi(AuditedReadApi):
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         items = selectors.worklist_item_list(user=self.request.user)
-        if self.action == "list" and "status" not in self.request.query_params:
+        # ``?status=`` given empty is left out, as for every query parameter: open items.
+        if self.action == "list" and not self.request.query_params.get("status"):
             items = items.filter(status=WorklistItem.Status.OPEN)
         return items
 
