@@ -23,7 +23,7 @@ from backend.permissions import IsPatient
 from followup.links import checkin_link_url
 from followup.models import Appointment, CheckIn, ScheduledCheckIn
 from followup.selectors import PatientSummary, patient_summary_get
-from followup.services.scheduling import iso
+from followup.services.appointments import iso
 from followup.services.triage import clinic_phone_display
 
 

@@ -14,6 +14,7 @@ from backend.models import AuditAction, Episode, Patient, User
 from followup.models import Appointment, Channel, Enrollment, ProtocolVersion, ScheduledCheckIn
 from followup.protocols import generate_plan
 from followup.selectors import active_enrollment
+from followup.services.appointments import appointment_updated_publish
 from followup.services.plans import (
     MOVABLE_APPOINTMENT_STATUSES,
     PlanChange,
@@ -24,9 +25,8 @@ from followup.services.plans import (
     plan_recompute,
 )
 from followup.services.protocols import ProtocolNotFound, protocol_definition, protocol_version_current
-from followup.services.scheduling import ScheduleConflict, ScheduleRejected, appointment_data
+from followup.services.scheduling import ScheduleConflict, ScheduleRejected
 from followup.sms.conversations import conversation_end_for_enrollment
-from notifications.events import event_publish
 
 
 def _enrollment_input_checked(*, protocol_slug: str, channel: str | None) -> ProtocolVersion:
@@ -188,9 +188,7 @@ def enrollment_end(*, enrollment: Enrollment, by: User, request: HttpRequest | N
             request=request,
         )
         for appointment in cancelled:
-            event_publish(
-                clinic_id=patient.clinic_id, type="appointment.updated", data=appointment_data(appointment=appointment)
-            )
+            appointment_updated_publish(appointment=appointment, clinic_id=patient.clinic_id)
     return row
 
 

@@ -22,9 +22,8 @@ from backend.audit import audit_record
 from backend.models import AuditAction, Patient, User
 from followup.models import Appointment, Channel, Enrollment, ScheduledCheckIn
 from followup.protocols import PlannedItem, generate_plan
+from followup.services.appointments import appointment_updated_publish
 from followup.services.protocols import protocol_definition
-from followup.services.scheduling import appointment_data
-from notifications.events import event_publish
 
 # Which plan items become appointments, and of which kind (the rest are check-ins).
 APPOINTMENT_KINDS = {
@@ -259,6 +258,4 @@ def _appointments_recompute(
     for action, rows in ((AuditAction.UPDATE, touched), (AuditAction.CREATE, created)):
         audit_rows(by=by, action=action, object_type="appointment", rows=rows, patient=patient, request=request)
     for appointment in [*touched, *created]:
-        event_publish(
-            clinic_id=patient.clinic_id, type="appointment.updated", data=appointment_data(appointment=appointment)
-        )
+        appointment_updated_publish(appointment=appointment, clinic_id=patient.clinic_id)

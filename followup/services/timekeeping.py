@@ -40,9 +40,9 @@ from followup.services.claims import (
     textable_condition,
     update_returning_ids,
 )
-from followup.services.scheduling import patient_can_receive_sms
 from followup.services.worklist import NoResponseOutcome, worklist_no_response_record
 from followup.sms.conversations import conversation_remind, conversation_start
+from followup.sms.outgoing import patient_can_receive_sms
 
 OPEN = (ScheduledCheckIn.Status.SCHEDULED, ScheduledCheckIn.Status.SENT)
 

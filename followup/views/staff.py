@@ -43,17 +43,15 @@ from followup.forms import (
     WorklistDoneForm,
 )
 from followup.models import Appointment, Enrollment, ScheduledCheckIn
+from followup.services.appointment_changes import appointment_create, appointment_update
 from followup.services.enrollment import enrollment_create
-from followup.services.scheduling import (
-    ScheduleConflict,
-    ScheduleRejected,
-    appointment_create,
-    appointment_update,
+from followup.services.scheduled_checkins import (
     scheduled_checkin_cancel,
     scheduled_checkin_create,
     scheduled_checkin_send_now,
     scheduled_checkin_update,
 )
+from followup.services.scheduling import ScheduleConflict, ScheduleRejected
 from followup.services.worklist import worklist_item_done
 
 LOGIN_URL = reverse_lazy("plans-login")

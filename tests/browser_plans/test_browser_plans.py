@@ -19,7 +19,7 @@ from backend.models import Role
 from followup.links import checkin_link_token
 from followup.models import Appointment, CheckIn, ScheduledCheckIn
 from followup.services.enrollment import enrollment_create
-from followup.services.scheduling import scheduled_checkin_create
+from followup.services.scheduled_checkins import scheduled_checkin_create
 from followup.services.triage import clinic_phone_display
 from tests.browser_support import launch_chromium
 from tests.factories import PASSWORD, ClinicFactory, EpisodeFactory, PatientFactory, UserFactory

@@ -24,9 +24,10 @@ from django.utils import timezone
 from backend.models import Episode, Patient
 from config.asgi import application
 from followup.models import Alert, Appointment, CheckIn, Enrollment
+from followup.services.appointment_changes import appointment_create
 from followup.services.checkins import checkin_submit
 from followup.services.protocols import protocol_definition, protocol_version_current
-from followup.services.scheduling import appointment_create, scheduled_checkin_create, scheduled_checkin_send_now
+from followup.services.scheduled_checkins import scheduled_checkin_create, scheduled_checkin_send_now
 from followup.services.triage import clinic_phone_display
 from followup.sms.texts import RECALL_REQUEST, text_for
 from notifications.models import Event, MessageKind, MessageStatus, OutgoingMessage, SmsConversation

@@ -8,8 +8,8 @@ from datetime import date, timedelta
 import pytest
 
 from followup.models import Appointment
+from followup.services.appointment_changes import appointment_create, appointment_update
 from followup.services.appointment_reminders import appointments_remind
-from followup.services.scheduling import appointment_create, appointment_update
 from followup.tasks import appointments_tick
 from notifications.models import MessageKind, OutgoingMessage
 from tests.factories import local

@@ -13,7 +13,7 @@ from backend.models import AuditRecord
 from backend.services import patient_user_get_or_create
 from followup.models import Alert, ScheduledCheckIn, WorklistItem
 from followup.services.checkins import checkin_submit
-from followup.services.scheduling import scheduled_checkin_create
+from followup.services.scheduled_checkins import scheduled_checkin_create
 from followup.services.timekeeping import (
     scheduled_checkins_announce,
     scheduled_checkins_miss,
