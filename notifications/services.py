@@ -17,8 +17,10 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from backend.models import Patient, User
+from backend.patient_texts import patient_text
 from backend.services import enrollment_code_create
 from config.celery import app as celery_app
 from notifications.models import MessageHistoryEntry, MessageKind, MessageStatus, OutgoingMessage
@@ -44,6 +46,9 @@ def outbox_task_schedule(*, message_id: int, countdown: float | None = None, ver
 def patient_opted_out(*, patient_id: int) -> bool:
     """Read fresh from the database: a STOP may have arrived a moment ago (H11)."""
     return Patient.objects.filter(pk=patient_id, sms_opted_out_at__isnull=False).exists()
+
+
+ENROLLMENT_CODE = gettext_noop("Your %(clinic)s sign-in code is %(code)s. It expires in 15 minutes.")
 
 
 def sms_enqueue(
@@ -124,7 +129,7 @@ def enrollment_code_send(*, patient: Patient, by: User) -> OutgoingMessage:
     """Text a patient a fresh one-time sign-in code (the app exchanges it for a token)."""
     with transaction.atomic():
         code = enrollment_code_create(patient=patient, by=by)
-        body = f"Your {patient.clinic.name} sign-in code is {code}. It expires in 15 minutes."
+        body = patient_text(language=patient.language, message=ENROLLMENT_CODE, clinic=patient.clinic.name, code=code)
         return sms_enqueue(
             clinic_id=patient.clinic_id,
             to_phone=str(patient.phone),

@@ -7,9 +7,10 @@ import zoneinfo
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.utils import timezone, translation
-from django.utils.translation import gettext as _
+from django.utils import timezone
+from django.utils.translation import gettext_noop
 
+from backend.patient_texts import patient_text
 from followup.models import Appointment
 from followup.services.claims import (
     STEP_LIMIT,
@@ -32,26 +33,37 @@ def _appointment_when(appointment: Appointment) -> str:
     return local.strftime("%d.%m.%Y %H:%M")
 
 
+# What the reminder calls each kind of appointment (gettext messages).
+_KIND_NAMES = {
+    Appointment.Kind.CLINIC_VISIT: gettext_noop("clinic visit"),
+    Appointment.Kind.TELEMEDICINE: gettext_noop("video visit"),
+    Appointment.Kind.LAB: gettext_noop("blood test"),
+    Appointment.Kind.IMAGING: gettext_noop("scan (imaging)"),
+    Appointment.Kind.RECALL: gettext_noop("visit at the clinic"),
+}
+_REMINDER = gettext_noop("%(clinic)s: reminder of your %(kind)s on %(when)s.")
+_VIDEO_LINK = gettext_noop("Join the video call here: %(link)s")
+_TO_CHANGE = gettext_noop("To change it, call %(phone)s.")
+
+
 def appointment_reminder_text(*, appointment: Appointment, clinic_phone: str) -> str:
     """The reminder in the patient's language (gettext catalogues, see locale/)."""
     patient = appointment.patient
-    with translation.override(patient.language):
-        kinds = {
-            Appointment.Kind.CLINIC_VISIT: _("clinic visit"),
-            Appointment.Kind.TELEMEDICINE: _("video visit"),
-            Appointment.Kind.LAB: _("blood test"),
-            Appointment.Kind.IMAGING: _("scan (imaging)"),
-            Appointment.Kind.RECALL: _("visit at the clinic"),
-        }
-        text = _("%(clinic)s: reminder of your %(kind)s on %(when)s.") % {
-            "clinic": patient.clinic.name,
-            "kind": kinds[Appointment.Kind(appointment.kind)],
-            "when": _appointment_when(appointment),
-        }
-        if appointment.kind == Appointment.Kind.TELEMEDICINE and appointment.video_url:
-            text += " " + _("Join the video call here: %(link)s") % {"link": appointment.video_url}
-        text += " " + _("To change it, call %(phone)s.") % {"phone": clinic_phone}
-    return text
+    language = patient.language
+    kind = patient_text(language=language, message=_KIND_NAMES[Appointment.Kind(appointment.kind)])
+    parts = [
+        patient_text(
+            language=language,
+            message=_REMINDER,
+            clinic=patient.clinic.name,
+            kind=kind,
+            when=_appointment_when(appointment),
+        )
+    ]
+    if appointment.kind == Appointment.Kind.TELEMEDICINE and appointment.video_url:
+        parts.append(patient_text(language=language, message=_VIDEO_LINK, link=appointment.video_url))
+    parts.append(patient_text(language=language, message=_TO_CHANGE, phone=clinic_phone))
+    return " ".join(parts)
 
 
 def appointments_remind(*, now: datetime | None = None) -> list[int]:

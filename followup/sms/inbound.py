@@ -38,6 +38,7 @@ from django.utils.translation import gettext as _
 
 from backend.audit import audit_record
 from backend.models import STAFF_ROLES, AuditAction, Clinic, Patient, User
+from backend.patient_texts import patient_text
 from followup.models import Alert, WorklistItem
 from followup.protocols import ProtocolDefinition
 from followup.selectors import active_enrollment
@@ -58,7 +59,6 @@ from followup.sms.texts import (
     FREE_TEXT_RECEIVED,
     STAFF_HELP,
     language_for_number,
-    text_for,
 )
 from notifications.models import (
     InboundMessage,
@@ -413,7 +413,7 @@ def _free_text(*, inbound: InboundMessage, patient: Patient) -> None:
         sms_enqueue(
             clinic_id=patient.clinic_id,
             to_phone=str(patient.phone),
-            body=text_for(FREE_TEXT_RECEIVED, patient.language).format(**text_values(patient=patient)),
+            body=patient_text(language=patient.language, message=FREE_TEXT_RECEIVED, **text_values(patient=patient)),
             kind=MessageKind.REPLY,
             idempotency_key=f"free-text-reply:{inbound.pk}",
             patient=patient,

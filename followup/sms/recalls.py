@@ -26,11 +26,12 @@ from django.utils import timezone
 
 from backend.audit import audit_record
 from backend.models import AuditAction, Patient
+from backend.patient_texts import patient_text
 from followup.models import Appointment
 from followup.services.appointments import appointment_updated_publish
 from followup.services.quiet_hours import quiet_hours_end_after
 from followup.sms.outgoing import addressed, patient_can_receive_sms, text_values
-from followup.sms.texts import DATE_FORMAT, RECALL_CONFIRMED, RECALL_REQUEST, text_for
+from followup.sms.texts import DATE_FORMAT, RECALL_CONFIRMED, RECALL_REQUEST
 from notifications.models import MessageKind, OutgoingMessage, SmsConversation
 from notifications.services import sms_enqueue
 
@@ -51,7 +52,7 @@ def recall_sms_send(
     if patient is None:
         patient = Patient.objects.select_related("clinic").get(pk=appointment.patient_id)
     when = appointment_local_time(appointment=appointment, patient=patient)
-    body = text_for(RECALL_REQUEST, patient.language).format(when=when, **text_values(patient=patient))
+    body = patient_text(language=patient.language, message=RECALL_REQUEST, when=when, **text_values(patient=patient))
     return sms_enqueue(
         clinic_id=patient.clinic_id,
         to_phone=str(patient.phone),
@@ -141,7 +142,7 @@ def recall_confirm(*, appointment: Appointment, patient: Patient, reply_key: str
         sms_enqueue(
             clinic_id=patient.clinic_id,
             to_phone=str(patient.phone),
-            body=text_for(RECALL_CONFIRMED, patient.language).format(when=when),
+            body=patient_text(language=patient.language, message=RECALL_CONFIRMED, when=when),
             kind=MessageKind.REPLY,
             idempotency_key=reply_key,
             patient=patient,

@@ -1,5 +1,6 @@
 """Staff tokens, patient one-time codes and their throttles."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from rest_framework.test import APIClient
 from backend.models import EnrollmentCode
 from backend.services import AuthenticationFailed, enrollment_code_create, patient_token_exchange
 from notifications.models import OutgoingMessage
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, PatientFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -156,3 +157,11 @@ def test_other_patients_code_does_not_open_this_patient(anonymous_client, patien
     code = enrollment_code_create(patient=other_patient, by=nurse)
     response = anonymous_client.post("/api/v1/auth/patient-token/", {"phone": str(patient.phone), "code": code})
     assert response.status_code == 400
+
+
+def test_the_sign_in_code_is_texted_in_the_patients_language(nurse_client, clinic):
+    patient = PatientFactory(clinic=clinic, language="de")
+    assert nurse_client.post(f"/api/v1/patients/{patient.pk}/enrollment-code/").status_code == 202
+    body = OutgoingMessage.objects.get(patient=patient).body
+    [code] = re.findall(r"\b\d{6}\b", body)
+    assert body == f"Ihr Anmeldecode für {clinic.name} lautet {code}. Er ist 15 Minuten gültig."

@@ -29,7 +29,6 @@ from followup.services.checkins import checkin_submit
 from followup.services.protocols import protocol_definition, protocol_version_current
 from followup.services.scheduled_checkins import scheduled_checkin_create, scheduled_checkin_send_now
 from followup.services.triage import clinic_phone_display
-from followup.sms.texts import RECALL_REQUEST, text_for
 from notifications.models import Event, MessageKind, MessageStatus, OutgoingMessage, SmsConversation
 from tests.conftest import token_client
 from tests.dashboard.conftest import ORIGIN, session_cookie
@@ -81,10 +80,9 @@ def test_a_red_check_in_texts_the_recall_at_once_in_the_patients_zone_and_langua
         assert text.reach_alert and text.appointment_id == recall.pk and text.to_phone == str(patient.phone)
         local = recall.starts_at.astimezone(zoneinfo.ZoneInfo("Asia/Baku"))
         assert local.strftime("%H:%M") == "23:30"
-        assert text.body == text_for(RECALL_REQUEST, "az").format(
-            when="10.03.2026 23:30",
-            clinic_name=patient.clinic.name,
-            clinic_phone=clinic_phone_display(clinic=patient.clinic),
+        assert text.body == (
+            f"{patient.clinic.name}: həkimləriniz sizi 10.03.2026 23:30 klinikaya dəvət edir. "
+            f"Təsdiq üçün BƏLİ yazın və ya zəng edin: {clinic_phone_display(clinic=patient.clinic)}."
         )
         assert "BƏLİ" in text.body and "22:30" not in text.body  # the patient's clock, not the clinic's
 
