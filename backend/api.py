@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend import scoping
-from backend.audit import audit_record
+from backend.audit import AuditContext, audit_record
 from backend.filters import FilterBackend
 from backend.models import AuditAction, Clinic, Episode, Patient
 from backend.permissions import IsClinicStaff, IsClinicStaffOrPatient
@@ -148,7 +148,7 @@ class AuditedModelViewSet(
             object_type=self.audit_object_type,
             objects=[(obj.pk, self.patient_id_of(obj)) for obj in objects],
             clinic_id=getattr(self.request.user, "clinic_id", None),
-            request=self.request._request,
+            audit=AuditContext.of(self.request._request),
         )
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -182,7 +182,7 @@ class AuditedModelViewSet(
                     instance=instance,
                     changed=changed,
                     by=self.request.user,
-                    request=self.request._request,
+                    audit=AuditContext.of(self.request._request),
                 )
 
     def save_new(self, serializer: serializers.BaseSerializer) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.http import HttpRequest
 from rest_framework.throttling import BaseThrottle
@@ -27,6 +28,26 @@ def client_address(request: HttpRequest | None) -> str | None:
         return request.META.get("REMOTE_ADDR") or None
 
 
+@dataclass(frozen=True)
+class AuditContext:
+    """Where an action came from, for its audit rows: the caller's address (as the
+    throttles see it, never a header the client wrote), the HTTP method and path. Built
+    once at the edge (``AuditContext.of(request)`` in a view) and passed to services
+    explicitly, so no service needs the request object. Work the system does on its
+    own (beat, the worker, an inbound SMS) has none. Who acted is the service's own
+    ``by``/``actor`` argument: it is domain data too (``created_by``, ``acknowledged_by``)."""
+
+    address: str | None = None
+    method: str = ""
+    path: str = ""
+
+    @classmethod
+    def of(cls, request: HttpRequest | None) -> AuditContext | None:
+        if request is None:
+            return None
+        return cls(address=client_address(request), method=request.method or "", path=request.path[:300])
+
+
 def audit_record(
     *,
     actor: User | None,
@@ -34,12 +55,10 @@ def audit_record(
     object_type: str,
     objects: Iterable[tuple[object, int | None]],
     clinic_id: int | None,
-    request: HttpRequest | None = None,
+    audit: AuditContext | None = None,
 ) -> int:
     """Write one record per (object id, patient id) pair; returns how many."""
-    address = client_address(request)
-    method = request.method if request is not None else ""
-    path = request.path[:300] if request is not None else ""
+    audit = audit or AuditContext()
     authenticated = actor is not None and actor.is_authenticated
     rows = [
         AuditRecord(
@@ -51,9 +70,9 @@ def audit_record(
             object_id=str(object_id) if object_id is not None else "",
             patient_id=patient_id,
             clinic_id=clinic_id,
-            ip_address=address,
-            method=method or "",
-            path=path,
+            ip_address=audit.address,
+            method=audit.method,
+            path=audit.path,
         )
         for object_id, patient_id in objects
     ]

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from knox.models import AuthToken
 
-from backend.audit import audit_record
+from backend.audit import AuditContext, audit_record
 from backend.models import AuditAction, EnrollmentCode, Patient, Role, User
 
 
@@ -44,7 +44,7 @@ def staff_token_issue(*, username: str, password: str, request: HttpRequest | No
         object_type="user",
         objects=[(user.pk, None)],
         clinic_id=user.clinic_id,
-        request=request,
+        audit=AuditContext.of(request),
     )
     return IssuedToken(key=key, expires_at=instance.expiry, user=user)
 
@@ -124,7 +124,7 @@ def patient_token_exchange(*, phone: str, code: str, request: HttpRequest | None
                 object_type="patient",
                 objects=[(patient.pk, patient.pk)],
                 clinic_id=patient.clinic_id,
-                request=request,
+                audit=AuditContext.of(request),
             )
     # Raised outside the atomic block so that the failed-attempt counts are kept.
     if failed:

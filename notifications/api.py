@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend import scoping
-from backend.audit import audit_record
+from backend.audit import AuditContext, audit_record
 from backend.models import AuditAction
 from backend.permissions import IsClinicStaff
 from backend.throttles import EnrollmentCodeSendThrottle
@@ -36,7 +36,7 @@ class EnrollmentCodeSendApi(APIView):
             object_type="enrollment_code",
             objects=[(patient.pk, patient.pk)],
             clinic_id=patient.clinic_id,
-            request=request._request,
+            audit=AuditContext.of(request._request),
         )
         return Response({"status": "sent"}, status=status.HTTP_202_ACCEPTED)
 
@@ -88,7 +88,7 @@ class PatientMessageListApi(GenericAPIView):
             object_type="sms_message",
             objects=[(entry.pk, patient.pk) for entry in shown],
             clinic_id=patient.clinic_id,
-            request=request._request,
+            audit=AuditContext.of(request._request),
         )
         data = self.OutputSerializer([message_history_row(entry=entry) for entry in shown], many=True).data
         return self.get_paginated_response(data) if page is not None else Response(data)

@@ -24,7 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backend.audit import audit_record
+from backend.audit import AuditContext, audit_record
 from backend.filters import id_parameter, id_query_param
 from backend.idempotency import idempotent
 from backend.models import AuditAction
@@ -102,7 +102,7 @@ def _audit_read(request: Request, alerts: list[Alert]) -> None:
         object_type="alert",
         objects=[(alert.pk, alert.patient_id) for alert in alerts],
         clinic_id=request.user.clinic_id,
-        request=request._request,
+        audit=AuditContext.of(request._request),
     )
 
 
@@ -162,7 +162,7 @@ class AlertAcknowledgeApi(APIView):
     def post(self, request: Request, pk: int) -> Response:
         alert = _alert_for(request, pk)
         try:
-            alert_acknowledge(alert=alert, by=request.user, request=request._request)
+            alert_acknowledge(alert=alert, by=request.user, audit=AuditContext.of(request._request))
         except AlertConflict as conflict:
             return Response({"detail": str(conflict)}, status=status.HTTP_409_CONFLICT)
         return Response(_fresh(alert.pk))
@@ -190,7 +190,7 @@ class AlertResolveApi(APIView):
         data = self.AlertResolveInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            alert_resolve(alert=alert, by=request.user, request=request._request, **data.validated_data)
+            alert_resolve(alert=alert, by=request.user, audit=AuditContext.of(request._request), **data.validated_data)
         except AlertRejected as rejected:
             return Response(rejected.errors, status=status.HTTP_400_BAD_REQUEST)
         except AlertConflict as conflict:

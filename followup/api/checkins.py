@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend import scoping
-from backend.audit import audit_record
+from backend.audit import AuditContext, audit_record
 from backend.filters import id_parameter, id_query_param
 from backend.idempotency import idempotent
 from backend.models import AuditAction, Patient, User
@@ -80,7 +80,7 @@ def _audit_read(request: Request, check_ins: list[CheckIn]) -> None:
         object_type="check_in",
         objects=[(check_in.pk, check_in.patient_id) for check_in in check_ins],
         clinic_id=getattr(request.user, "clinic_id", None),
-        request=request._request,
+        audit=AuditContext.of(request._request),
     )
 
 
@@ -158,7 +158,7 @@ class CheckInsApi(GenericAPIView):
                 channel=channel,
                 submitted_by=user,
                 taken_at=values.get("taken_at"),
-                request=request._request,
+                audit=AuditContext.of(request._request),
             )
         except CheckInRejected as rejected:
             return Response(rejected.errors, status=rejected.status_code)

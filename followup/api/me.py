@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backend.audit import audit_record
+from backend.audit import AuditContext, audit_record
 from backend.models import AuditAction, Patient
 from backend.permissions import IsPatient
 from followup.links import checkin_link_url
@@ -115,6 +115,6 @@ class MeApi(APIView):
             object_type="patient",
             objects=[(patient.pk, patient.pk)],
             clinic_id=patient.clinic_id,
-            request=request._request,
+            audit=AuditContext.of(request._request),
         )
         return Response(me_data(summary))

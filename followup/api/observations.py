@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from backend import scoping
-from backend.audit import audit_record
+from backend.audit import AuditContext, audit_record
 from backend.filters import id_parameter, id_query_param
 from backend.idempotency import idempotent
 from backend.models import AuditAction
@@ -93,7 +93,7 @@ class ObservationsApi(GenericAPIView):
             object_type="observation",
             objects=[(observation.pk, observation.patient_id) for observation in page],
             clinic_id=request.user.clinic_id,
-            request=request._request,
+            audit=AuditContext.of(request._request),
         )
         return self.get_paginated_response(observation_output(page))
 
@@ -133,7 +133,7 @@ class ObservationsApi(GenericAPIView):
                 unit=values["unit"],
                 observed_at=values["observed_at"],
                 entered_by=request.user,
-                request=request._request,
+                audit=AuditContext.of(request._request),
             )
         except ObservationRejected as rejected:
             return Response(rejected.errors, status=status.HTTP_400_BAD_REQUEST)

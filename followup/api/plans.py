@@ -29,6 +29,7 @@ from rest_framework.response import Response
 
 from backend import scoping
 from backend.api import AuditedModelViewSet
+from backend.audit import AuditContext
 from backend.filters import IdFilter
 from backend.idempotency import idempotent
 from backend.models import Patient
@@ -292,7 +293,7 @@ class EnrollmentApi(AuditedModelViewSet):
                 has_pulse_device=values["has_pulse_device"],
                 channel=values.get("channel"),
                 by=request.user,
-                request=request._request,
+                audit=AuditContext.of(request._request),
             )
         except ScheduleRejected as error:
             return _rejected(error)
@@ -304,7 +305,9 @@ class EnrollmentApi(AuditedModelViewSet):
     @extend_schema(request=None, responses={200: EnrollmentOutput})
     @action(detail=True, methods=["post"])
     def end(self, request: Request, pk: str | None = None) -> Response:
-        enrollment = enrollment_end(enrollment=self.get_object(), by=request.user, request=request._request)
+        enrollment = enrollment_end(
+            enrollment=self.get_object(), by=request.user, audit=AuditContext.of(request._request)
+        )
         return Response(EnrollmentOutput(enrollment).data)
 
 
@@ -380,7 +383,9 @@ class ScheduledCheckInApi(AuditedModelViewSet):
         if isinstance(patient, Response):
             return patient
         try:
-            row = scheduled_checkin_create(patient=patient, by=request.user, request=request._request, **values)
+            row = scheduled_checkin_create(
+                patient=patient, by=request.user, audit=AuditContext.of(request._request), **values
+            )
         except ScheduleRejected as error:
             return _rejected(error)
         return Response(ScheduledCheckInOutput(row).data, status=status.HTTP_201_CREATED)
@@ -392,7 +397,7 @@ class ScheduledCheckInApi(AuditedModelViewSet):
         data.is_valid(raise_exception=True)
         try:
             row = scheduled_checkin_update(
-                scheduled_check_in=row, by=request.user, request=request._request, **data.validated_data
+                scheduled_check_in=row, by=request.user, audit=AuditContext.of(request._request), **data.validated_data
             )
         except ScheduleRejected as error:
             return _rejected(error)
@@ -412,7 +417,7 @@ class ScheduledCheckInApi(AuditedModelViewSet):
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         try:
             row = scheduled_checkin_cancel(
-                scheduled_check_in=self.get_object(), by=request.user, request=request._request
+                scheduled_check_in=self.get_object(), by=request.user, audit=AuditContext.of(request._request)
             )
         except ScheduleConflict as error:
             return _conflict(error)
@@ -429,7 +434,7 @@ class ScheduledCheckInApi(AuditedModelViewSet):
     def send_now(self, request: Request, pk: str | None = None) -> Response:
         try:
             row = scheduled_checkin_send_now(
-                scheduled_check_in=self.get_object(), by=request.user, request=request._request
+                scheduled_check_in=self.get_object(), by=request.user, audit=AuditContext.of(request._request)
             )
         except ScheduleConflict as error:
             return _conflict(error)
@@ -516,7 +521,9 @@ class AppointmentApi(AuditedModelViewSet):
         if isinstance(patient, Response):
             return patient
         try:
-            appointment = appointment_create(patient=patient, by=request.user, request=request._request, **values)
+            appointment = appointment_create(
+                patient=patient, by=request.user, audit=AuditContext.of(request._request), **values
+            )
         except ScheduleRejected as error:
             return _rejected(error)
         return Response(AppointmentOutput(appointment).data, status=status.HTTP_201_CREATED)
@@ -528,7 +535,7 @@ class AppointmentApi(AuditedModelViewSet):
         data.is_valid(raise_exception=True)
         try:
             appointment = appointment_update(
-                appointment=appointment, by=request.user, request=request._request, **data.validated_data
+                appointment=appointment, by=request.user, audit=AuditContext.of(request._request), **data.validated_data
             )
         except ScheduleRejected as error:
             return _rejected(error)
@@ -590,6 +597,6 @@ class WorklistApi(AuditedReadApi):
     @extend_schema(request=None, responses={200: WorklistItemOutput})
     @action(detail=True, methods=["post"])
     def done(self, request: Request, pk: str | None = None) -> Response:
-        item = worklist_item_done(item=self.get_object(), by=request.user, request=request._request)
+        item = worklist_item_done(item=self.get_object(), by=request.user, audit=AuditContext.of(request._request))
         item = selectors.worklist_item_list(user=request.user).get(pk=item.pk)
         return Response(WorklistItemOutput(item).data)

@@ -33,7 +33,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language_info
 from django.views.decorators.http import require_GET, require_POST
 
-from backend.audit import audit_record
+from backend.audit import AuditContext, audit_record
 from backend.models import AuditAction, Patient, User
 from backend.scoping import patient_list_for
 from followup.dashboard import selectors
@@ -76,7 +76,7 @@ def _audit_read(request: HttpRequest, *, object_type: str, objects: list[tuple[o
         object_type=object_type,
         objects=objects,
         clinic_id=user.clinic_id,
-        request=request,
+        audit=AuditContext.of(request),
     )
 
 
@@ -177,7 +177,7 @@ def _refused(request: HttpRequest, alert: Alert, errors: dict[str, Any], status:
 def alert_acknowledge_view(request: HttpRequest, alert_id: int) -> HttpResponse:
     alert = _alert_or_404(request, alert_id)
     try:
-        alert = alert_acknowledge(alert=alert, by=_staff(request), request=request)
+        alert = alert_acknowledge(alert=alert, by=_staff(request), audit=AuditContext.of(request))
     except AlertConflict as error:
         return _refused(request, alert, {"status": [str(error)]}, 409)
     return _changed(request, alert, "Acknowledged: escalation stopped.")
@@ -195,7 +195,7 @@ def alert_resolve_view(request: HttpRequest, alert_id: int) -> HttpResponse:
             outcome=request.POST.get("outcome", ""),
             note=request.POST.get("note", "")[:2000],
             complication_grade=grade,
-            request=request,
+            audit=AuditContext.of(request),
         )
     except AlertRejected as error:
         return _refused(request, alert, error.errors, 400)

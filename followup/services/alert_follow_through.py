@@ -7,10 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.http import HttpRequest
 from django.utils import timezone
 
-from backend.audit import audit_record
+from backend.audit import AuditContext, audit_record
 from backend.models import AuditAction, Patient, User
 from followup.models import Alert, Appointment, Enrollment, WorklistItem
 from followup.services.alerts import AlertChange
@@ -32,7 +31,7 @@ def appointment_recall_propose(
     enrollment: Enrollment | None,
     alerts: Sequence[Alert],
     actor: User | None,
-    request: HttpRequest | None = None,
+    audit: AuditContext | None = None,
 ) -> Appointment | None:
     """Propose a recall for today after red findings, unless the patient already has
     one open (proposed, scheduled or confirmed): a second would only be noise for the
@@ -64,14 +63,14 @@ def appointment_recall_propose(
         object_type="appointment",
         objects=[(recall.pk, patient.pk)],
         clinic_id=patient.clinic_id,
-        request=request,
+        audit=audit,
     )
     appointment_updated_publish(appointment=recall, clinic_id=patient.clinic_id)
     return recall
 
 
 def worklist_nurse_call_ensure(
-    *, alert: Alert, actor: User | None, request: HttpRequest | None = None
+    *, alert: Alert, actor: User | None, audit: AuditContext | None = None
 ) -> WorklistItem | None:
     """A nurse call for an amber alert, unless one is still open for it: a repeat
     finding does not queue a second call while the first is not done (H7)."""
@@ -93,7 +92,7 @@ def worklist_nurse_call_ensure(
         object_type="worklist_item",
         objects=[(item.pk, alert.patient_id)],
         clinic_id=alert.clinic_id,
-        request=request,
+        audit=audit,
     )
     return item
 
@@ -104,7 +103,7 @@ def alert_follow_through(
     enrollment: Enrollment | None,
     changes: Sequence[AlertChange],
     actor: User | None,
-    request: HttpRequest | None = None,
+    audit: AuditContext | None = None,
 ) -> AlertFollowThrough:
     """Red findings propose a recall for today and text it to the patient now, quiet
     hours or not (H2; held back only while an SMS check-in is running, see
@@ -114,16 +113,14 @@ def alert_follow_through(
     end of the SMS conversation that raised it) proposes no second recall, so texts no
     second recall SMS."""
     reds = [change.alert for change in changes if change.alert.severity == Alert.Severity.RED]
-    recall = appointment_recall_propose(
-        patient=patient, enrollment=enrollment, alerts=reds, actor=actor, request=request
-    )
+    recall = appointment_recall_propose(patient=patient, enrollment=enrollment, alerts=reds, actor=actor, audit=audit)
     if recall is not None:
         recall_sms_queue(appointment=recall, patient=patient, send_after=None)
     calls = []
     for change in changes:
         alert = change.alert
         if alert.severity == Alert.Severity.AMBER and alert.action == "nurse_call_today":
-            item = worklist_nurse_call_ensure(alert=alert, actor=actor, request=request)
+            item = worklist_nurse_call_ensure(alert=alert, actor=actor, audit=audit)
             if item is not None:
                 calls.append(item)
     return AlertFollowThrough(recall=recall, nurse_calls=calls)

@@ -5,9 +5,9 @@ sees the new status or has already finished (H1)."""
 from __future__ import annotations
 
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 
+from backend.audit import AuditContext
 from backend.models import AuditAction, User
 from followup.models import Alert, WorklistItem
 from followup.services.alerts import (
@@ -20,7 +20,7 @@ from followup.services.alerts import (
 )
 
 
-def alert_acknowledge(*, alert: Alert, by: User, request: HttpRequest | None = None) -> Alert:
+def alert_acknowledge(*, alert: Alert, by: User, audit: AuditContext | None = None) -> Alert:
     """Someone owns the alert: escalation stops.
 
     Idempotent: acknowledging an acknowledged alert (by the same person or another)
@@ -38,7 +38,7 @@ def alert_acknowledge(*, alert: Alert, by: User, request: HttpRequest | None = N
         locked.acknowledged_at = timezone.now()
         locked.next_escalation_at = None
         locked.save(update_fields=["status", "acknowledged_by", "acknowledged_at", "next_escalation_at", "updated_at"])
-        alert_audit(alert=locked, action=AuditAction.UPDATE, actor=by, request=request)
+        alert_audit(alert=locked, action=AuditAction.UPDATE, actor=by, audit=audit)
         alert_publish(alert=locked, type="alert.updated")
     return locked
 
@@ -50,7 +50,7 @@ def alert_resolve(
     outcome: str,
     note: str = "",
     complication_grade: str | None = None,
-    request: HttpRequest | None = None,
+    audit: AuditContext | None = None,
 ) -> Alert:
     """Record what the alert turned out to be; escalation stops, the nurse-call items
     it raised are done. An alert resolved without an acknowledgement counts as
@@ -81,6 +81,6 @@ def alert_resolve(
         WorklistItem.objects.filter(alert=locked, status=WorklistItem.Status.OPEN).update(
             status=WorklistItem.Status.DONE, done_by=by, done_at=now
         )
-        alert_audit(alert=locked, action=AuditAction.UPDATE, actor=by, request=request)
+        alert_audit(alert=locked, action=AuditAction.UPDATE, actor=by, audit=audit)
         alert_publish(alert=locked, type="alert.updated")
     return locked

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.http import HttpRequest
 
-from backend.audit import audit_record
+from backend.audit import AuditContext, audit_record
 from backend.models import AuditAction, Patient, User
 from followup.escalation import escalation_start
 from followup.models import Alert, AlertOccurrence, CheckIn, Observation, ProtocolVersion
@@ -106,14 +105,14 @@ def alert_publish(*, alert: Alert, type: str) -> None:
     event_publish(clinic_id=alert.clinic_id, type=type, data=alert_data(alert=alert))
 
 
-def alert_audit(*, alert: Alert, action: AuditAction, actor: User | None, request: HttpRequest | None) -> None:
+def alert_audit(*, alert: Alert, action: AuditAction, actor: User | None, audit: AuditContext | None) -> None:
     audit_record(
         actor=actor,
         action=action,
         object_type="alert",
         objects=[(alert.pk, alert.patient_id)],
         clinic_id=alert.clinic_id,
-        request=request,
+        audit=audit,
     )
 
 
@@ -205,7 +204,7 @@ def alert_record_finding(
     check_in: CheckIn | None = None,
     observation: Observation | None = None,
     actor: User | None = None,
-    request: HttpRequest | None = None,
+    audit: AuditContext | None = None,
 ) -> AlertChange:
     """Open an alert for a finding, or add an occurrence to the unresolved one.
 
@@ -224,10 +223,10 @@ def alert_record_finding(
     _occurrence_record(alert=alert, created=created, evidence=evidence, check_in=check_in, observation=observation)
     if created:
         escalation_start(alert=alert)
-        alert_audit(alert=alert, action=AuditAction.CREATE, actor=actor, request=request)
+        alert_audit(alert=alert, action=AuditAction.CREATE, actor=actor, audit=audit)
         alert_publish(alert=alert, type="alert.created")
     else:
         alert.save(update_fields=["updated_at"])
-        alert_audit(alert=alert, action=AuditAction.UPDATE, actor=actor, request=request)
+        alert_audit(alert=alert, action=AuditAction.UPDATE, actor=actor, audit=audit)
         alert_publish(alert=alert, type="alert.updated")
     return AlertChange(alert=alert, created=created)

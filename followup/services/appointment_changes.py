@@ -10,9 +10,9 @@ import zoneinfo
 from datetime import datetime
 
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 
+from backend.audit import AuditContext
 from backend.models import AuditAction, Patient, User
 from followup.models import Appointment
 from followup.selectors import active_enrollment
@@ -58,7 +58,7 @@ def appointment_create(
     status: str = Appointment.Status.SCHEDULED,
     reason: str = "",
     video_url: str = "",
-    request: HttpRequest | None = None,
+    audit: AuditContext | None = None,
 ) -> Appointment:
     now = timezone.now()
     errors = _appointment_errors(
@@ -83,7 +83,7 @@ def appointment_create(
             object_type="appointment",
             rows=[appointment],
             clinic_id=patient.clinic_id,
-            request=request,
+            audit=audit,
         )
         appointment_updated_publish(appointment=appointment, clinic_id=patient.clinic_id)
         _recall_text(appointment=appointment, patient=patient, now=now)
@@ -111,7 +111,7 @@ def appointment_update(
     reason: str | None = None,
     video_url: str | None = None,
     kind: str | None = None,
-    request: HttpRequest | None = None,
+    audit: AuditContext | None = None,
 ) -> Appointment:
     """Move an appointment, change its status, reason, kind or video link.
 
@@ -156,7 +156,7 @@ def appointment_update(
             object_type="appointment",
             rows=[row],
             clinic_id=row.patient.clinic_id,
-            request=request,
+            audit=audit,
         )
         appointment_updated_publish(appointment=row, clinic_id=row.patient.clinic_id)
     return row

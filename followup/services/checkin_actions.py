@@ -6,9 +6,7 @@ from __future__ import annotations
 import zoneinfo
 from datetime import timedelta
 
-from django.http import HttpRequest
-
-from backend.audit import audit_record
+from backend.audit import AuditContext, audit_record
 from backend.models import AuditAction, Patient, User
 from followup.models import CheckIn, ScheduledCheckIn
 from followup.rules import Finding
@@ -20,7 +18,7 @@ from notifications.services import sms_enqueue
 
 
 def checkin_audit(
-    *, actor: User | None, action: AuditAction, object_type: str, pk: int, patient: Patient, request: HttpRequest | None
+    *, actor: User | None, action: AuditAction, object_type: str, pk: int, patient: Patient, audit: AuditContext | None
 ) -> None:
     """One audit row for a row the check-in path created or changed."""
     audit_record(
@@ -29,7 +27,7 @@ def checkin_audit(
         object_type=object_type,
         objects=[(pk, patient.pk)],
         clinic_id=patient.clinic_id,
-        request=request,
+        audit=audit,
     )
 
 
@@ -57,7 +55,7 @@ def red_advice_send(*, patient: Patient, check_in: CheckIn, advice: str) -> None
 
 
 def follow_up_schedule(
-    *, submission: Submission, findings: list[Finding], request: HttpRequest | None
+    *, submission: Submission, findings: list[Finding], audit: AuditContext | None
 ) -> ScheduledCheckIn | None:
     """The extra check-in a finding asks for, moved to the end of the patient's quiet
     hours when it would fall inside them. One pending extra check-in is enough: a
@@ -93,6 +91,6 @@ def follow_up_schedule(
         object_type="scheduled_check_in",
         pk=follow_up.pk,
         patient=patient,
-        request=request,
+        audit=audit,
     )
     return follow_up

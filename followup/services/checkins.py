@@ -17,9 +17,9 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 
+from backend.audit import AuditContext
 from backend.models import AuditAction, Patient, User
 from followup.models import Appointment, CheckIn, Enrollment, ScheduledCheckIn, WorklistItem
 from followup.rules import Evaluation, EvaluationInput
@@ -86,7 +86,7 @@ def checkin_submit(
     taken_at: datetime | None = None,
     partial: bool = False,
     unanswered: Collection[str] = (),
-    request: HttpRequest | None = None,
+    audit: AuditContext | None = None,
 ) -> CheckInResult:
     """Validate, judge, store and act on one check-in; raise ``CheckInRejected``
     (nothing stored) on bad input.
@@ -98,7 +98,7 @@ def checkin_submit(
       answer of an SMS conversation); not in the future, not before the discharge date,
       never set by a patient. Defaults to now. Rules judge the answers against the
       check-ins and labs as they stood then, so a late entry is judged as things stood.
-    - ``request`` only adds the caller's address and path to the audit rows.
+    - ``audit`` says where the call came from (address, method, path) for the audit rows.
     """
     with transaction.atomic():
         submission = submission_validate(
@@ -118,13 +118,13 @@ def checkin_submit(
             moment=submission.moment,
             phase=submission.phase,
         )
-        check_in = _store(submission=submission, evaluation=evaluation, request=request)
-        result = _act(submission=submission, check_in=check_in, evaluation=evaluation, request=request)
+        check_in = _store(submission=submission, evaluation=evaluation, audit=audit)
+        result = _act(submission=submission, check_in=check_in, evaluation=evaluation, audit=audit)
         check_in_stored.send(sender=CheckIn, check_in=check_in)
     return result
 
 
-def _store(*, submission: Submission, evaluation: Evaluation, request: HttpRequest | None) -> CheckIn:
+def _store(*, submission: Submission, evaluation: Evaluation, audit: AuditContext | None) -> CheckIn:
     """The check-in row, its scheduled check-in closed, the dashboard event."""
     patient, scheduled, actor = submission.patient, submission.scheduled, submission.submitted_by
     if scheduled is not None:
@@ -137,7 +137,7 @@ def _store(*, submission: Submission, evaluation: Evaluation, request: HttpReque
             object_type="scheduled_check_in",
             pk=scheduled.pk,
             patient=patient,
-            request=request,
+            audit=audit,
         )
     level = evaluation.level
     # Green advice names the next check-in: read after closing this one.
@@ -164,7 +164,7 @@ def _store(*, submission: Submission, evaluation: Evaluation, request: HttpReque
         object_type="check_in",
         pk=check_in.pk,
         patient=patient,
-        request=request,
+        audit=audit,
     )
     event_publish(
         clinic_id=patient.clinic_id,
@@ -175,7 +175,7 @@ def _store(*, submission: Submission, evaluation: Evaluation, request: HttpReque
 
 
 def _act(
-    *, submission: Submission, check_in: CheckIn, evaluation: Evaluation, request: HttpRequest | None
+    *, submission: Submission, check_in: CheckIn, evaluation: Evaluation, audit: AuditContext | None
 ) -> CheckInResult:
     """Alerts (escalation starts with them), the recall and nurse calls they ask for,
     the extra check-in a finding asks for, the red advice."""
@@ -187,14 +187,14 @@ def _act(
             finding=finding,
             check_in=check_in,
             actor=actor,
-            request=request,
+            audit=audit,
         )
         for finding in evaluation.findings
     ]
     follow_through = alert_follow_through(
-        patient=patient, enrollment=submission.enrollment, changes=changes, actor=actor, request=request
+        patient=patient, enrollment=submission.enrollment, changes=changes, actor=actor, audit=audit
     )
-    follow_up = follow_up_schedule(submission=submission, findings=evaluation.findings, request=request)
+    follow_up = follow_up_schedule(submission=submission, findings=evaluation.findings, audit=audit)
     if check_in.level == "red":
         red_advice_send(patient=patient, check_in=check_in, advice=check_in.advice)
     return CheckInResult(

@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.http import HttpRequest
 from django.utils import timezone
 
+from backend.audit import AuditContext
 from backend.models import AuditAction, Episode, Patient, User
 from followup.models import Appointment, Channel, Enrollment, ProtocolVersion, ScheduledCheckIn
 from followup.protocols import generate_plan
@@ -62,7 +62,7 @@ def enrollment_create(
     has_pulse_device: bool,
     by: User,
     channel: str | None = None,
-    request: HttpRequest | None = None,
+    audit: AuditContext | None = None,
 ) -> Enrollment:
     """Enroll an episode on the current version of a protocol and generate its plan.
 
@@ -103,13 +103,13 @@ def enrollment_create(
             object_type="enrollment",
             rows=[enrollment],
             patient=patient,
-            request=request,
+            audit=audit,
         )
-        _plan_create(enrollment=enrollment, channel=channel or default_channel(patient=patient), by=by, request=request)
+        _plan_create(enrollment=enrollment, channel=channel or default_channel(patient=patient), by=by, audit=audit)
     return enrollment
 
 
-def _plan_create(*, enrollment: Enrollment, channel: str, by: User, request: HttpRequest | None) -> None:
+def _plan_create(*, enrollment: Enrollment, channel: str, by: User, audit: AuditContext | None) -> None:
     patient, episode = enrollment.patient, enrollment.episode
     try:
         plan = generate_plan(
@@ -132,12 +132,10 @@ def _plan_create(*, enrollment: Enrollment, channel: str, by: User, request: Htt
         [plan_appointment_row(item=item, enrollment=enrollment, by=by) for item in plan if item.kind != "check_in"]
     )
     for object_type, rows in (("scheduled_check_in", check_ins), ("appointment", appointments)):
-        audit_rows(
-            by=by, action=AuditAction.CREATE, object_type=object_type, rows=rows, patient=patient, request=request
-        )
+        audit_rows(by=by, action=AuditAction.CREATE, object_type=object_type, rows=rows, patient=patient, audit=audit)
 
 
-def enrollment_end(*, enrollment: Enrollment, by: User, request: HttpRequest | None = None) -> Enrollment:
+def enrollment_end(*, enrollment: Enrollment, by: User, audit: AuditContext | None = None) -> Enrollment:
     """End a follow-up: what is still to come is cancelled (kept as history); what
     happened stays. Ending an ended enrollment changes nothing."""
     now = timezone.now()
@@ -168,16 +166,14 @@ def enrollment_end(*, enrollment: Enrollment, by: User, request: HttpRequest | N
         )
         patient = row.patient
         cancelled = list(Appointment.objects.filter(pk__in=upcoming))
-        audit_rows(
-            by=by, action=AuditAction.UPDATE, object_type="enrollment", rows=[row], patient=patient, request=request
-        )
+        audit_rows(by=by, action=AuditAction.UPDATE, object_type="enrollment", rows=[row], patient=patient, audit=audit)
         audit_rows(
             by=by,
             action=AuditAction.UPDATE,
             object_type="scheduled_check_in",
             rows=[ScheduledCheckIn(pk=pk) for pk in pending],
             patient=patient,
-            request=request,
+            audit=audit,
         )
         audit_rows(
             by=by,
@@ -185,7 +181,7 @@ def enrollment_end(*, enrollment: Enrollment, by: User, request: HttpRequest | N
             object_type="appointment",
             rows=cancelled,
             patient=patient,
-            request=request,
+            audit=audit,
         )
         for appointment in cancelled:
             appointment_updated_publish(appointment=appointment, clinic_id=patient.clinic_id)
@@ -202,7 +198,7 @@ def plan_follow_core_change(
     instance: object,
     changed: frozenset[str],
     by: User | None = None,
-    request: HttpRequest | None = None,
+    audit: AuditContext | None = None,
     **_signal: Any,
 ) -> list[PlanChange]:
     """Receiver of ``backend.signals.record_changed``: the clinic-core API sends it,
@@ -218,4 +214,4 @@ def plan_follow_core_change(
         enrollments = Enrollment.objects.filter(patient=instance, status=Enrollment.Status.ACTIVE)
     else:
         return []
-    return [plan_recompute(enrollment=enrollment, by=by, request=request) for enrollment in enrollments]
+    return [plan_recompute(enrollment=enrollment, by=by, audit=audit) for enrollment in enrollments]

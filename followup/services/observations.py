@@ -16,10 +16,9 @@ from datetime import datetime
 
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest
 from django.utils import timezone
 
-from backend.audit import audit_record
+from backend.audit import AuditContext, audit_record
 from backend.models import AuditAction, Patient, User
 from followup.models import Observation
 from followup.rules import LabResult
@@ -156,7 +155,7 @@ def observation_create(
     unit: object,
     observed_at: datetime,
     entered_by: User,
-    request: HttpRequest | None = None,
+    audit: AuditContext | None = None,
 ) -> ObservationResult:
     """Store a result in SI (the entered value and unit kept beside it) and judge the
     lab rules reading this code, with the labs as they stood at ``observed_at``; a
@@ -193,14 +192,14 @@ def observation_create(
             object_type="observation",
             objects=[(observation.pk, patient.pk)],
             clinic_id=patient.clinic_id,
-            request=request,
+            audit=audit,
         )
-        changes, follow_through = _lab_rules_act_on(observation=observation, request=request)
+        changes, follow_through = _lab_rules_act_on(observation=observation, audit=audit)
     return ObservationResult(observation=observation, alert_changes=changes, follow_through=follow_through)
 
 
 def _lab_rules_act_on(
-    *, observation: Observation, request: HttpRequest | None
+    *, observation: Observation, audit: AuditContext | None
 ) -> tuple[list[AlertChange], AlertFollowThrough | None]:
     """Judge the lab rules reading the observation's code, with the labs as they stood
     when it was observed, and open or add to alerts as a check-in's findings do."""
@@ -225,11 +224,11 @@ def _lab_rules_act_on(
             finding=finding,
             observation=observation,
             actor=observation.entered_by,
-            request=request,
+            audit=audit,
         )
         for finding in evaluation.findings
     ]
     follow_through = alert_follow_through(
-        patient=patient, enrollment=enrollment, changes=changes, actor=observation.entered_by, request=request
+        patient=patient, enrollment=enrollment, changes=changes, actor=observation.entered_by, audit=audit
     )
     return changes, follow_through

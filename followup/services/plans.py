@@ -15,10 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 
-from backend.audit import audit_record
+from backend.audit import AuditContext, audit_record
 from backend.models import AuditAction, Patient, User
 from followup.models import Appointment, Channel, Enrollment, ScheduledCheckIn
 from followup.protocols import PlannedItem, generate_plan
@@ -100,7 +99,13 @@ def plan_appointment_row(*, item: PlannedItem, enrollment: Enrollment, by: User 
 
 
 def audit_rows(
-    *, by: User | None, action: AuditAction, object_type: str, rows: list[Any], patient: Patient, request: Any
+    *,
+    by: User | None,
+    action: AuditAction,
+    object_type: str,
+    rows: list[Any],
+    patient: Patient,
+    audit: AuditContext | None,
 ) -> None:
     """One audit row per plan row an enrollment or a recompute created or changed."""
     if rows:
@@ -110,11 +115,11 @@ def audit_rows(
             object_type=object_type,
             objects=[(row.pk, patient.pk) for row in rows],
             clinic_id=patient.clinic_id,
-            request=request,
+            audit=audit,
         )
 
 
-def plan_recompute(*, enrollment: Enrollment, by: User | None = None, request: HttpRequest | None = None) -> PlanChange:
+def plan_recompute(*, enrollment: Enrollment, by: User | None = None, audit: AuditContext | None = None) -> PlanChange:
     """Bring the plan in line with the episode's discharge date and the patient's time
     zone as they are now (H14), for what has not happened yet.
 
@@ -149,8 +154,8 @@ def plan_recompute(*, enrollment: Enrollment, by: User | None = None, request: H
             enrolled_at=enrollment.enrolled_at,
         )
         wanted = {item.key: item for item in plan if item.closes_at > now}
-        _check_ins_recompute(enrollment=enrollment, wanted=wanted, now=now, by=by, change=change, request=request)
-        _appointments_recompute(enrollment=enrollment, wanted=wanted, now=now, by=by, change=change, request=request)
+        _check_ins_recompute(enrollment=enrollment, wanted=wanted, now=now, by=by, change=change, audit=audit)
+        _appointments_recompute(enrollment=enrollment, wanted=wanted, now=now, by=by, change=change, audit=audit)
     return change
 
 
@@ -183,7 +188,7 @@ def _check_ins_recompute(
     now: datetime,
     by: User | None,
     change: PlanChange,
-    request: HttpRequest | None,
+    audit: AuditContext | None,
 ) -> None:
     check_ins = list(ScheduledCheckIn.objects.filter(enrollment=enrollment).exclude(plan_key=""))
     channel = next((row.channel for row in reversed(check_ins)), default_channel(patient=enrollment.patient))
@@ -207,7 +212,7 @@ def _check_ins_recompute(
             object_type="scheduled_check_in",
             rows=rows,
             patient=enrollment.patient,
-            request=request,
+            audit=audit,
         )
 
 
@@ -240,7 +245,7 @@ def _appointments_recompute(
     now: datetime,
     by: User | None,
     change: PlanChange,
-    request: HttpRequest | None,
+    audit: AuditContext | None,
 ) -> None:
     appointments = list(Appointment.objects.filter(enrollment=enrollment).exclude(plan_key=""))
     touched = [row for row in appointments if _appointment_moved(row, wanted.get(row.plan_key), now, change)]
@@ -256,6 +261,6 @@ def _appointments_recompute(
     change.created_appointments = [appointment.pk for appointment in created]
     patient = enrollment.patient
     for action, rows in ((AuditAction.UPDATE, touched), (AuditAction.CREATE, created)):
-        audit_rows(by=by, action=action, object_type="appointment", rows=rows, patient=patient, request=request)
+        audit_rows(by=by, action=action, object_type="appointment", rows=rows, patient=patient, audit=audit)
     for appointment in [*touched, *created]:
         appointment_updated_publish(appointment=appointment, clinic_id=patient.clinic_id)

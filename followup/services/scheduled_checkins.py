@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
 
+from backend.audit import AuditContext
 from backend.models import AuditAction, Patient, User
 from followup.models import Channel, Enrollment, ScheduledCheckIn
 from followup.selectors import active_enrollment
@@ -35,7 +35,7 @@ def scheduled_checkin_create(
     window_minutes: int = 720,
     channel: str = Channel.SMS,
     status: str = ScheduledCheckIn.Status.SCHEDULED,
-    request: HttpRequest | None = None,
+    audit: AuditContext | None = None,
 ) -> ScheduledCheckIn:
     """Add a check-in by hand (origin ``nurse``: a plan recompute leaves it alone).
 
@@ -81,7 +81,7 @@ def scheduled_checkin_create(
             object_type="scheduled_check_in",
             rows=[scheduled],
             clinic_id=patient.clinic_id,
-            request=request,
+            audit=audit,
         )
     return scheduled
 
@@ -94,7 +94,7 @@ def scheduled_checkin_update(
     window_minutes: int | None = None,
     channel: str | None = None,
     status: str | None = None,
-    request: HttpRequest | None = None,
+    audit: AuditContext | None = None,
 ) -> ScheduledCheckIn:
     """Move a check-in (``due_at``, ``window_minutes``, ``channel``) or set its status
     (``missed`` or ``cancelled``; ``scheduled`` again is only a no-op).
@@ -134,7 +134,7 @@ def scheduled_checkin_update(
                 object_type="scheduled_check_in",
                 rows=[row],
                 clinic_id=row.patient.clinic_id,
-                request=request,
+                audit=audit,
             )
     return row
 
@@ -206,17 +206,17 @@ def _status_set(*, row: ScheduledCheckIn, status: str | None, closes_at: datetim
 
 
 def scheduled_checkin_cancel(
-    *, scheduled_check_in: ScheduledCheckIn, by: User, request: HttpRequest | None = None
+    *, scheduled_check_in: ScheduledCheckIn, by: User, audit: AuditContext | None = None
 ) -> ScheduledCheckIn:
     """Cancel rather than delete: the row stays as history. Cancelling a cancelled
     check-in is a no-op; an answered or missed one cannot be cancelled."""
     return scheduled_checkin_update(
-        scheduled_check_in=scheduled_check_in, by=by, status=ScheduledCheckIn.Status.CANCELLED, request=request
+        scheduled_check_in=scheduled_check_in, by=by, status=ScheduledCheckIn.Status.CANCELLED, audit=audit
     )
 
 
 def scheduled_checkin_send_now(
-    *, scheduled_check_in: ScheduledCheckIn, by: User, request: HttpRequest | None = None
+    *, scheduled_check_in: ScheduledCheckIn, by: User, audit: AuditContext | None = None
 ) -> ScheduledCheckIn:
     """Send the check-in's invitation to the patient's phone now, instead of at
     ``due_at``.
@@ -267,6 +267,6 @@ def scheduled_checkin_send_now(
             object_type="scheduled_check_in",
             rows=[row],
             clinic_id=patient.clinic_id,
-            request=request,
+            audit=audit,
         )
     return row

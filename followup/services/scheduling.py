@@ -17,9 +17,7 @@ import zoneinfo
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.http import HttpRequest
-
-from backend.audit import audit_record
+from backend.audit import AuditContext, audit_record
 from backend.models import AuditAction, User
 from followup.models import Enrollment, ScheduledCheckIn
 from followup.services.protocols import protocol_definition
@@ -91,7 +89,7 @@ def schedule_audit(
     object_type: str,
     rows: list[Any],
     clinic_id: int,
-    request: HttpRequest | None,
+    audit: AuditContext | None,
 ) -> None:
     if rows:
         audit_record(
@@ -100,7 +98,7 @@ def schedule_audit(
             object_type=object_type,
             objects=[(row.pk, row.patient_id) for row in rows],
             clinic_id=clinic_id,
-            request=request,
+            audit=audit,
         )
 
 

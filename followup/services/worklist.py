@@ -22,10 +22,9 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import F, Window
 from django.db.models.functions import RowNumber
-from django.http import HttpRequest
 from django.utils import timezone
 
-from backend.audit import audit_record
+from backend.audit import AuditContext, audit_record
 from backend.models import AuditAction, User
 from followup.models import Alert, ScheduledCheckIn, WorklistItem
 from followup.rules import Evidence, Finding
@@ -219,7 +218,7 @@ def _no_response_alert(*, row: ScheduledCheckIn, run: _Run, now: datetime) -> Al
     return alert
 
 
-def worklist_item_done(*, item: WorklistItem, by: User, request: HttpRequest | None = None) -> WorklistItem:
+def worklist_item_done(*, item: WorklistItem, by: User, audit: AuditContext | None = None) -> WorklistItem:
     """Mark an item done by a named person. Done twice is the first one's record."""
     now = timezone.now()
     with transaction.atomic():
@@ -235,6 +234,6 @@ def worklist_item_done(*, item: WorklistItem, by: User, request: HttpRequest | N
                 object_type="worklist_item",
                 objects=[(row.pk, row.patient_id)],
                 clinic_id=row.clinic_id,
-                request=request,
+                audit=audit,
             )
     return row

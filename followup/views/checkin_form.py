@@ -23,7 +23,7 @@ from django.utils import timezone, translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from backend.audit import audit_record
+from backend.audit import AuditContext, audit_record
 from backend.models import AuditAction
 from followup.forms import CheckInAnswersForm, question_views
 from followup.links import checkin_link_read
@@ -127,7 +127,7 @@ def patient_checkin_form(request: HttpRequest, token: str) -> HttpResponse:
         object_type="scheduled_check_in",
         objects=[(scheduled.pk, patient.pk)],
         clinic_id=clinic.pk,
-        request=request,
+        audit=AuditContext.of(request),
     )
     if link.state != "form":
         status = 410 if link.state in ("closed", "cancelled") else 200
@@ -163,7 +163,7 @@ def patient_checkin_form(request: HttpRequest, token: str) -> HttpResponse:
                         answers=form.answers,
                         scheduled_check_in_id=linked,
                         channel="web",
-                        request=request,
+                        audit=AuditContext.of(request),
                     )
             except CheckInRejected as rejected:
                 if rejected.status_code == 409:

@@ -28,7 +28,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from backend.audit import audit_record
+from backend.audit import AuditContext, audit_record
 from backend.models import AuditAction, Episode, Patient, User
 from followup import selectors
 from followup.dashboard.selectors import check_in_unanswered_labels
@@ -82,7 +82,7 @@ def _audit_read(request: HttpRequest, object_type: str, rows: list[Any]) -> None
             object_type=object_type,
             objects=[(row.pk, row.patient_id if not isinstance(row, Patient) else row.pk) for row in rows],
             clinic_id=user.clinic_id,
-            request=request,
+            audit=AuditContext.of(request),
         )
 
 
@@ -106,7 +106,7 @@ class StaffLoginView(auth_views.LoginView):
             object_type="user",
             objects=[(user.pk, None)],
             clinic_id=user.clinic_id,
-            request=self.request,
+            audit=AuditContext.of(self.request),
         )
         return response
 
@@ -162,7 +162,7 @@ def worklist_done(request: HttpRequest, item_id: int) -> HttpResponse:
     if not form.is_valid() or form.cleaned_data["patient"] != item.patient_id:
         messages.error(request, _("That item belongs to another patient. Reload the page and try again."))
     else:
-        worklist_item_done(item=item, by=user, request=request)
+        worklist_item_done(item=item, by=user, audit=AuditContext.of(request))
         messages.success(
             request,
             _("Done: %(name)s (MRN %(mrn)s).")
@@ -375,7 +375,7 @@ def check_in_add(request: HttpRequest, patient_id: int) -> HttpResponse:
             window_minutes=data["window_hours"] * 60,
             channel=data["channel"],
             by=request.user,  # type: ignore[arg-type]
-            request=request,
+            audit=AuditContext.of(request),
         )
         return _("Check-in added")
 
@@ -398,7 +398,7 @@ def check_in_move(request: HttpRequest, patient_id: int, check_in_id: int) -> Ht
             scheduled_check_in=_check_in_of(patient, check_in_id),
             due_at=data["due_at"],
             by=request.user,  # type: ignore[arg-type]
-            request=request,
+            audit=AuditContext.of(request),
         )
         return _("Check-in moved")
 
@@ -420,7 +420,7 @@ def check_in_cancel(request: HttpRequest, patient_id: int, check_in_id: int) -> 
         scheduled_checkin_cancel(
             scheduled_check_in=_check_in_of(patient, check_in_id),
             by=request.user,  # type: ignore[arg-type]
-            request=request,
+            audit=AuditContext.of(request),
         )
         return _("Check-in cancelled")
 
@@ -441,7 +441,7 @@ def check_in_send_now(request: HttpRequest, patient_id: int, check_in_id: int) -
         scheduled_checkin_send_now(
             scheduled_check_in=_check_in_of(patient, check_in_id),
             by=request.user,  # type: ignore[arg-type]
-            request=request,
+            audit=AuditContext.of(request),
         )
         return _("Check-in sent now")
 
@@ -466,7 +466,7 @@ def appointment_add(request: HttpRequest, patient_id: int) -> HttpResponse:
             reason=data["reason"],
             video_url=data["video_url"],
             by=request.user,  # type: ignore[arg-type]
-            request=request,
+            audit=AuditContext.of(request),
         )
         return _("Appointment added")
 
@@ -489,7 +489,7 @@ def appointment_move(request: HttpRequest, patient_id: int, appointment_id: int)
             appointment=_appointment_of(patient, appointment_id),
             starts_at=data["starts_at"],
             by=request.user,  # type: ignore[arg-type]
-            request=request,
+            audit=AuditContext.of(request),
         )
         return _("Appointment moved")
 
@@ -512,7 +512,7 @@ def appointment_cancel(request: HttpRequest, patient_id: int, appointment_id: in
             appointment=_appointment_of(patient, appointment_id),
             status=Appointment.Status.CANCELLED,
             by=request.user,  # type: ignore[arg-type]
-            request=request,
+            audit=AuditContext.of(request),
         )
         return _("Appointment cancelled")
 
@@ -536,7 +536,7 @@ def enroll(request: HttpRequest, patient_id: int) -> HttpResponse:
             has_pulse_device=data["has_pulse_device"],
             channel=data["channel"],
             by=request.user,  # type: ignore[arg-type]
-            request=request,
+            audit=AuditContext.of(request),
         )
         return _("Enrolled; the plan is below")
 

@@ -122,7 +122,7 @@ def patient_data_create(*, clinic: Clinic, care_team: Any, by: User, **fields: A
         channel="staff",
         submitted_by=by,
         taken_at=None,
-        request=None,
+        audit=None,
     )
     alert = Alert.objects.get(pk=result.alert_ids[0])
     observation = LabResultFactory(patient=patient, observed_at=now - timedelta(hours=1), entered_by=by)
