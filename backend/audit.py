@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.http import HttpRequest
 from rest_framework.throttling import BaseThrottle
@@ -78,3 +79,24 @@ def audit_record(
     ]
     AuditRecord.objects.bulk_create(rows)
     return len(rows)
+
+
+def audit_rows(
+    *,
+    actor: User | None,
+    action: AuditAction | str,
+    object_type: str,
+    rows: Iterable[Any],
+    clinic_id: int | None,
+    audit: AuditContext | None = None,
+) -> int:
+    """One record per model row a service created or changed (its ``pk`` and
+    ``patient_id``): the one helper every service writes its audit rows with."""
+    return audit_record(
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        objects=[(row.pk, row.patient_id) for row in rows],
+        clinic_id=clinic_id,
+        audit=audit,
+    )

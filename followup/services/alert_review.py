@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from backend.audit import AuditContext
+from backend.audit import AuditContext, audit_rows
 from backend.models import AuditAction, User
 from followup.models import Alert, WorklistItem
 from followup.services.alerts import (
@@ -15,7 +15,6 @@ from followup.services.alerts import (
     OUTCOMES,
     AlertConflict,
     AlertRejected,
-    alert_audit,
     alert_publish,
 )
 
@@ -38,7 +37,14 @@ def alert_acknowledge(*, alert: Alert, by: User, audit: AuditContext | None = No
         locked.acknowledged_at = timezone.now()
         locked.next_escalation_at = None
         locked.save(update_fields=["status", "acknowledged_by", "acknowledged_at", "next_escalation_at", "updated_at"])
-        alert_audit(alert=locked, action=AuditAction.UPDATE, actor=by, audit=audit)
+        audit_rows(
+            actor=by,
+            action=AuditAction.UPDATE,
+            object_type="alert",
+            rows=[locked],
+            clinic_id=locked.clinic_id,
+            audit=audit,
+        )
         alert_publish(alert=locked, type="alert.updated")
     return locked
 
@@ -81,6 +87,13 @@ def alert_resolve(
         WorklistItem.objects.filter(alert=locked, status=WorklistItem.Status.OPEN).update(
             status=WorklistItem.Status.DONE, done_by=by, done_at=now
         )
-        alert_audit(alert=locked, action=AuditAction.UPDATE, actor=by, audit=audit)
+        audit_rows(
+            actor=by,
+            action=AuditAction.UPDATE,
+            object_type="alert",
+            rows=[locked],
+            clinic_id=locked.clinic_id,
+            audit=audit,
+        )
         alert_publish(alert=locked, type="alert.updated")
     return locked

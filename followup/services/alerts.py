@@ -19,7 +19,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from backend.audit import AuditContext, audit_record
+from backend.audit import AuditContext, audit_rows
 from backend.models import AuditAction, Patient, User
 from followup.escalation import escalation_start
 from followup.models import Alert, AlertOccurrence, CheckIn, Observation, ProtocolVersion
@@ -103,17 +103,6 @@ def alert_data(*, alert: Alert) -> dict[str, Any]:
 
 def alert_publish(*, alert: Alert, type: str) -> None:
     event_publish(clinic_id=alert.clinic_id, type=type, data=alert_data(alert=alert))
-
-
-def alert_audit(*, alert: Alert, action: AuditAction, actor: User | None, audit: AuditContext | None) -> None:
-    audit_record(
-        actor=actor,
-        action=action,
-        object_type="alert",
-        objects=[(alert.pk, alert.patient_id)],
-        clinic_id=alert.clinic_id,
-        audit=audit,
-    )
 
 
 # --- recording findings ------------------------------------------------------------------
@@ -223,10 +212,24 @@ def alert_record_finding(
     _occurrence_record(alert=alert, created=created, evidence=evidence, check_in=check_in, observation=observation)
     if created:
         escalation_start(alert=alert)
-        alert_audit(alert=alert, action=AuditAction.CREATE, actor=actor, audit=audit)
+        audit_rows(
+            actor=actor,
+            action=AuditAction.CREATE,
+            object_type="alert",
+            rows=[alert],
+            clinic_id=alert.clinic_id,
+            audit=audit,
+        )
         alert_publish(alert=alert, type="alert.created")
     else:
         alert.save(update_fields=["updated_at"])
-        alert_audit(alert=alert, action=AuditAction.UPDATE, actor=actor, audit=audit)
+        audit_rows(
+            actor=actor,
+            action=AuditAction.UPDATE,
+            object_type="alert",
+            rows=[alert],
+            clinic_id=alert.clinic_id,
+            audit=audit,
+        )
         alert_publish(alert=alert, type="alert.updated")
     return AlertChange(alert=alert, created=created)

@@ -12,13 +12,13 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from backend.audit import AuditContext
+from backend.audit import AuditContext, audit_rows
 from backend.models import AuditAction, Patient, User
 from followup.models import Appointment
 from followup.selectors import active_enrollment
 from followup.services.appointments import OPEN_APPOINTMENT_STATUSES, appointment_updated_publish
 from followup.services.quiet_hours import quiet_hours_end_after
-from followup.services.scheduling import ScheduleConflict, ScheduleRejected, check_aware, schedule_audit
+from followup.services.scheduling import ScheduleConflict, ScheduleRejected, check_aware
 from followup.sms.recalls import recall_sms_queue
 
 
@@ -77,8 +77,8 @@ def appointment_create(
             video_url=video_url,
             created_by=by,
         )
-        schedule_audit(
-            by=by,
+        audit_rows(
+            actor=by,
             action=AuditAction.CREATE,
             object_type="appointment",
             rows=[appointment],
@@ -150,8 +150,8 @@ def appointment_update(
             row.reminded_at = None
             changed.append("reminded_at")
         row.save(update_fields=[*changed, "updated_at"])
-        schedule_audit(
-            by=by,
+        audit_rows(
+            actor=by,
             action=AuditAction.UPDATE,
             object_type="appointment",
             rows=[row],

@@ -6,8 +6,8 @@ from __future__ import annotations
 import zoneinfo
 from datetime import timedelta
 
-from backend.audit import AuditContext, audit_record
-from backend.models import AuditAction, Patient, User
+from backend.audit import AuditContext, audit_rows
+from backend.models import AuditAction, Patient
 from followup.models import CheckIn, ScheduledCheckIn
 from followup.rules import Finding
 from followup.selectors import OPEN_CHECKIN_STATUSES
@@ -15,20 +15,6 @@ from followup.services.checkin_validation import Submission, local_day
 from followup.services.quiet_hours import quiet_hours_end_after
 from notifications.models import MessageKind
 from notifications.services import sms_enqueue
-
-
-def checkin_audit(
-    *, actor: User | None, action: AuditAction, object_type: str, pk: int, patient: Patient, audit: AuditContext | None
-) -> None:
-    """One audit row for a row the check-in path created or changed."""
-    audit_record(
-        actor=actor,
-        action=action,
-        object_type=object_type,
-        objects=[(pk, patient.pk)],
-        clinic_id=patient.clinic_id,
-        audit=audit,
-    )
 
 
 def red_advice_send(*, patient: Patient, check_in: CheckIn, advice: str) -> None:
@@ -85,12 +71,12 @@ def follow_up_schedule(
         day=day,
         origin=ScheduledCheckIn.Origin.RULE,
     )
-    checkin_audit(
+    audit_rows(
         actor=submission.submitted_by,
         action=AuditAction.CREATE,
         object_type="scheduled_check_in",
-        pk=follow_up.pk,
-        patient=patient,
+        rows=[follow_up],
+        clinic_id=patient.clinic_id,
         audit=audit,
     )
     return follow_up

@@ -19,14 +19,14 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from backend.audit import AuditContext
+from backend.audit import AuditContext, audit_rows
 from backend.models import AuditAction, Patient, User
 from followup.models import Appointment, CheckIn, Enrollment, ScheduledCheckIn, WorklistItem
 from followup.rules import Evaluation, EvaluationInput
 from followup.selectors import checkin_history
 from followup.services.alert_follow_through import alert_follow_through
 from followup.services.alerts import AlertChange, alert_record_finding
-from followup.services.checkin_actions import checkin_audit, follow_up_schedule, red_advice_send
+from followup.services.checkin_actions import follow_up_schedule, red_advice_send
 from followup.services.checkin_validation import CheckInRejected, Submission, local_day, submission_validate
 from followup.services.observations import lab_results_for
 from followup.services.protocols import protocol_definition
@@ -131,12 +131,12 @@ def _store(*, submission: Submission, evaluation: Evaluation, audit: AuditContex
         scheduled.status = ScheduledCheckIn.Status.COMPLETED
         scheduled.closed_at = submission.now
         scheduled.save(update_fields=["status", "closed_at", "updated_at"])
-        checkin_audit(
+        audit_rows(
             actor=actor,
             action=AuditAction.UPDATE,
             object_type="scheduled_check_in",
-            pk=scheduled.pk,
-            patient=patient,
+            rows=[scheduled],
+            clinic_id=patient.clinic_id,
             audit=audit,
         )
     level = evaluation.level
@@ -158,12 +158,12 @@ def _store(*, submission: Submission, evaluation: Evaluation, audit: AuditContex
         complete=not submission.unanswered,
         unanswered=submission.unanswered,
     )
-    checkin_audit(
+    audit_rows(
         actor=actor,
         action=AuditAction.CREATE,
         object_type="check_in",
-        pk=check_in.pk,
-        patient=patient,
+        rows=[check_in],
+        clinic_id=patient.clinic_id,
         audit=audit,
     )
     event_publish(

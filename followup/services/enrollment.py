@@ -9,7 +9,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from backend.audit import AuditContext
+from backend.audit import AuditContext, audit_rows
 from backend.models import AuditAction, Episode, Patient, User
 from followup.models import Appointment, Channel, Enrollment, ProtocolVersion, ScheduledCheckIn
 from followup.protocols import generate_plan
@@ -18,7 +18,6 @@ from followup.services.appointments import appointment_updated_publish
 from followup.services.plans import (
     MOVABLE_APPOINTMENT_STATUSES,
     PlanChange,
-    audit_rows,
     default_channel,
     plan_appointment_row,
     plan_checkin_row,
@@ -98,11 +97,11 @@ def enrollment_create(
                 "already_enrolled", "This episode is already enrolled.", {"episode": ["Already enrolled."]}
             ) from error
         audit_rows(
-            by=by,
+            actor=by,
             action=AuditAction.CREATE,
             object_type="enrollment",
             rows=[enrollment],
-            patient=patient,
+            clinic_id=patient.clinic_id,
             audit=audit,
         )
         _plan_create(enrollment=enrollment, channel=channel or default_channel(patient=patient), by=by, audit=audit)
@@ -132,7 +131,14 @@ def _plan_create(*, enrollment: Enrollment, channel: str, by: User, audit: Audit
         [plan_appointment_row(item=item, enrollment=enrollment, by=by) for item in plan if item.kind != "check_in"]
     )
     for object_type, rows in (("scheduled_check_in", check_ins), ("appointment", appointments)):
-        audit_rows(by=by, action=AuditAction.CREATE, object_type=object_type, rows=rows, patient=patient, audit=audit)
+        audit_rows(
+            actor=by,
+            action=AuditAction.CREATE,
+            object_type=object_type,
+            rows=rows,
+            clinic_id=patient.clinic_id,
+            audit=audit,
+        )
 
 
 def enrollment_end(*, enrollment: Enrollment, by: User, audit: AuditContext | None = None) -> Enrollment:
@@ -166,21 +172,28 @@ def enrollment_end(*, enrollment: Enrollment, by: User, audit: AuditContext | No
         )
         patient = row.patient
         cancelled = list(Appointment.objects.filter(pk__in=upcoming))
-        audit_rows(by=by, action=AuditAction.UPDATE, object_type="enrollment", rows=[row], patient=patient, audit=audit)
         audit_rows(
-            by=by,
+            actor=by,
             action=AuditAction.UPDATE,
-            object_type="scheduled_check_in",
-            rows=[ScheduledCheckIn(pk=pk) for pk in pending],
-            patient=patient,
+            object_type="enrollment",
+            rows=[row],
+            clinic_id=patient.clinic_id,
             audit=audit,
         )
         audit_rows(
-            by=by,
+            actor=by,
+            action=AuditAction.UPDATE,
+            object_type="scheduled_check_in",
+            rows=[ScheduledCheckIn(pk=pk, patient_id=patient.pk) for pk in pending],
+            clinic_id=patient.clinic_id,
+            audit=audit,
+        )
+        audit_rows(
+            actor=by,
             action=AuditAction.UPDATE,
             object_type="appointment",
             rows=cancelled,
-            patient=patient,
+            clinic_id=patient.clinic_id,
             audit=audit,
         )
         for appointment in cancelled:

@@ -17,7 +17,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from backend.audit import AuditContext, audit_record
+from backend.audit import AuditContext, audit_rows
 from backend.models import AuditAction, Patient, User
 from followup.models import Appointment, Channel, Enrollment, ScheduledCheckIn
 from followup.protocols import PlannedItem, generate_plan
@@ -96,27 +96,6 @@ def plan_appointment_row(*, item: PlannedItem, enrollment: Enrollment, by: User 
         plan_key=item.key,
         created_by=by,
     )
-
-
-def audit_rows(
-    *,
-    by: User | None,
-    action: AuditAction,
-    object_type: str,
-    rows: list[Any],
-    patient: Patient,
-    audit: AuditContext | None,
-) -> None:
-    """One audit row per plan row an enrollment or a recompute created or changed."""
-    if rows:
-        audit_record(
-            actor=by,
-            action=action,
-            object_type=object_type,
-            objects=[(row.pk, patient.pk) for row in rows],
-            clinic_id=patient.clinic_id,
-            audit=audit,
-        )
 
 
 def plan_recompute(*, enrollment: Enrollment, by: User | None = None, audit: AuditContext | None = None) -> PlanChange:
@@ -207,11 +186,11 @@ def _check_ins_recompute(
     change.created_check_ins = [row.pk for row in created]
     for action, rows in ((AuditAction.UPDATE, touched), (AuditAction.CREATE, created)):
         audit_rows(
-            by=by,
+            actor=by,
             action=action,
             object_type="scheduled_check_in",
             rows=rows,
-            patient=enrollment.patient,
+            clinic_id=enrollment.patient.clinic_id,
             audit=audit,
         )
 
@@ -261,6 +240,8 @@ def _appointments_recompute(
     change.created_appointments = [appointment.pk for appointment in created]
     patient = enrollment.patient
     for action, rows in ((AuditAction.UPDATE, touched), (AuditAction.CREATE, created)):
-        audit_rows(by=by, action=action, object_type="appointment", rows=rows, patient=patient, audit=audit)
+        audit_rows(
+            actor=by, action=action, object_type="appointment", rows=rows, clinic_id=patient.clinic_id, audit=audit
+        )
     for appointment in [*touched, *created]:
         appointment_updated_publish(appointment=appointment, clinic_id=patient.clinic_id)

@@ -9,7 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from backend.audit import AuditContext
+from backend.audit import AuditContext, audit_rows
 from backend.models import AuditAction, Patient, User
 from followup.models import Channel, Enrollment, ScheduledCheckIn
 from followup.selectors import active_enrollment
@@ -22,7 +22,6 @@ from followup.services.scheduling import (
     checkin_closes_at,
     day_since_discharge,
     phase_of_day,
-    schedule_audit,
 )
 from followup.sms.conversations import conversation_start
 
@@ -75,8 +74,8 @@ def scheduled_checkin_create(
             closed_at=now if status == ScheduledCheckIn.Status.MISSED else None,
             created_by=by,
         )
-        schedule_audit(
-            by=by,
+        audit_rows(
+            actor=by,
             action=AuditAction.CREATE,
             object_type="scheduled_check_in",
             rows=[scheduled],
@@ -128,8 +127,8 @@ def scheduled_checkin_update(
         changed += _status_set(row=row, status=status, closes_at=closes_at, now=now)
         if changed:
             row.save(update_fields=[*dict.fromkeys(changed), "updated_at"])
-            schedule_audit(
-                by=by,
+            audit_rows(
+                actor=by,
                 action=AuditAction.UPDATE,
                 object_type="scheduled_check_in",
                 rows=[row],
@@ -261,8 +260,8 @@ def scheduled_checkin_send_now(
         row.announced_at = now
         row.save(update_fields=["due_at", "origin", "status", "announced_at", "updated_at"])
         conversation_start(scheduled_check_in=row)
-        schedule_audit(
-            by=by,
+        audit_rows(
+            actor=by,
             action=AuditAction.UPDATE,
             object_type="scheduled_check_in",
             rows=[row],

@@ -17,8 +17,6 @@ import zoneinfo
 from datetime import datetime, timedelta
 from typing import Any
 
-from backend.audit import AuditContext, audit_record
-from backend.models import AuditAction, User
 from followup.models import Enrollment, ScheduledCheckIn
 from followup.services.protocols import protocol_definition
 
@@ -80,26 +78,6 @@ def phase_of_day(*, enrollment: Enrollment | None, day: int | None) -> str:
 
 def checkin_closes_at(scheduled_check_in: ScheduledCheckIn) -> datetime:
     return scheduled_check_in.due_at + timedelta(minutes=scheduled_check_in.window_minutes)
-
-
-def schedule_audit(
-    *,
-    by: User | None,
-    action: AuditAction,
-    object_type: str,
-    rows: list[Any],
-    clinic_id: int,
-    audit: AuditContext | None,
-) -> None:
-    if rows:
-        audit_record(
-            actor=by,
-            action=action,
-            object_type=object_type,
-            objects=[(row.pk, row.patient_id) for row in rows],
-            clinic_id=clinic_id,
-            audit=audit,
-        )
 
 
 def check_window(errors: dict[str, list[str]], window_minutes: int) -> None:
