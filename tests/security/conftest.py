@@ -1,14 +1,13 @@
 """A populated clinic for the security tests: two patients with the whole range of
 their data (episode, enrollment, scheduled check-in, appointment, check-in with a red
 alert, observation, worklist item, SMS history), staff of every role, and a nurse
-of another clinic. Built straight with the ORM and the check-in service, so the
-tests depend on no other area's factories."""
+of another clinic. Built with the fixture kit (tests/factories.py, tests/answers.py)
+and the check-in service."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -20,42 +19,17 @@ from backend.models import Clinic, Patient, Role, User
 from backend.services import patient_user_get_or_create
 from followup.models import Alert, Appointment, CheckIn, Enrollment, Observation, ScheduledCheckIn, WorklistItem
 from followup.services.checkins import checkin_submit
-from followup.services.protocols import protocol_version_current
 from notifications.models import MessageKind
 from notifications.services import sms_enqueue
+from tests.answers import red_answers
 from tests.factories import (
     CareTeamFactory,
     ClinicFactory,
-    EpisodeFactory,
     LabResultFactory,
     PatientFactory,
     UserFactory,
+    enrolled_patient_create,
 )
-
-GREEN_ANSWERS: dict[str, Any] = {
-    "temperature_c": 36.8,
-    "chills": False,
-    "jaundice": False,
-    "dark_urine": False,
-    "itching": False,
-    "abdominal_pain": 2,
-    "right_upper_pain": False,
-    "abdominal_swelling": "none",
-    "nausea": False,
-    "vomiting_episodes_24h": 0,
-    "vomit_blood": False,
-    "black_stools": False,
-    "bowel_movement_days": 1,
-    "appetite": "normal",
-    "weight_kg": 79.0,
-    "confusion": False,
-    "shortness_of_breath": False,
-    "leg_swelling": "none",
-    "swallowing_difficulty": False,
-    "wound": "normal",
-    "patient_urgent": False,
-}
-RED_ANSWERS: dict[str, Any] = {**GREEN_ANSWERS, "jaundice": True}
 
 STAFF_ROLES = ("nurse", "surgeon", "coordinator", "admin")
 ACTORS = ("anonymous", "patient", "other_patient", *STAFF_ROLES, "other_nurse")
@@ -98,16 +72,8 @@ class Population:
 
 def patient_data_create(*, clinic: Clinic, care_team: Any, by: User, **fields: Any) -> PatientData:
     patient = PatientFactory(clinic=clinic, care_team=care_team, **fields)
-    today = timezone.localdate()
-    episode = EpisodeFactory(
-        patient=patient,
-        surgery_date=today - timedelta(days=9),
-        discharge_date=today - timedelta(days=2),
-        baseline_weight_kg=Decimal("80.0"),
-    )
-    enrollment = Enrollment.objects.create(
-        episode=episode, patient=patient, protocol_version=protocol_version_current("post-hepatectomy")
-    )
+    enrollment = enrolled_patient_create(patient=patient)
+    episode = enrollment.episode
     now = timezone.now()
     scheduled = ScheduledCheckIn.objects.create(
         patient=patient, enrollment=enrollment, due_at=now + timedelta(hours=3), channel="sms"
@@ -117,7 +83,7 @@ def patient_data_create(*, clinic: Clinic, care_team: Any, by: User, **fields: A
     )
     result = checkin_submit(
         patient=patient,
-        answers=RED_ANSWERS,
+        answers=red_answers(),
         scheduled_check_in_id=None,
         channel="staff",
         submitted_by=by,

@@ -19,7 +19,8 @@ from django.conf import settings
 
 from backend.services import patient_user_get_or_create
 from followup.models import CheckIn
-from tests.security.conftest import RED_ANSWERS, api_client_for, token_for
+from tests.answers import red_answers
+from tests.security.conftest import api_client_for, token_for
 
 
 @pytest.fixture
@@ -54,7 +55,7 @@ def test_malformed_json_is_a_clear_400_and_stores_nothing(patient_client):
     assert response.status_code == 400
     assert "JSON parse error" in response.json()["detail"]
     assert _stored() == before
-    good = patient_client.post("/api/v1/check-ins/", {"answers": RED_ANSWERS}, format="json")
+    good = patient_client.post("/api/v1/check-ins/", {"answers": red_answers()}, format="json")
     assert good.status_code == 201
 
 

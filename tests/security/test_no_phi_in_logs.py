@@ -22,8 +22,9 @@ from twilio.request_validator import RequestValidator
 
 from backend.services import patient_user_get_or_create
 from followup.models import Alert, Enrollment
+from tests.answers import red_answers
 from tests.factories import CareTeamFactory
-from tests.security.conftest import RED_ANSWERS, api_client_for
+from tests.security.conftest import api_client_for
 
 CANARY_GIVEN = "Zebulonia"
 CANARY_FAMILY = "Quillfeather"
@@ -120,11 +121,11 @@ def test_a_canary_patient_never_appears_in_any_log(population, every_log_record,
 
     canary = Patient.objects.get(pk=patient_id)
     patient = api_client_for(patient_user_get_or_create(canary))
-    red = patient.post("/api/v1/check-ins/", {"answers": RED_ANSWERS, "scheduled_check_in": None}, format="json")
+    red = patient.post("/api/v1/check-ins/", {"answers": red_answers(), "scheduled_check_in": None}, format="json")
     assert red.status_code == 201, red.content
     bad = patient.post(
         "/api/v1/check-ins/",
-        {"answers": {**RED_ANSWERS, "temperature_c": f"{CANARY_GIVEN} {CANARY_PHONE}"}, "scheduled_check_in": None},
+        {"answers": {**red_answers(), "temperature_c": f"{CANARY_GIVEN} {CANARY_PHONE}"}, "scheduled_check_in": None},
         format="json",
     )
     assert bad.status_code == 400
