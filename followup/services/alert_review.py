@@ -7,15 +7,15 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from backend.audit import AuditContext, audit_rows
-from backend.models import AuditAction, User
+from backend.audit import AuditContext
+from backend.models import User
 from followup.models import Alert, WorklistItem
 from followup.services.alerts import (
     COMPLICATION_GRADES,
     OUTCOMES,
     AlertConflict,
     AlertRejected,
-    alert_publish,
+    alert_change_record,
 )
 
 
@@ -37,15 +37,7 @@ def alert_acknowledge(*, alert: Alert, by: User, audit: AuditContext | None = No
         locked.acknowledged_at = timezone.now()
         locked.next_escalation_at = None
         locked.save(update_fields=["status", "acknowledged_by", "acknowledged_at", "next_escalation_at", "updated_at"])
-        audit_rows(
-            actor=by,
-            action=AuditAction.UPDATE,
-            object_type="alert",
-            rows=[locked],
-            clinic_id=locked.clinic_id,
-            audit=audit,
-        )
-        alert_publish(alert=locked, type="alert.updated")
+        alert_change_record(alert=locked, created=False, actor=by, audit=audit)
     return locked
 
 
@@ -87,13 +79,5 @@ def alert_resolve(
         WorklistItem.objects.filter(alert=locked, status=WorklistItem.Status.OPEN).update(
             status=WorklistItem.Status.DONE, done_by=by, done_at=now
         )
-        audit_rows(
-            actor=by,
-            action=AuditAction.UPDATE,
-            object_type="alert",
-            rows=[locked],
-            clinic_id=locked.clinic_id,
-            audit=audit,
-        )
-        alert_publish(alert=locked, type="alert.updated")
+        alert_change_record(alert=locked, created=False, actor=by, audit=audit)
     return locked

@@ -101,8 +101,20 @@ def alert_data(*, alert: Alert) -> dict[str, Any]:
     }
 
 
-def alert_publish(*, alert: Alert, type: str) -> None:
-    event_publish(clinic_id=alert.clinic_id, type=type, data=alert_data(alert=alert))
+def alert_change_record(*, alert: Alert, created: bool, actor: User | None, audit: AuditContext | None) -> None:
+    """The audit row and the dashboard event of an alert opened (``alert.created``) or
+    changed (``alert.updated``): every change of an alert ends with this."""
+    audit_rows(
+        actor=actor,
+        action=AuditAction.CREATE if created else AuditAction.UPDATE,
+        object_type="alert",
+        rows=[alert],
+        clinic_id=alert.clinic_id,
+        audit=audit,
+    )
+    event_publish(
+        clinic_id=alert.clinic_id, type="alert.created" if created else "alert.updated", data=alert_data(alert=alert)
+    )
 
 
 # --- recording findings ------------------------------------------------------------------
@@ -212,24 +224,7 @@ def alert_record_finding(
     _occurrence_record(alert=alert, created=created, evidence=evidence, check_in=check_in, observation=observation)
     if created:
         escalation_start(alert=alert)
-        audit_rows(
-            actor=actor,
-            action=AuditAction.CREATE,
-            object_type="alert",
-            rows=[alert],
-            clinic_id=alert.clinic_id,
-            audit=audit,
-        )
-        alert_publish(alert=alert, type="alert.created")
     else:
         alert.save(update_fields=["updated_at"])
-        audit_rows(
-            actor=actor,
-            action=AuditAction.UPDATE,
-            object_type="alert",
-            rows=[alert],
-            clinic_id=alert.clinic_id,
-            audit=audit,
-        )
-        alert_publish(alert=alert, type="alert.updated")
+    alert_change_record(alert=alert, created=created, actor=actor, audit=audit)
     return AlertChange(alert=alert, created=created)
