@@ -59,6 +59,8 @@ class Clinic(models.Model):
     fallback_phone = PhoneNumberField(blank=True)
     timezone = models.CharField(max_length=64, default="Europe/Istanbul", validators=[validate_timezone])
     languages = models.JSONField(default=list, validators=[validate_languages])
+    # The language of the staff pages and staff SMS for a member who has not chosen one.
+    default_language = models.CharField(max_length=2, choices=LANGUAGE_CHOICES, default="en")
     quiet_hours_start = models.TimeField(default="21:00")
     quiet_hours_end = models.TimeField(default="08:00")
     red_escalation_minutes = models.PositiveIntegerField(default=10)
@@ -75,6 +77,9 @@ class User(AbstractUser):
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.NURSE)
     clinic = models.ForeignKey(Clinic, null=True, blank=True, on_delete=models.PROTECT, related_name="staff")
     phone = PhoneNumberField(blank=True, help_text=_("Where on-call pages are sent."))
+    # Pages and every SMS to this person; empty follows the clinic's default language
+    # (see staff_language). A patient's language lives on Patient, not here.
+    language = models.CharField(_("language"), max_length=2, choices=LANGUAGE_CHOICES, blank=True, default="")
 
     @property
     def is_patient(self) -> bool:
