@@ -226,9 +226,12 @@ class SmsConversation(models.Model):
 class InboundMessage(models.Model):
     """An SMS Twilio delivered to our webhook, claimed by its MessageSid.
 
-    The unique row is inserted before any work, so Twilio's retries of one message
-    run a conversation step once. For a number that matches nobody nothing but the
-    claim is kept (no number, no body)."""
+    The webhook only inserts this row (unique on the sid, so Twilio's retries of one
+    message are stored once) and answers; a worker handles it later
+    (``notifications.inbound``). Until then ``processed_at`` is empty. A row whose
+    handling kept failing is given up (``handling_failed_at``) and put before staff.
+    Once handled, for a number that matches nobody nothing but the claim is kept (no
+    number, no body)."""
 
     class HandledAs(models.TextChoices):
         PENDING = "pending"
@@ -243,6 +246,8 @@ class InboundMessage(models.Model):
         HELD = "held"  # a shared phone: waiting to learn which patient wrote
         PATIENT_CHOICE = "patient_choice"
         UNKNOWN_NUMBER = "unknown_number"
+        # The handling failed every try: staff were told to read it (never dropped).
+        FAILED = "failed"
 
     message_sid = models.CharField(max_length=64, unique=True)
     received_at = models.DateTimeField(auto_now_add=True)
@@ -259,9 +264,24 @@ class InboundMessage(models.Model):
     )
     handled_as = models.CharField(max_length=20, choices=HandledAs.choices, default=HandledAs.PENDING)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # Failed tries of the handling (the worker's transaction rolled back), the last
+    # one's time and exception class (never its message: it may quote the body, H13).
+    handling_attempts = models.PositiveSmallIntegerField(default=0)
+    handling_attempted_at = models.DateTimeField(null=True, blank=True)
+    handling_error = models.CharField(max_length=100, blank=True)
+    handling_failed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
+        indexes = [
+            # The worker's "oldest unhandled message of this phone" and the sweep's
+            # "unhandled for too long": both read only rows still to be handled.
+            models.Index(
+                fields=["from_phone", "id"],
+                name="inbound_unhandled",
+                condition=Q(processed_at__isnull=True, handling_failed_at__isnull=True),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Inbound SMS {self.pk} ({self.handled_as})"
