@@ -1,15 +1,17 @@
 """Page routes of plans (see config/urls.py): staff sign-in, the clinic's day, a
 patient's plan and its forms, and the patient's web check-in behind an SMS link."""
 
-from django.urls import include, path
+from django.urls import path
 
-from followup.views import checkin_form, staff
+from followup.views import checkin_form, profile, staff
 
 urlpatterns = [
     path("login/", staff.StaffLoginView.as_view(), name="plans-login"),
     path("logout/", staff.StaffLogoutView.as_view(), name="plans-logout"),
-    # The language switch of the staff pages (django.views.i18n.set_language).
-    path("i18n/", include("django.conf.urls.i18n")),
+    # The language switch of the staff pages: Django's set_language, and for a
+    # signed-in staff member the choice saved on the user.
+    path("i18n/setlang/", profile.language_switch, name="set_language"),
+    path("profile/", profile.profile, name="staff-profile"),
     path("plans/today/", staff.today, name="plans-today"),
     path("plans/worklist/<int:item_id>/done/", staff.worklist_done, name="plans-worklist-done"),
     path("plans/patients/", staff.patient_search, name="plans-patients"),

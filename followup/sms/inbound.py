@@ -39,6 +39,7 @@ from django.utils.translation import gettext as _
 from backend.audit import audit_record
 from backend.models import STAFF_ROLES, AuditAction, Clinic, Patient, User
 from backend.patient_texts import patient_text
+from backend.staff_texts import staff_text
 from followup.models import Alert, WorklistItem
 from followup.protocols import ProtocolDefinition
 from followup.selectors import active_enrollment
@@ -122,7 +123,9 @@ def inbound_route(*, inbound: InboundMessage, sender: str | None, body: str) -> 
         inbound.staff_user = staff[0]
         inbound.clinic_id = staff[0].clinic_id
         if keyword != "stop":  # never text back someone who said STOP
-            _staff_reply(inbound=inbound, user=staff[0], sender=sender, body=STAFF_HELP)
+            _staff_reply(
+                inbound=inbound, user=staff[0], sender=sender, body=staff_text(user=staff[0], message=STAFF_HELP)
+            )
         return HandledAs.STAFF_OTHER
     if not patients:
         return _stranger(inbound=inbound, sender=sender, keyword=keyword, definition=definition)
@@ -166,7 +169,7 @@ def _staff_ack(*, inbound: InboundMessage, staff: list[User], code: str, sender:
             text = ACK_DONE
         except AlertConflict:
             text = ACK_RESOLVED
-    _staff_reply(inbound=inbound, user=user, sender=sender, body=text.format(code=code))
+    _staff_reply(inbound=inbound, user=user, sender=sender, body=staff_text(user=user, message=text, code=code))
     return HandledAs.ACK
 
 

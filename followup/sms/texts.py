@@ -4,9 +4,10 @@ The check-in conversation speaks with the protocol's texts (questions, intro,
 re-ask, advice, HELP/STOP/START answers: reviewed per language there, H6). These
 are the few messages around it that belong to the SMS service rather than to a
 protocol: the answer to a free-text message, the recall request and its
-confirmation, and the replies to on-call staff (English: staff read the dashboard in
-English). The patient texts are gettext messages, drafts until a clinician of the clinic reviews
-them, like the protocol's texts.
+confirmation, and the replies to on-call staff. All are gettext messages: the patient
+texts built in the patient's language (drafts until a clinician of the clinic reviews
+them, like the protocol's texts), the staff replies in the staff member's own language
+(backend.staff_texts).
 
 Dates are written day.month.year with a 24-hour clock, as the check-in advice
 writes them: unambiguous in all six languages.
@@ -31,12 +32,16 @@ RECALL_REQUEST: Final = gettext_noop(
 )
 RECALL_CONFIRMED: Final = gettext_noop("Thank you, your visit on %(when)s is confirmed.")
 
-# Staff replies (on-call pages are answered from the on-call phone).
-ACK_DONE: Final = "Vigil: alert {code} acknowledged by you. Escalation stopped."
-ACK_ALREADY: Final = "Vigil: alert {code} was already acknowledged."
-ACK_RESOLVED: Final = "Vigil: alert {code} is already resolved."
-ACK_UNKNOWN: Final = "Vigil: no open alert with code {code}. Check the code in the page."
-STAFF_HELP: Final = "Vigil: reply ACK followed by the code in the page (for example ACK 4F7K) to acknowledge an alert."
+# Staff replies (on-call pages are answered from the on-call phone), built with
+# backend.staff_texts.staff_text in the staff member's language. "ACK" stays "ACK" in
+# every language: it is the word the reply reader (followup.sms.reading) knows.
+ACK_DONE: Final = gettext_noop("Vigil: alert %(code)s acknowledged by you. Escalation stopped.")
+ACK_ALREADY: Final = gettext_noop("Vigil: alert %(code)s was already acknowledged.")
+ACK_RESOLVED: Final = gettext_noop("Vigil: alert %(code)s is already resolved.")
+ACK_UNKNOWN: Final = gettext_noop("Vigil: no open alert with code %(code)s. Check the code in the page.")
+STAFF_HELP: Final = gettext_noop(
+    "Vigil: reply ACK followed by the code in the page (for example ACK 4F7K) to acknowledge an alert."
+)
 
 # Country calling code -> language, to answer a number that matches no patient in a
 # language they probably read (the longest prefix wins).

@@ -130,6 +130,7 @@ ROUTES: dict[str, Route] = {
     # Signing out sends everyone back to the sign-in page.
     "plans-logout": Route(("POST",), dict.fromkeys(ACTORS, LOGIN), page=True),
     "set_language": Route(("POST",), PUBLIC, page=True, body={"language": "tr"}),
+    "staff-profile": Route(("GET", "POST"), PAGE_STAFF, page=True),
     "plans-today": Route(("GET",), PAGE_STAFF, page=True),
     "plans-patients": Route(("GET",), PAGE_STAFF, page=True),
     "plans-worklist-done": Route(("POST",), PAGE_STAFF_OBJECT, page=True, kwargs=page_kwargs(item_id="worklist_item")),

@@ -56,7 +56,8 @@ def test_the_staff_pages_speak_the_chosen_language(client: Client, nurse, langua
 
 
 @pytest.mark.django_db
-def test_the_browser_language_is_used_before_any_choice(client: Client, nurse):
-    client.force_login(nurse)
-    page = client.get("/plans/today/", HTTP_ACCEPT_LANGUAGE="uk").content.decode()
-    assert "Опитування на сьогодні" in page
+def test_the_browser_language_is_used_before_sign_in(client: Client):
+    """Signed in, the staff member's stored language (else the clinic's) wins: issue 19,
+    tests/backend/test_staff_language.py."""
+    page = client.get("/login/", HTTP_ACCEPT_LANGUAGE="uk").content.decode()
+    assert "<h1>Увійти</h1>" in page
