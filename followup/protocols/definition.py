@@ -255,14 +255,25 @@ class ScheduleEntry:
         }
 
 
+#: At most this many check-ins from one patient in any rolling hour, when the protocol
+#: does not say (versions stored before ``max_check_ins_per_hour`` existed). The densest
+#: schedule asks one check-in a day (two with a fever follow-up 12 h later); a patient
+#: re-sending after a dropped reply or correcting a typo makes a few in an hour. Twelve
+#: an hour is far above any honest use and still stops an app or a patient in a loop
+#: before it floods the rules, the history and the on-call pager.
+DEFAULT_MAX_CHECK_INS_PER_HOUR = 12
+
+
 @dataclass(frozen=True)
 class ScheduleTemplate:
-    """The follow-up plan relative to the discharge date, in local time."""
+    """The follow-up plan relative to the discharge date, in local time, and the most
+    check-ins one patient may send in a rolling hour (beyond it: 429)."""
 
     quiet_hours: QuietHours
     acute_last_day: int
     horizon_months: int
     entries: tuple[ScheduleEntry, ...]
+    max_check_ins_per_hour: int = DEFAULT_MAX_CHECK_INS_PER_HOUR
 
     def phase_of_day(self, day: int) -> str:
         return "acute" if day <= self.acute_last_day else "surveillance"
@@ -273,6 +284,7 @@ class ScheduleTemplate:
             "acute_last_day": self.acute_last_day,
             "horizon_months": self.horizon_months,
             "entries": [entry.as_api_dict() for entry in self.entries],
+            "max_check_ins_per_hour": self.max_check_ins_per_hour,
         }
 
 

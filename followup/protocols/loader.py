@@ -36,6 +36,7 @@ from .definition import (
     ASK_FLAGS,
     CARRIER_KEYWORDS,
     COMPARISON_OPS,
+    DEFAULT_MAX_CHECK_INS_PER_HOUR,
     KEYWORD_KINDS,
     LEVELS,
     NUMERIC_TYPES,
@@ -540,6 +541,8 @@ def _schedule(at: _At, value: object) -> ScheduleTemplate:
         at,
         value,
         required=("quiet_hours", "acute_last_day", "horizon_months", "defaults", "entries"),
+        # Optional: versions stored before it existed must still load (the default).
+        optional=("max_check_ins_per_hour",),
     )
     quiet = _mapping(at.key("quiet_hours"), data["quiet_hours"], required=("start", "end"))
     quiet_hours = QuietHours(
@@ -565,11 +568,17 @@ def _schedule(at: _At, value: object) -> ScheduleTemplate:
         for index, raw in enumerate(_list(entries_at, data["entries"]))
     )
     _check_overlaps(entries_at, entries)
+    max_per_hour = _integer(
+        at.key("max_check_ins_per_hour"),
+        data.get("max_check_ins_per_hour", DEFAULT_MAX_CHECK_INS_PER_HOUR),
+        minimum=1,
+    )
     return ScheduleTemplate(
         quiet_hours=quiet_hours,
         acute_last_day=acute_last_day,
         horizon_months=horizon_months,
         entries=entries,
+        max_check_ins_per_hour=max_per_hour,
     )
 
 
