@@ -363,13 +363,15 @@ class WorklistItem(models.Model):
     """The nurses' worklist, kept apart from the clinical alert queue so that silence
     and chatter do not bury findings (H7, H8): no_response after missed check-ins,
     patient_message for free text, nurse_call for amber findings, unreachable when an
-    SMS could not be delivered."""
+    SMS could not be delivered, check_in_burst when a patient's check-ins went past
+    their protocol's rate (an app or a patient in a loop)."""
 
     class Kind(models.TextChoices):
         NO_RESPONSE = "no_response"
         PATIENT_MESSAGE = "patient_message"
         NURSE_CALL = "nurse_call"
         UNREACHABLE = "unreachable"
+        CHECK_IN_BURST = "check_in_burst"
 
     class Status(models.TextChoices):
         OPEN = "open"
