@@ -187,14 +187,16 @@ CELERY_BEAT_SCHEDULE = {
     "alerts: escalate what is due": {"task": "followup.escalation_tasks.escalations_tick", "schedule": 20.0},
     "alerts: audit overdue and undelivered": {"task": "followup.escalation_tasks.auditor_tick", "schedule": 60.0},
     "outbox: re-drive undelivered": {"task": "notifications.tasks.outbox_sweep", "schedule": 30.0},
+    "sms: handle inbound messages left unhandled": {"task": "notifications.tasks.inbound_sweep", "schedule": 15.0},
     "sms: expire idle conversations": {"task": "followup.tasks.conversations_expire", "schedule": 60.0},
     "idempotency keys: purge expired": {"task": "backend.tasks.idempotency_records_purge_task", "schedule": 3600.0},
 }
 
 # Delivery calls back into follow-up logic through these names only (notifications
-# imports nothing from followup): what an inbound SMS means, and who must phone a
-# patient a message cannot reach (H11).
+# imports nothing from followup): what an inbound SMS means, who must read one that
+# could not be handled (H16), and who must phone a patient a message cannot reach (H11).
 VIGIL_SMS_INBOUND_ROUTER = "followup.sms.inbound.inbound_route"
+VIGIL_SMS_INBOUND_FAILED_HANDLER = "followup.sms.inbound.inbound_failure_record"
 VIGIL_SMS_UNDELIVERABLE_HANDLER = "followup.sms.unreachable.message_undeliverable_record"
 
 # --- Internationalisation -----------------------------------------------------------

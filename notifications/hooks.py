@@ -1,9 +1,10 @@
 """Where delivery calls back into the clinical side, by names in settings.
 
 ``notifications`` imports nothing from ``followup`` (the dependency goes one way), yet
-two things delivery learns need clinical judgement: an inbound SMS arrived (what does
-it mean?) and a message cannot reach its patient (who must phone them?). Each is a
-dotted path in settings, resolved once per process.
+three things delivery learns need clinical judgement: an inbound SMS arrived (what does
+it mean?), an inbound SMS could not be handled (who must read it?) and a message cannot
+reach its patient (who must phone them?). Each is a dotted path in settings, resolved
+once per process.
 """
 
 from __future__ import annotations
@@ -26,6 +27,13 @@ def inbound_route(**kwargs: Any) -> str:
     """``VIGIL_SMS_INBOUND_ROUTER(inbound=, sender=, body=)``: how the message was handled."""
     handled_as: str = _hook("VIGIL_SMS_INBOUND_ROUTER")(**kwargs)
     return handled_as
+
+
+def inbound_unhandled(**kwargs: Any) -> bool:
+    """``VIGIL_SMS_INBOUND_FAILED_HANDLER(inbound=)``: a message whose handling failed
+    every try is put before staff (H16); whether anyone was told."""
+    told: bool = _hook("VIGIL_SMS_INBOUND_FAILED_HANDLER")(**kwargs)
+    return told
 
 
 def message_undeliverable(**kwargs: Any) -> None:

@@ -1,5 +1,10 @@
 """Twilio's webhooks: doorways that check the signature, call one service, answer fast.
 
+The inbound SMS webhook only stores the message (``inbound_store``: one short
+transaction) and answers; a worker handles it (``notifications.inbound``), so Twilio's
+wait does not grow with what the message sets off (a conversation step, a check-in's
+rules and alerts).
+
 Both fail closed: without ``TWILIO_AUTH_TOKEN`` configured, or with a missing or wrong
 ``X-Twilio-Signature``, the answer is 403 and nothing is read. The signature covers the
 exact URL Twilio called, which behind a proxy that terminates TLS is not the URL this
@@ -17,7 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 
-from notifications.inbound import inbound_receive
+from notifications.inbound import inbound_store
 from notifications.status import sms_status_record
 
 logger = logging.getLogger(__name__)
@@ -49,7 +54,7 @@ def twilio_sms_webhook(request: HttpRequest) -> HttpResponse:
     message_sid = request.POST.get("MessageSid") or request.POST.get("SmsSid") or ""
     if not message_sid:
         return HttpResponseBadRequest()
-    inbound_receive(
+    inbound_store(
         message_sid=message_sid,
         from_phone=request.POST.get("From", ""),
         to_phone=request.POST.get("To", ""),

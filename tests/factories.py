@@ -31,7 +31,7 @@ from followup.models import Enrollment, Observation
 from followup.protocols import DEFAULT_DATA_DIR
 from followup.services.enrollment import enrollment_create
 from followup.services.protocols import protocol_version_current
-from notifications.models import OutgoingMessage
+from notifications.models import InboundMessage, OutgoingMessage
 from tests.answers import ABSENT, green_answers, red_answers
 
 if TYPE_CHECKING:
@@ -199,10 +199,14 @@ class Webhooks:
             full, urllib.parse.urlencode(params), content_type="application/x-www-form-urlencoded", **headers
         )
 
-    def sms(self, from_: str, body: str, *, message_sid: str | None = None) -> Any:
+    def sms(self, from_: str, body: str, *, message_sid: str | None = None, handle: bool = True) -> Any:
+        """Post an inbound SMS; with ``handle`` a worker's task then runs for it, as
+        after the webhook's commit in production (``handle=False``: stored only)."""
         params = self.fake.inbound_sms_params(from_, body, message_sid=message_sid)
         response = self.post(SMS_PATH, params)
         assert response.status_code == 200, response.status_code
+        if handle:
+            inbound_task_run(message_sid=params["MessageSid"])
         return response
 
     def status(self, *, sid: str, status: str, outbox_id: int | None = None, error_code: int | None = None) -> Any:
@@ -216,6 +220,15 @@ class Webhooks:
         if error_code is not None:
             params["ErrorCode"] = str(error_code)
         return self.post(STATUS_PATH, params, query=f"m={outbox_id}" if outbox_id is not None else "")
+
+
+def inbound_task_run(*, message_sid: str) -> None:
+    """Run the inbound handling task for a stored message here, as a worker runs it
+    (Celery's ``apply``: the task itself, its retries included)."""
+    from notifications.tasks import sms_inbound_handle
+
+    inbound_id = InboundMessage.objects.values_list("pk", flat=True).get(message_sid=message_sid)
+    sms_inbound_handle.apply(args=[inbound_id], throw=True)
 
 
 def outbound(patient: Patient) -> list[OutgoingMessage]:

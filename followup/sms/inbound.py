@@ -1,9 +1,11 @@
 """Inbound SMS routing: what a patient's or a staff member's message means.
 
-``notifications.inbound`` claims each message once (delivery's job) and calls
-``inbound_route`` inside its transaction. The patients on the sender's number are
-locked here: two quick replies from one phone are taken one after the other, each
-against the question the previous one left.
+``notifications.inbound`` stores each message once (delivery's job) and a worker
+calls ``inbound_route`` inside the transaction that marks it handled, the phone's
+oldest unhandled message first. The patients on the sender's number are locked here
+too: two quick replies from one phone are taken one after the other, each against the
+question the previous one left. A message whose handling failed every try comes to
+``inbound_failure_record``: the nurses read it (H16).
 
 Routing, in order:
 1. An on-call number's ``ACK <code>`` acknowledges that alert, by that person, through
@@ -35,6 +37,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from backend.audit import audit_record
 from backend.models import STAFF_ROLES, AuditAction, Clinic, Patient, User
@@ -84,6 +87,11 @@ FREE_TEXT_REPLY_EVERY = timedelta(hours=1)
 # A stranger texting again and again gets one answer a day.
 STRANGER_REPLY_EVERY = timedelta(days=1)
 UNRESOLVED = (Alert.Status.OPEN, Alert.Status.ACKNOWLEDGED)
+# Staff read it on the worklist, in the installation's language.
+UNHANDLED_DETAIL = gettext_lazy(
+    "An SMS from this patient's phone could not be processed automatically: its answers were not read "
+    "or judged. Read it and phone the patient: %(body)s"
+)
 
 
 def _staff_on(phone: str) -> list[User]:
@@ -105,8 +113,8 @@ def _definition_for(patient: Patient | None) -> ProtocolDefinition:
 def inbound_route(*, inbound: InboundMessage, sender: str | None, body: str) -> str:
     """Route one claimed inbound message (see the module doc); returns how it was handled.
 
-    Called by ``notifications.inbound`` inside its transaction, the claim row locked
-    (``VIGIL_SMS_INBOUND_ROUTER``)."""
+    Called by ``notifications.inbound`` in a worker, inside its transaction, the row
+    locked (``VIGIL_SMS_INBOUND_ROUTER``)."""
     if sender is None:
         return HandledAs.UNKNOWN_NUMBER  # nothing to answer to
     # Locked: one phone's messages are taken one at a time (see the module doc).
@@ -421,3 +429,35 @@ def _free_text(*, inbound: InboundMessage, patient: Patient) -> None:
             idempotency_key=f"free-text-reply:{inbound.pk}",
             patient=patient,
         )
+
+
+# --- a message that could not be handled (VIGIL_SMS_INBOUND_FAILED_HANDLER) --------------------
+
+
+def inbound_failure_record(*, inbound: InboundMessage) -> bool:
+    """Put a message whose handling failed every try before the nurses of each patient
+    on its number; whether anyone was told. Red: it may hold a warning sign that was
+    never read or judged (H16), so a nurse reads it and phones. Called by
+    ``notifications.inbound`` inside its transaction, the row locked. On a shared
+    phone the message is nobody's until a nurse knows who wrote (H5)."""
+    if not inbound.from_phone:
+        return False
+    patients = list(Patient.objects.filter(phone=inbound.from_phone).order_by("id"))
+    if len(patients) == 1:
+        _attribute(inbound=inbound, patient=patients[0])
+    for patient in patients:
+        item = WorklistItem.objects.create(
+            patient=patient,
+            clinic_id=patient.clinic_id,
+            kind=WorklistItem.Kind.PATIENT_MESSAGE,
+            severity="red",
+            detail=(UNHANDLED_DETAIL % {"body": inbound.body})[:1000],
+        )
+        audit_record(
+            actor=None,
+            action=AuditAction.CREATE,
+            object_type="worklist_item",
+            objects=[(item.pk, patient.pk)],
+            clinic_id=patient.clinic_id,
+        )
+    return bool(patients)

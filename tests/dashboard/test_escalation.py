@@ -319,18 +319,19 @@ def test_amber_deadlines_follow_the_clinic_zone_across_daylight_saving():
 def test_an_ack_by_sms_from_the_paged_surgeon_stops_the_escalation(chain, enrolled):
     """H1: "ACK <code>" from the on-call phone is the same acknowledgement as the
     dashboard's (notifications.inbound calls alert_acknowledge): nobody else is paged."""
-    from notifications.inbound import inbound_receive
+    from notifications.inbound import inbound_handle, inbound_store
 
     start = timezone.now()
     with time_machine.travel(start, tick=False) as clock:
         alert = red_alert_raise(enrolled)
         clock.move_to(start + timedelta(minutes=4))
-        inbound_receive(
+        inbound = inbound_store(
             message_sid="SM" + "a" * 32,
             from_phone=str(chain[0].phone),
             to_phone="+15550100000",
             body=f"ack {alert.ack_code}",
         )
+        inbound_handle(inbound_id=inbound.pk)
         clock.move_to(start + timedelta(minutes=25))
         two_workers_tick()
     alert.refresh_from_db()
