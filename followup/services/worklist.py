@@ -11,6 +11,9 @@ check-ins"):
   makes the run visible among findings.
 "In a row" counts scheduled check-ins as they closed, missed ones against answered
 ones; cancelled check-ins neither count nor break a run.
+
+Check-ins past the protocol's rate (``checkin_rate``): a ``check_in_burst`` item, one
+open per patient, bumped by a later burst rather than stacked.
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import F, Window
 from django.db.models.functions import RowNumber
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from backend.audit import AuditContext, audit_record
-from backend.models import AuditAction, User
+from backend.models import AuditAction, Patient, User
 from followup.models import Alert, ScheduledCheckIn, WorklistItem
 from followup.rules import Evidence, Finding
 from followup.services.alerts import alert_data, alert_record_finding
@@ -216,6 +220,47 @@ def _no_response_alert(*, row: ScheduledCheckIn, run: _Run, now: datetime) -> Al
         alert.save(update_fields=["next_escalation_at", "updated_at"])
         event_publish(clinic_id=alert.clinic_id, type="alert.updated", data=alert_data(alert=alert))
     return alert
+
+
+def worklist_check_in_burst_record(*, patient: Patient, limit: int, audit: AuditContext | None) -> WorklistItem:
+    """The first refusal of a burst of check-ins past the protocol's rate: an item to
+    call the patient (an app retrying in a loop, or a patient in distress), or the open
+    one bumped. No answers on it: the refused check-ins were not stored."""
+    with transaction.atomic():
+        item = (
+            WorklistItem.objects.select_for_update()
+            .filter(patient=patient, kind=WorklistItem.Kind.CHECK_IN_BURST, status=WorklistItem.Status.OPEN)
+            .order_by("-id")
+            .first()
+        )
+        if item is None:
+            # Staff read it: the clinic's language, as the staff pages default to.
+            with translation.override(patient.clinic.default_language):
+                detail = gettext(
+                    "More than %(limit)d check-ins in an hour came from this patient; the rest were "
+                    "refused. Call the patient: an app stuck in a loop, or a worried patient?"
+                ) % {"limit": limit}
+            item = WorklistItem.objects.create(
+                patient=patient,
+                clinic_id=patient.clinic_id,
+                kind=WorklistItem.Kind.CHECK_IN_BURST,
+                severity="amber",
+                detail=detail,
+            )
+            action = AuditAction.CREATE
+        else:
+            item.bumped_at = timezone.now()
+            item.save(update_fields=["bumped_at"])
+            action = AuditAction.UPDATE
+        audit_record(
+            actor=None,
+            action=action,
+            object_type="worklist_item",
+            objects=[(item.pk, patient.pk)],
+            clinic_id=patient.clinic_id,
+            audit=audit,
+        )
+    return item
 
 
 def worklist_item_done(*, item: WorklistItem, by: User, audit: AuditContext | None = None) -> WorklistItem:
