@@ -1,5 +1,5 @@
-"""What the live dashboard pages read: the alert queue, one alert's card, a patient's
-timeline, series and SMS thread, warnings for the operations banner. Each reads a fixed
+"""What the live dashboard pages read: the alert queue, one alert's card, warnings for
+the operations banner (a patient's history is in ``patient_history``). Each reads a fixed
 number of queries whatever the number of rows (no query per alert, check-in or
 message)."""
 
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,24 +14,13 @@ from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
-from backend.models import Patient, User
+from backend.models import User
 from followup.escalation import RosterGap, on_call_gaps
-from followup.models import Alert, Appointment, CheckIn, Observation, ProtocolVersion
+from followup.models import Alert, CheckIn, ProtocolVersion
 from followup.services.alerts import COMPLICATION_GRADES, OUTCOMES, iso
 from followup.services.protocols import protocol_definition
-from notifications.history import MessageRow, message_history_list, message_history_row
 
 UNRESOLVED = (Alert.Status.OPEN, Alert.Status.ACKNOWLEDGED)
-# Plotted on the patient page: check-in answers and one lab (stored in SI units).
-CHART_ANSWERS = (
-    ("temperature_c", "Temperature", "°C"),
-    ("weight_kg", "Weight", "kg"),
-    ("abdominal_pain", "Abdominal pain", "0-10"),
-)
-CHART_LABS = (("bilirubin_umol_l", "Bilirubin", "µmol/L"),)
-TIMELINE_LIMIT = 300
-# The patient page's SMS thread: the latest messages, shown oldest first.
-THREAD_LIMIT = 300
 
 
 def staff_display_name(user: User) -> str:
@@ -121,24 +109,6 @@ def alert_for_staff(*, clinic_id: int, alert_id: int) -> Alert | None:
     )
 
 
-@dataclass(frozen=True)
-class TimelineEntry:
-    at: datetime
-    kind: str  # check_in, alert, appointment
-    level: str  # red, amber, green or "" (colour of the entry)
-    title: str
-    detail: str
-    url: str
-    # A check-in whose SMS conversation ended before every question was answered
-    # (H16): shown as partial, with the protocol's labels of the unanswered questions.
-    partial: bool = False
-    unanswered: tuple[str, ...] = ()
-
-    @property
-    def kind_label(self) -> str:
-        return {"check_in": "check-in", "alert": "alert", "appointment": "appointment"}[self.kind]
-
-
 def check_in_unanswered_labels(check_ins: Iterable[CheckIn]) -> dict[int, tuple[str, ...]]:
     """For each partial check-in (``complete`` false), the labels staff see of its
     unanswered questions, in its own protocol version's words; an id the version does
@@ -167,105 +137,6 @@ def check_in_unanswered_labels(check_ins: Iterable[CheckIn]) -> dict[int, tuple[
                 names.append(question_id)
         labels[check_in.pk] = tuple(names)
     return labels
-
-
-def patient_timeline(*, patient: Patient) -> list[TimelineEntry]:
-    """Check-ins, alerts and appointments, newest first (three queries, and one more
-    for the protocol versions when a check-in is partial)."""
-    entries: list[TimelineEntry] = []
-    check_ins = list(
-        CheckIn.objects.filter(patient=patient)
-        .only("id", "taken_at", "level", "channel", "complete", "unanswered", "protocol_version_id")
-        .order_by("-taken_at")[:TIMELINE_LIMIT]
-    )
-    unanswered = check_in_unanswered_labels(check_ins)
-    for check_in in check_ins:
-        entries.append(
-            TimelineEntry(
-                check_in.taken_at,
-                "check_in",
-                check_in.level,
-                "Check-in",
-                f"{check_in.channel}",
-                "",
-                partial=not check_in.complete,
-                unanswered=unanswered.get(check_in.pk, ()),
-            )
-        )
-    for alert in (
-        Alert.objects.filter(patient=patient)
-        .only("id", "created_at", "severity", "rule_title", "status", "outcome")
-        .order_by("-created_at")[:TIMELINE_LIMIT]
-    ):
-        detail = alert.status + (f" ({alert.outcome})" if alert.outcome else "")
-        entries.append(
-            TimelineEntry(
-                alert.created_at,
-                "alert",
-                alert.severity,
-                alert.rule_title,
-                detail,
-                reverse("dashboard-alert", args=[alert.pk]),
-            )
-        )
-    for appointment in Appointment.objects.filter(patient=patient).order_by("-starts_at")[:TIMELINE_LIMIT]:
-        entries.append(
-            TimelineEntry(
-                appointment.starts_at,
-                "appointment",
-                "",
-                appointment.get_kind_display(),
-                f"{appointment.status}" + (f": {appointment.reason}" if appointment.reason else ""),
-                "",
-            )
-        )
-    entries.sort(key=lambda entry: entry.at, reverse=True)
-    return entries[:TIMELINE_LIMIT]
-
-
-def patient_series(*, patient: Patient) -> list[dict[str, Any]]:
-    """Values over time for the patient page's charts: [{"id", "title", "unit",
-    "points": [[unix seconds, value], ...]}] (two queries)."""
-    series: dict[str, dict[str, Any]] = {
-        code: {"id": code, "title": title, "unit": unit, "points": []}
-        for code, title, unit in CHART_ANSWERS + CHART_LABS
-    }
-    for taken_at, answers in (
-        CheckIn.objects.filter(patient=patient).order_by("taken_at").values_list("taken_at", "answers")
-    ):
-        for code, _title, _unit in CHART_ANSWERS:
-            value = answers.get(code) if isinstance(answers, dict) else None
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                series[code]["points"].append([int(taken_at.timestamp()), value])
-    for code, observed_at, value in (
-        Observation.objects.filter(patient=patient, code__in=[code for code, _t, _u in CHART_LABS])
-        .order_by("observed_at")
-        .values_list("code", "observed_at", "value")
-    ):
-        series[code]["points"].append([int(observed_at.timestamp()), value])
-    return list(series.values())
-
-
-@dataclass(frozen=True)
-class PatientThread:
-    """The patient's SMS messages, oldest first (rows as the messages API gives them:
-    one-time codes masked); ``earlier`` tells that older ones were left out."""
-
-    messages: list[MessageRow]
-    earlier: bool
-
-    @property
-    def entry_ids(self) -> list[int]:
-        return [row["id"] for row in self.messages]
-
-
-def patient_thread(*, patient: Patient, limit: int = THREAD_LIMIT) -> PatientThread:
-    """The latest ``limit`` messages in and out of the patient's thread, oldest first
-    (one query, however many messages: H17's append-only thread as staff read it)."""
-    latest = list(message_history_list(patient=patient).order_by("-id")[: limit + 1])
-    earlier = len(latest) > limit
-    rows = [message_history_row(entry=entry) for entry in reversed(latest[:limit])]
-    return PatientThread(messages=rows, earlier=earlier)
 
 
 def roster_warnings(*, clinic_id: int, now: datetime | None = None) -> list[RosterGap]:

@@ -36,7 +36,7 @@ from django.views.decorators.http import require_GET, require_POST
 from backend.audit import AuditContext, audit_record
 from backend.models import AuditAction, Patient, User
 from backend.scoping import patient_list_for
-from followup.dashboard import selectors
+from followup.dashboard import patient_history, selectors
 from followup.models import Alert
 from followup.services.alert_metrics import alert_metrics
 from followup.services.alert_review import alert_acknowledge, alert_resolve
@@ -207,20 +207,33 @@ def alert_resolve_view(request: HttpRequest, alert_id: int) -> HttpResponse:
 @require_GET
 @staff_required
 def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """The patient's unresolved alerts, charts of the whole follow-up, a page of the
+    timeline and of the SMS thread (``patient_history``: bounded queries and rows
+    however long the history; ``?older_than=`` and ``?messages_before=`` page back)."""
     patient: Patient | None = (
         patient_list_for(user=_staff(request)).select_related("care_team").filter(pk=patient_id).first()
     )
     if patient is None:
         raise Http404("No such patient.")
-    thread = selectors.patient_thread(patient=patient)
+    try:
+        older_than = patient_history.timeline_cursor_read(request.GET.get("older_than", ""))
+        messages_before = patient_history.thread_cursor_read(request.GET.get("messages_before", ""))
+    except patient_history.BadCursor as error:
+        raise Http404("Not a position of this page.") from error
+    thread = patient_history.patient_thread(patient=patient, before=messages_before)
     _audit_read(request, object_type="patient", objects=[(patient.pk, patient.pk)])
     # Each message shown is a read, as in the messages API (H12); one bulk insert.
     _audit_read(request, object_type="sms_message", objects=[(entry_id, patient.pk) for entry_id in thread.entry_ids])
+    timeline = patient_history.patient_timeline_page(patient=patient, older_than=older_than)
     context = {
         "patient": patient,
-        "timeline": selectors.patient_timeline(patient=patient),
-        "series": selectors.patient_series(patient=patient),
+        "open_alerts": patient_history.patient_open_alerts(patient=patient),
+        "timeline": timeline.entries,
+        "timeline_older": timeline.older,
+        "timeline_paged": older_than is not None,
+        "series": patient_history.patient_series(patient=patient),
         "thread": thread,
+        "thread_paged": messages_before is not None,
     }
     return render(request, "followup/dashboard/patient.html", context)
 
