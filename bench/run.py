@@ -536,6 +536,20 @@ def main() -> None:
                     verdict(data["queries"] <= 10),
                 )
             )
+            page = data.get("patient_page") or {}
+            if page:
+                rows.append(
+                    Row(
+                        "6 patient page, 2 years vs 10 check-ins: ms / queries",
+                        f"{fmt(page['ms_median_long'], 1)} vs {fmt(page['ms_median_short'], 1)} ms / "
+                        f"{page['queries_long']} vs {page['queries_short']} q",
+                        f"{fmt(page['ms_p99_long'], 1)} ms",
+                        "",
+                        f"{fmt(page['ratio'], 2)} x",
+                        "time <= 1.2 x, same queries",
+                        verdict(page["ratio"] <= 1.2 and page["queries_long"] == page["queries_short"]),
+                    )
+                )
         else:
             rows.append(
                 Row(
