@@ -39,7 +39,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from backend.models import CareTeam, Clinic, OnCallShift, User
+from backend.staff_texts import clinic_language, staff_language, text_in
 from followup.models import Alert, EscalationStep
+from followup.rule_titles import alert_rule_title
+from followup.sms.texts import PAGE_AMBER, PAGE_AMBER_FALLBACK, PAGE_RED, PAGE_RED_FALLBACK
 from notifications.models import MessageKind
 from notifications.services import sms_enqueue
 
@@ -150,14 +153,27 @@ def escalation_deadline(*, alert: Alert, from_time: datetime) -> datetime:
 # --- pages ---------------------------------------------------------------------------
 
 
-def staff_page_body(*, alert: Alert, fallback: bool = False) -> str:
-    """Minimal PHI (H13): initials, the MRN's last characters, the rule, a link."""
+# By severity and whether it is the clinic's fallback number that is paged.
+_PAGE_TEXTS = {
+    (Alert.Severity.RED, False): PAGE_RED,
+    (Alert.Severity.AMBER, False): PAGE_AMBER,
+    (Alert.Severity.RED, True): PAGE_RED_FALLBACK,
+    (Alert.Severity.AMBER, True): PAGE_AMBER_FALLBACK,
+}
+
+
+def staff_page_body(*, alert: Alert, language: str, fallback: bool = False) -> str:
+    """The page in ``language``, the rule's title from the protocol's translations.
+    Minimal PHI (H13): initials, the MRN's last characters, the rule, a link."""
     patient = alert.patient
-    link = f"{settings.PUBLIC_BASE_URL}/dashboard/alerts/{alert.pk}/"
-    prefix = "Vigil ESCALATED, on-call did not answer" if fallback else "Vigil"
-    return (
-        f"{prefix} {alert.severity.upper()}: {alert.rule_title} - patient {patient.initials} "
-        f"MRN ..{patient.mrn[-3:]}. {link} Reply ACK {alert.ack_code} to acknowledge."
+    return text_in(
+        language=language,
+        message=_PAGE_TEXTS[(alert.severity, fallback)],
+        rule=alert_rule_title(alert=alert, language=language),
+        initials=patient.initials,
+        mrn_end=patient.mrn[-3:],
+        link=f"{settings.PUBLIC_BASE_URL}/dashboard/alerts/{alert.pk}/",
+        code=alert.ack_code,
     )
 
 
@@ -172,7 +188,7 @@ def staff_page_send(*, alert: Alert, user: User, level: int) -> bool:
     sms_enqueue(
         clinic_id=alert.clinic_id,
         to_phone=str(user.phone),
-        body=staff_page_body(alert=alert),
+        body=staff_page_body(alert=alert, language=staff_language(user)),
         kind=MessageKind.STAFF_PAGE,
         idempotency_key=_page_key(alert=alert, level=level),
         staff_user=user,
@@ -206,7 +222,7 @@ def escalation_page_from(*, alert: Alert, level: int, clinic: Clinic) -> int:
         sms_enqueue(
             clinic_id=alert.clinic_id,
             to_phone=str(clinic.fallback_phone),
-            body=staff_page_body(alert=alert, fallback=True),
+            body=staff_page_body(alert=alert, language=clinic_language(clinic), fallback=True),
             kind=MessageKind.STAFF_PAGE,
             idempotency_key=_page_key(alert=alert, level=level),
         )

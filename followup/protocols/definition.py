@@ -324,6 +324,8 @@ class ProtocolDefinition:
     staff_labels: Mapping[str, Mapping[str, str]]
     ruleset: Any
     raw_rules: tuple[Mapping[str, Any], ...]
+    # Staff titles of the rules per language; empty in versions stored before them.
+    rule_titles: Mapping[str, LocalizedText] = field(default_factory=lambda: MappingProxyType({}))
     _by_id: Mapping[str, Question] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -379,6 +381,12 @@ class ProtocolDefinition:
         value raises ``ValueError``.
         """
         return fill(self.advice_template(level, lang), values)
+
+    def rule_title(self, rule_id: str, lang: str) -> str | None:
+        """A rule's staff title in ``lang`` (the first declared language for one the
+        protocol does not declare); None when the protocol has no titles for it."""
+        title = self.rule_titles.get(rule_id)
+        return title.get(self._language(lang), self.default_language) if title is not None else None
 
     def sms_template(self, key: str, lang: str) -> str:
         return self.sms_texts[key].get(self._language(lang), self.default_language)

@@ -754,6 +754,30 @@ def _staff_labels(at: _At, value: object) -> Mapping[str, Mapping[str, str]]:
     return MappingProxyType(result)
 
 
+def _rule_titles(
+    at: _At, value: object, languages: tuple[str, ...], titles: Mapping[str, str]
+) -> Mapping[str, LocalizedText]:
+    """Each rule's staff title in every language (on-call pages, staff pages). Optional:
+    a protocol without the section (versions stored before it existed) shows the
+    rules' English titles. With it, every rule has one and its English is the rule's
+    ``title`` in the rules file, so the two cannot drift apart."""
+    if value is None:
+        return MappingProxyType({})
+    data = _mapping(at, value)
+    result: dict[str, LocalizedText] = {}
+    for rule_id, title in titles.items():
+        if rule_id not in data:
+            at.fail(f"missing the titles of rule '{rule_id}'")
+        text = _localized_text(at.key(rule_id), data[rule_id], languages, required=frozenset())
+        if "en" in text.texts and text.texts["en"] != title:
+            at.key(rule_id).key("text").key("en").fail(f"must be the rule's title {title!r}")
+        result[rule_id] = text
+    unknown = sorted(set(data) - set(titles))
+    if unknown:
+        at.key(unknown[0]).fail("no rule has this id")
+    return MappingProxyType(result)
+
+
 def _languages(at: _At, value: object) -> tuple[str, ...]:
     languages: list[str] = []
     for index, raw in enumerate(_list(at, value)):
@@ -792,7 +816,7 @@ def load_protocol(path: str | os.PathLike[str]) -> ProtocolDefinition:
     raw_rules_data = _read_yaml(rules_path)
 
     at = _At(str(protocol_path))
-    data = _mapping(at, raw, required=_TOP_KEYS)
+    data = _mapping(at, raw, required=_TOP_KEYS, optional=("rule_titles",))
     slug = _text(at.key("slug"), data["slug"])
     if not _SLUG.match(slug):
         at.key("slug").fail(f"slug {slug!r} must be lower-case words joined by '-'")
@@ -830,6 +854,13 @@ def load_protocol(path: str | os.PathLike[str]) -> ProtocolDefinition:
                 f"advice {rule.advice!r} is not an advice text of {protocol_path.name} ({', '.join(advice)})",
             )
 
+    rule_titles = _rule_titles(
+        at.key("rule_titles"),
+        data.get("rule_titles"),
+        languages,
+        {rule.id: rule.title for rule in ruleset.rules},
+    )
+
     for path, parsed in ((protocol_path, raw), (rules_path, raw_rules_data)):
         try:
             content_hash(parsed, None)
@@ -854,6 +885,7 @@ def load_protocol(path: str | os.PathLike[str]) -> ProtocolDefinition:
         staff_labels=staff_labels,
         ruleset=ruleset,
         raw_rules=tuple(raw_rules),
+        rule_titles=rule_titles,
     )
 
 

@@ -32,6 +32,25 @@ RECALL_REQUEST: Final = gettext_noop(
 )
 RECALL_CONFIRMED: Final = gettext_noop("Thank you, your visit on %(when)s is confirmed.")
 
+# On-call pages (followup.escalation.staff_page_body), in the language of the person
+# paged (the clinic's default for its fallback number). Minimal PHI (H13): the rule's
+# title, the patient's initials and the MRN's last three characters, a link to the
+# alert, the code to acknowledge it.
+PAGE_RED: Final = gettext_noop(
+    "Vigil RED: %(rule)s - patient %(initials)s MRN ..%(mrn_end)s. %(link)s Reply ACK %(code)s to acknowledge."
+)
+PAGE_AMBER: Final = gettext_noop(
+    "Vigil AMBER: %(rule)s - patient %(initials)s MRN ..%(mrn_end)s. %(link)s Reply ACK %(code)s to acknowledge."
+)
+PAGE_RED_FALLBACK: Final = gettext_noop(
+    "Vigil ESCALATED, on-call did not answer RED: %(rule)s - patient %(initials)s MRN ..%(mrn_end)s. "
+    "%(link)s Reply ACK %(code)s to acknowledge."
+)
+PAGE_AMBER_FALLBACK: Final = gettext_noop(
+    "Vigil ESCALATED, on-call did not answer AMBER: %(rule)s - patient %(initials)s MRN ..%(mrn_end)s. "
+    "%(link)s Reply ACK %(code)s to acknowledge."
+)
+
 # Staff replies (on-call pages are answered from the on-call phone), built with
 # backend.staff_texts.staff_text in the staff member's language. "ACK" stays "ACK" in
 # every language: it is the word the reply reader (followup.sms.reading) knows.

@@ -1,0 +1,30 @@
+"""An alert's rule title in a reader's language, from the protocol's own translations.
+
+The alert stores the title in English as the rule had it when the alert opened
+(``Alert.rule_title``); the translations live in the protocol version that fired it
+(``rule_titles`` in its protocol.yaml), so a page reads as that version wrote it.
+A version stored before the protocol had translated titles reads English."""
+
+from __future__ import annotations
+
+from followup.models import Alert, CheckIn, ProtocolVersion
+from followup.services.protocols import protocol_definition
+
+
+def _fired_by(alert: Alert) -> ProtocolVersion | None:
+    """The protocol version whose rule opened the alert: its check-in's, else (a lab
+    finding) the patient's enrollment on the version the alert names."""
+    versions = ProtocolVersion.objects.select_related("protocol")
+    if alert.check_in_id is not None:
+        return versions.filter(
+            pk=CheckIn.objects.filter(pk=alert.check_in_id).values("protocol_version_id")[:1]
+        ).first()
+    return versions.filter(version=alert.rule_version, enrollments__patient_id=alert.patient_id).first()
+
+
+def alert_rule_title(*, alert: Alert, language: str) -> str:
+    """The alert's rule title in ``language``; the stored English one when the protocol
+    version has no translation of it."""
+    version = _fired_by(alert)
+    title = protocol_definition(version).rule_title(alert.rule_id, language) if version is not None else None
+    return title or alert.rule_title
