@@ -3,6 +3,8 @@ an object outside the caller's clinic or outside the patient's own data is a 404
 
 from rest_framework.permissions import BasePermission
 
+from backend.token_auth import patient_id_of
+
 
 class IsClinicStaff(BasePermission):
     """Active staff attached to a clinic. A patient token here is a 403."""
@@ -19,7 +21,8 @@ class IsPatient(BasePermission):
 
     def has_permission(self, request, view) -> bool:  # type: ignore[no-untyped-def]
         user = request.user
-        return bool(user and user.is_authenticated and user.is_patient and hasattr(user, "patient"))
+        # The id only (remembered with the token): the row is read where it is needed.
+        return bool(user and user.is_authenticated and user.is_patient and patient_id_of(user) is not None)
 
 
 class IsClinicStaffOrPatient(BasePermission):

@@ -256,7 +256,7 @@ def main() -> None:
     created = 0
     for patient in patients:
         start = time.perf_counter()
-        result = checkin_submit(patient=patient, answers=red, channel="app")
+        result = checkin_submit(patient_id=patient.pk, answers=red, channel="app")
         timings.append((time.perf_counter() - start) * 1000)
         created += result.alerts_created
     print(

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 
 from backend.models import Patient, User
 from followup.models import Alert, AlertOccurrence, Appointment, CheckIn, Enrollment, ScheduledCheckIn, WorklistItem
@@ -42,16 +42,30 @@ def active_enrollment(*, patient_id: int) -> Enrollment | None:
     return _active_enrollments(patient_id=patient_id).first()
 
 
-def active_enrollment_locking_patient(*, patient_id: int) -> Enrollment | None:
+def active_enrollment_locking_patient(
+    *, patient_id: int, next_check_in_after: datetime | None = None, answering: int | None = None
+) -> Enrollment | None:
     """The active enrollment with the patient (and clinic) read fresh, the patient's row
     locked until commit: one query where a lock and a read were two. No active
-    enrollment: nothing to judge, so nothing is locked."""
-    return (
-        _active_enrollments(patient_id=patient_id)
-        .select_related("patient__clinic")
-        .select_for_update(of=("patient",))
-        .first()
+    enrollment: nothing to judge, so nothing is locked.
+
+    With ``next_check_in_after``, the enrollment also carries ``next_check_in_due_at``:
+    when the patient's next open check-in falls due after that time, not counting the
+    scheduled check-in being ``answering`` (the green advice names it; read in this
+    query rather than in one of its own, on the check-in path)."""
+    enrollments = (
+        _active_enrollments(patient_id=patient_id).select_related("patient__clinic").select_for_update(of=("patient",))
     )
+    if next_check_in_after is not None:
+        upcoming = ScheduledCheckIn.objects.filter(
+            patient_id=OuterRef("patient_id"), status__in=OPEN_CHECKIN_STATUSES, due_at__gt=next_check_in_after
+        )
+        if answering is not None:
+            upcoming = upcoming.exclude(pk=answering)
+        enrollments = enrollments.annotate(
+            next_check_in_due_at=Subquery(upcoming.order_by("due_at").values("due_at")[:1])
+        )
+    return enrollments.first()
 
 
 def checkin_list(*, user: User, patient_id: int | None = None) -> QuerySet[CheckIn]:

@@ -17,9 +17,10 @@ from backend import scoping
 from backend.audit import AuditContext, audit_record
 from backend.filters import id_parameter, id_query_param
 from backend.idempotency import idempotent
-from backend.models import AuditAction, Patient, User
+from backend.models import AuditAction, User
 from backend.permissions import IsClinicStaffOrPatient
 from backend.serializers import AwareDateTimeField, StrictIntegerField
+from backend.token_auth import patient_id_of
 from followup.models import CheckIn
 from followup.selectors import checkin_alert_ids, checkin_list
 from followup.services.checkins import CheckInRejected, checkin_submit
@@ -129,11 +130,12 @@ class CheckInsApi(GenericAPIView):
         values = data.validated_data
         user = request.user
         if user.is_patient:
-            patient: Patient = user.patient
+            # The id only: the service reads (and locks) the patient row with the enrollment.
+            patient_id = patient_id_of(user)
             errors: dict[str, list[str]] = {}
             if "taken_at" in request.data:
                 errors["taken_at"] = ["Only staff may say when the answers were given; leave it out."]
-            if values.get("patient") not in (None, patient.pk):
+            if values.get("patient") not in (None, patient_id):
                 errors["patient"] = ["A patient submits their own check-ins only; leave it out."]
             if errors:
                 return Response(errors, status=status.HTTP_400_BAD_REQUEST)
@@ -148,11 +150,11 @@ class CheckInsApi(GenericAPIView):
                     {"patient": [f'Invalid pk "{values["patient"]}" - object does not exist.']},
                     status=status.HTTP_400_BAD_REQUEST,
                 )
-            patient = found
+            patient_id = found.pk
             channel = CheckIn.Source.STAFF
         try:
             result = checkin_submit(
-                patient=patient,
+                patient_id=patient_id,
                 answers=values["answers"],
                 scheduled_check_in_id=values.get("scheduled_check_in"),
                 channel=channel,

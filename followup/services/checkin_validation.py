@@ -134,7 +134,9 @@ def submission_validate(
         raise ValueError(f"unknown channel {channel!r}")
     # One check-in per patient at a time: the history judged is the one stored, and
     # "unless a recall is already open" cannot race.
-    enrollment = active_enrollment_locking_patient(patient_id=patient_id)
+    enrollment = active_enrollment_locking_patient(
+        patient_id=patient_id, next_check_in_after=now, answering=scheduled_check_in_id
+    )
     if enrollment is None:
         raise CheckInRejected({"patient": ["This patient is not enrolled on a follow-up protocol."]})
     definition = protocol_definition(enrollment.protocol_version)

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from backend.audit import AuditContext, audit_rows
-from backend.models import AuditAction, Patient, User
+from backend.models import AuditAction, User
 from followup.models import Appointment, CheckIn, Enrollment, ScheduledCheckIn, WorklistItem
 from followup.rules import Evaluation, EvaluationInput
 from followup.selectors import checkin_history
@@ -30,7 +30,7 @@ from followup.services.checkin_actions import follow_up_schedule, red_advice_sen
 from followup.services.checkin_validation import CheckInRejected, Submission, local_day, submission_validate
 from followup.services.observations import lab_results_for
 from followup.services.protocols import protocol_definition
-from followup.services.triage import next_check_in_due, triage_advice
+from followup.services.triage import triage_advice
 from followup.signals import check_in_stored
 from notifications.events import event_publish
 
@@ -78,7 +78,7 @@ def answers_evaluate(*, enrollment: Enrollment, answers: dict[str, Any], moment:
 
 def checkin_submit(
     *,
-    patient: Patient,
+    patient_id: int,
     answers: object,
     scheduled_check_in_id: int | None = None,
     channel: str,
@@ -102,7 +102,7 @@ def checkin_submit(
     """
     with transaction.atomic():
         submission = submission_validate(
-            patient_id=patient.pk,
+            patient_id=patient_id,
             answers=answers,
             scheduled_check_in_id=scheduled_check_in_id,
             channel=channel,
@@ -140,8 +140,8 @@ def _store(*, submission: Submission, evaluation: Evaluation, audit: AuditContex
             audit=audit,
         )
     level = evaluation.level
-    # Green advice names the next check-in: read after closing this one.
-    next_due = next_check_in_due(patient=patient, after=submission.now) if level == "green" else None
+    # Green advice names the next check-in (read with the enrollment, this one left out).
+    next_due = submission.enrollment.next_check_in_due_at if level == "green" else None
     check_in = CheckIn.objects.create(
         patient=patient,
         enrollment=submission.enrollment,

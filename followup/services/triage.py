@@ -12,7 +12,6 @@ from datetime import datetime
 import phonenumbers
 
 from backend.models import Clinic, Patient
-from followup.models import ScheduledCheckIn
 from followup.protocols import ProtocolDefinition
 
 # Green advice names the next check-in; when none is planned the sentence still has to
@@ -36,19 +35,6 @@ def clinic_phone_display(*, clinic: Clinic) -> str:
     except phonenumbers.NumberParseException:
         return raw
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-
-
-def next_check_in_due(*, patient: Patient, after: datetime) -> datetime | None:
-    return (
-        ScheduledCheckIn.objects.filter(
-            patient=patient,
-            status__in=[ScheduledCheckIn.Status.SCHEDULED, ScheduledCheckIn.Status.SENT],
-            due_at__gt=after,
-        )
-        .order_by("due_at")
-        .values_list("due_at", flat=True)
-        .first()
-    )
 
 
 def next_check_in_text(*, patient: Patient, due_at: datetime | None) -> str:

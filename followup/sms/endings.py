@@ -73,7 +73,7 @@ def _store(*, conversation: SmsConversation, unanswered: list[str]) -> CheckInRe
     the nurse's item still lists them)."""
     taken_at = conversation.last_answer_at or timezone.now()
     submit = {
-        "patient": conversation.patient,
+        "patient_id": conversation.patient_id,
         "answers": dict(conversation.answers),
         "channel": "sms",
         "taken_at": taken_at,

@@ -159,7 +159,7 @@ def patient_checkin_form(request: HttpRequest, token: str) -> HttpResponse:
             try:
                 with translation.override(language):
                     result = checkin_submit(
-                        patient=patient,
+                        patient_id=patient.pk,
                         answers=form.answers,
                         scheduled_check_in_id=linked,
                         channel="web",

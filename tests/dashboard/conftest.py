@@ -19,7 +19,7 @@ ORIGIN = b"http://testserver"
 
 def red_alert_raise(patient: Patient, **changes: Any) -> Alert:
     """A jaundice check-in through the real check-in path: a red alert opens."""
-    result = checkin_submit(patient=patient, answers=red_answers(**changes), channel="app")
+    result = checkin_submit(patient_id=patient.pk, answers=red_answers(**changes), channel="app")
     return Alert.objects.get(pk=result.created_alert_ids[0])
 
 

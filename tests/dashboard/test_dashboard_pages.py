@@ -222,8 +222,8 @@ def test_the_card_endpoint_gives_what_a_live_card_needs(nurse, enrolled):
 
 
 def test_the_patient_page_shows_the_timeline_and_the_series(nurse, chain, enrolled):
-    checkin_submit(patient=enrolled, answers=green_answers(temperature_c=38.9), channel="app")
-    checkin_submit(patient=enrolled, answers=green_answers(temperature_c=37.2, weight_kg=78.5), channel="sms")
+    checkin_submit(patient_id=enrolled.pk, answers=green_answers(temperature_c=38.9), channel="app")
+    checkin_submit(patient_id=enrolled.pk, answers=green_answers(temperature_c=37.2, weight_kg=78.5), channel="sms")
     LabResultFactory(patient=enrolled, value=62.0)
     response = signed_in(nurse).get(f"/dashboard/patients/{enrolled.pk}/")
     assert response.status_code == 200

@@ -276,7 +276,7 @@ def test_an_amber_alert_escalates_to_level_two_after_four_clinic_hours(chain, en
         episode.discharge_date = friday.date() - timedelta(days=2)
         episode.surgery_date = friday.date() - timedelta(days=9)
         episode.save()
-        result = checkin_submit(patient=enrolled, answers=green_answers(right_upper_pain=True), channel="app")
+        result = checkin_submit(patient_id=enrolled.pk, answers=green_answers(right_upper_pain=True), channel="app")
         alert = Alert.objects.get(pk=result.created_alert_ids[0])
         assert alert.severity == "amber"
         assert alert.next_escalation_at == datetime(2031, 3, 10, 10, 0, tzinfo=ISTANBUL)

@@ -34,7 +34,7 @@ def signed_in(user) -> Client:  # type: ignore[no-untyped-def]
 def partial_check_in(patient: Patient, **fields):  # type: ignore[no-untyped-def]
     """An SMS conversation that ended before the dark-urine question was answered."""
     return checkin_submit(
-        patient=patient,
+        patient_id=patient.pk,
         answers=green_answers(dark_urine=ABSENT),
         channel="sms",
         partial=True,
@@ -74,7 +74,7 @@ def test_h16_a_partial_check_in_shows_as_partial_with_its_unanswered_question(nu
 
 
 def test_a_complete_check_in_has_no_partial_badge(nurse, enrolled):
-    checkin_submit(patient=enrolled, answers=green_answers(), channel="sms")
+    checkin_submit(patient_id=enrolled.pk, answers=green_answers(), channel="sms")
     html = patient_page(nurse, enrolled)
     assert PARTIAL not in html and "Not answered" not in html
 

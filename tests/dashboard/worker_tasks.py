@@ -14,5 +14,5 @@ from tests.answers import green_answers
 @shared_task(name="tests.dashboard.worker_tasks.jaundice_check_in_submit")
 def jaundice_check_in_submit(patient_id: int) -> list[int]:
     patient = Patient.objects.get(pk=patient_id)
-    result = checkin_submit(patient=patient, answers=green_answers(jaundice=True), channel="sms")
+    result = checkin_submit(patient_id=patient.pk, answers=green_answers(jaundice=True), channel="sms")
     return result.created_alert_ids

@@ -82,7 +82,7 @@ def patient_data_create(*, clinic: Clinic, care_team: Any, by: User, **fields: A
         patient=patient, enrollment=enrollment, kind="clinic_visit", starts_at=now + timedelta(days=5)
     )
     result = checkin_submit(
-        patient=patient,
+        patient_id=patient.pk,
         answers=red_answers(),
         scheduled_check_in_id=None,
         channel="staff",

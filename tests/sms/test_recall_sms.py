@@ -71,7 +71,7 @@ def test_a_red_check_in_texts_the_recall_at_once_in_the_patients_zone_and_langua
     with time_machine.travel(LATE_EVENING, tick=False):
         patient = make_enrolled(clinic=nurse.clinic, language="az", timezone="Asia/Baku")
         assert patient.clinic.timezone == "Europe/Istanbul"
-        result = checkin_submit(patient=patient, answers=red_answers(), channel="app")
+        result = checkin_submit(patient_id=patient.pk, answers=red_answers(), channel="app")
 
         recall = Appointment.objects.get(patient=patient, kind=Appointment.Kind.RECALL)
         assert result.recall == recall and recall.status == Appointment.Status.PROPOSED
@@ -90,8 +90,8 @@ def test_a_red_check_in_texts_the_recall_at_once_in_the_patients_zone_and_langua
         assert _appointment_events(recall) == [_api(nurse, recall)]
 
         # Judged again (the same finding, another red one): no second recall, no second text.
-        checkin_submit(patient=patient, answers=red_answers(), channel="app")
-        checkin_submit(patient=patient, answers=green_answers(vomit_blood=True), channel="app")
+        checkin_submit(patient_id=patient.pk, answers=red_answers(), channel="app")
+        checkin_submit(patient_id=patient.pk, answers=green_answers(vomit_blood=True), channel="app")
         assert Appointment.objects.filter(patient=patient, kind=Appointment.Kind.RECALL).count() == 1
         assert len(_recall_texts(patient)) == 1
         assert len(_appointment_events(recall)) == 1
@@ -108,7 +108,7 @@ def test_a_red_recall_is_not_texted_without_consent_or_after_stop(
     else:
         patient.sms_opted_out_at = timezone.now()
     patient.save()
-    checkin_submit(patient=patient, answers=red_answers(), channel="app")
+    checkin_submit(patient_id=patient.pk, answers=red_answers(), channel="app")
     assert Appointment.objects.filter(patient=patient, kind=Appointment.Kind.RECALL).exists()
     assert _recall_texts(patient) == []
 
@@ -142,7 +142,7 @@ async def test_yes_by_sms_confirms_the_recall_and_the_dashboard_receives_one_upd
 
     def red_check_in() -> Appointment:
         patient = make_enrolled(clinic=nurse.clinic, language="ru", timezone="Europe/Moscow")
-        checkin_submit(patient=patient, answers=green_answers(vomit_blood=True), channel="app")
+        checkin_submit(patient_id=patient.pk, answers=green_answers(vomit_blood=True), channel="app")
         assert len(_recall_texts(patient)) == 1
         return Appointment.objects.select_related("patient").get(patient=patient, kind=Appointment.Kind.RECALL)
 

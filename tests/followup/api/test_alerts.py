@@ -21,13 +21,13 @@ URL = "/api/v1/alerts/"
 
 @pytest.fixture
 def red_alert(enrolled) -> Alert:
-    result = checkin_submit(patient=enrolled, answers=green_answers(jaundice=True), channel="app")
+    result = checkin_submit(patient_id=enrolled.pk, answers=green_answers(jaundice=True), channel="app")
     return Alert.objects.get(pk=result.alert_ids[0])
 
 
 @pytest.fixture
 def amber_alert(enrolled) -> Alert:
-    result = checkin_submit(patient=enrolled, answers=green_answers(right_upper_pain=True), channel="app")
+    result = checkin_submit(patient_id=enrolled.pk, answers=green_answers(right_upper_pain=True), channel="app")
     return Alert.objects.get(pk=result.alert_ids[0])
 
 
@@ -47,7 +47,7 @@ def test_alert_detail_exposes_rule_and_evidence(red_alert, nurse_client):
 
 
 def test_weight_evidence_names_the_baseline(enrolled, nurse_client):
-    result = checkin_submit(patient=enrolled, answers=green_answers(weight_kg=72.0), channel="app")
+    result = checkin_submit(patient_id=enrolled.pk, answers=green_answers(weight_kg=72.0), channel="app")
     body = nurse_client.get(f"{URL}{result.alert_ids[0]}/").json()
     assert body["rule"]["id"] == "weight_loss_severe"
     assert body["evidence"][0]["field"] == "weight_kg" and body["evidence"][0]["value"] == 72.0
@@ -56,9 +56,9 @@ def test_weight_evidence_names_the_baseline(enrolled, nurse_client):
 
 def test_list_puts_red_first_then_the_oldest(enrolled, nurse_client):
     """H7: the red one is never lost among the ambers."""
-    checkin_submit(patient=enrolled, answers=green_answers(right_upper_pain=True), channel="app")
-    checkin_submit(patient=enrolled, answers=green_answers(swallowing_difficulty=True), channel="app")
-    checkin_submit(patient=enrolled, answers=green_answers(confusion=True), channel="app")
+    checkin_submit(patient_id=enrolled.pk, answers=green_answers(right_upper_pain=True), channel="app")
+    checkin_submit(patient_id=enrolled.pk, answers=green_answers(swallowing_difficulty=True), channel="app")
+    checkin_submit(patient_id=enrolled.pk, answers=green_answers(confusion=True), channel="app")
     rows = nurse_client.get(URL).json()["results"]
     assert [(row["severity"], row["rule"]["id"]) for row in rows] == [
         ("red", "confusion"),
@@ -180,7 +180,7 @@ def test_resolve_accepts_a_null_grade(red_alert, nurse_client):
 def test_list_query_count_does_not_grow_with_alerts(
     enrolled, nurse_client, make_enrolled, django_assert_max_num_queries
 ):
-    checkin_submit(patient=enrolled, answers=green_answers(jaundice=True), channel="app")
+    checkin_submit(patient_id=enrolled.pk, answers=green_answers(jaundice=True), channel="app")
     with django_assert_max_num_queries(10) as few:
         assert nurse_client.get(URL).json()["count"] == 1
     # Counted now: a later request resets the connection's query log.
@@ -188,7 +188,9 @@ def test_list_query_count_does_not_grow_with_alerts(
     for _ in range(4):
         patient = make_enrolled()
         for _ in range(3):
-            checkin_submit(patient=patient, answers=green_answers(jaundice=True, right_upper_pain=True), channel="app")
+            checkin_submit(
+                patient_id=patient.pk, answers=green_answers(jaundice=True, right_upper_pain=True), channel="app"
+            )
     with django_assert_max_num_queries(baseline):
         assert nurse_client.get(URL).json()["count"] == 9
 
@@ -200,9 +202,9 @@ def test_metrics_count_open_alerts_acknowledgement_times_and_ppv(enrolled, make_
     patients = [enrolled] + [make_enrolled() for _ in range(3)]
     alerts = []
     for patient in patients:
-        result = checkin_submit(patient=patient, answers=green_answers(jaundice=True), channel="app")
+        result = checkin_submit(patient_id=patient.pk, answers=green_answers(jaundice=True), channel="app")
         alerts.append(Alert.objects.get(pk=result.alert_ids[0]))
-    checkin_submit(patient=enrolled, answers=green_answers(right_upper_pain=True), channel="app")
+    checkin_submit(patient_id=enrolled.pk, answers=green_answers(right_upper_pain=True), channel="app")
     alert_resolve(alert=alerts[0], by=nurse, outcome="recalled")
     alert_resolve(alert=alerts[1], by=nurse, outcome="advised", complication_grade="II")
     alert_resolve(alert=alerts[2], by=nurse, outcome="false_alarm")

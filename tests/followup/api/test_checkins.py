@@ -264,8 +264,8 @@ def test_a_patient_lists_only_their_own_whatever_the_filter(enrolled, patient_cl
     from followup.services.checkins import checkin_submit
 
     other = make_enrolled()
-    checkin_submit(patient=other, answers=green_answers(), channel="staff", submitted_by=nurse)
-    mine = checkin_submit(patient=enrolled, answers=green_answers(), channel="app")
+    checkin_submit(patient_id=other.pk, answers=green_answers(), channel="staff", submitted_by=nurse)
+    mine = checkin_submit(patient_id=enrolled.pk, answers=green_answers(), channel="app")
     for url in (URL, f"{URL}?patient={other.pk}"):
         body = patient_client.get(url).json()
         assert [row["id"] for row in body["results"]] == [mine.check_in.pk]
@@ -276,7 +276,7 @@ def test_another_patients_check_in_is_404_for_a_patient(enrolled, patient_client
     from followup.services.checkins import checkin_submit
 
     other = make_enrolled()
-    theirs = checkin_submit(patient=other, answers=green_answers(), channel="staff", submitted_by=nurse)
+    theirs = checkin_submit(patient_id=other.pk, answers=green_answers(), channel="staff", submitted_by=nurse)
     assert patient_client.get(f"{URL}{theirs.check_in.pk}/").status_code == 404
 
 
@@ -314,7 +314,9 @@ def test_list_query_count_does_not_grow_with_rows(
     from followup.services.checkins import checkin_submit
 
     for _ in range(2):
-        checkin_submit(patient=enrolled, answers=green_answers(jaundice=True), channel="staff", submitted_by=nurse)
+        checkin_submit(
+            patient_id=enrolled.pk, answers=green_answers(jaundice=True), channel="staff", submitted_by=nurse
+        )
     with django_assert_max_num_queries(10) as few:
         assert nurse_client.get(URL).json()["count"] == 2
     # Counted now: a later request resets the connection's query log.
@@ -323,7 +325,7 @@ def test_list_query_count_does_not_grow_with_rows(
         patient = make_enrolled()
         for _ in range(4):
             checkin_submit(
-                patient=patient, answers=green_answers(right_upper_pain=True), channel="staff", submitted_by=nurse
+                patient_id=patient.pk, answers=green_answers(right_upper_pain=True), channel="staff", submitted_by=nurse
             )
     with django_assert_max_num_queries(baseline):
         assert nurse_client.get(URL).json()["count"] == 14

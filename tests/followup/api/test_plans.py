@@ -307,7 +307,7 @@ def test_send_now_texts_the_patient_at_once_even_in_quiet_hours(nurse_client, en
 
 def test_send_now_of_an_answered_check_in_is_a_409(nurse_client, enrolled):
     row = ScheduledCheckIn.objects.get(enrollment=enrolled, day=2)
-    checkin_submit(patient=enrolled.patient, answers=green_answers(), scheduled_check_in_id=row.pk, channel="web")
+    checkin_submit(patient_id=enrolled.patient.pk, answers=green_answers(), scheduled_check_in_id=row.pk, channel="web")
     response = nurse_client.post(f"/api/v1/scheduled-check-ins/{row.pk}/send-now/")
     assert response.status_code == 409 and response.json()["reason"] == "already_answered"
 
@@ -445,7 +445,7 @@ def test_me_shows_the_patient_their_next_check_in_appointments_recall_and_histor
     patient = enrolled.patient
     client = token_client(patient_user_get_or_create(patient))
     day2 = ScheduledCheckIn.objects.get(enrollment=enrolled, day=2)
-    checkin_submit(patient=patient, answers=green_answers(), scheduled_check_in_id=day2.pk, channel="web")
+    checkin_submit(patient_id=patient.pk, answers=green_answers(), scheduled_check_in_id=day2.pk, channel="web")
     video = Appointment.objects.get(enrollment=enrolled, plan_key="telemedicine:d007")
     Appointment.objects.filter(pk=video.pk).update(video_url="https://video.example.org/room/7", status="confirmed")
     Appointment.objects.create(

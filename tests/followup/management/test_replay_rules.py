@@ -56,12 +56,12 @@ def history(make_enrolled, nurse):
     an albumin of 20 g/L."""
     patients = [make_enrolled() for _ in range(3)]
     for patient in patients:
-        checkin_submit(patient=patient, answers=green_answers(temperature_c=38.6), channel="app")
+        checkin_submit(patient_id=patient.pk, answers=green_answers(temperature_c=38.6), channel="app")
     recalled = Alert.objects.filter(rule_id="fever_high").order_by("id").first()
     alert_resolve(alert=recalled, by=nurse, outcome="recalled", complication_grade="II")
-    checkin_submit(patient=make_enrolled(), answers=green_answers(temperature_c=39.2), channel="app")
+    checkin_submit(patient_id=make_enrolled.pk(), answers=green_answers(temperature_c=39.2), channel="app")
     checkin_submit(
-        patient=patients[0],
+        patient_id=patients[0].pk,
         answers=green_answers(right_upper_pain=True),
         channel="app",
     )

@@ -20,7 +20,9 @@ pytestmark = pytest.mark.django_db
 
 
 def submit(patient, channel="app", **kwargs):
-    return checkin_submit(patient=patient, answers=kwargs.pop("answers", green_answers()), channel=channel, **kwargs)
+    return checkin_submit(
+        patient_id=patient.pk, answers=kwargs.pop("answers", green_answers()), channel=channel, **kwargs
+    )
 
 
 def test_green_check_in_stores_answers_and_opens_nothing(enrolled):

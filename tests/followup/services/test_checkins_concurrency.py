@@ -47,7 +47,7 @@ def test_two_red_check_ins_at_once_open_one_alert_and_page_once(enrolled, on_cal
     """H7: the patient row lock (and the partial unique constraint behind it) lets
     only one of two simultaneous check-ins open the alert."""
     results = run_together(
-        lambda: checkin_submit(patient=enrolled, answers=green_answers(jaundice=True), channel="app")
+        lambda: checkin_submit(patient_id=enrolled.pk, answers=green_answers(jaundice=True), channel="app")
     )
     assert not [r for r in results if isinstance(r, Exception)], results
     alert = Alert.objects.get()

@@ -69,8 +69,8 @@ def test_a_changed_rule_publishes_a_new_version_and_enrolled_patients_keep_their
     Enrollment.objects.filter(patient=after).update(protocol_version=new)
 
     shutil.rmtree(data_dir)  # the stored texts are all an old version needs
-    judged_old = checkin_submit(patient=before, answers=green_answers(temperature_c=38.6), channel="app")
-    judged_new = checkin_submit(patient=after, answers=green_answers(temperature_c=38.6), channel="app")
+    judged_old = checkin_submit(patient_id=before.pk, answers=green_answers(temperature_c=38.6), channel="app")
+    judged_new = checkin_submit(patient_id=after.pk, answers=green_answers(temperature_c=38.6), channel="app")
     assert judged_old.level == "red"
     assert judged_new.level == "green"
     assert judged_old.check_in.protocol_version == old

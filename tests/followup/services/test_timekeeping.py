@@ -140,7 +140,9 @@ def test_no_reminder_for_an_answered_check_in(enrolled, clock):
     clock.at(day_at(1, "09:00"))
     checkins_tick()
     clock.at(day_at(1, "10:00"))
-    checkin_submit(patient=enrolled.patient, answers=green_answers(), scheduled_check_in_id=first.pk, channel="web")
+    checkin_submit(
+        patient_id=enrolled.patient.pk, answers=green_answers(), scheduled_check_in_id=first.pk, channel="web"
+    )
     clock.at(day_at(1, "15:00"))
     assert scheduled_checkins_tick().reminded == []
     clock.at(day_at(1, "21:00"))
@@ -191,7 +193,7 @@ def test_an_answer_breaks_the_run(enrolled, clock):
     clock.at(day_at(2, "10:00"))
     checkins_tick()
     checkin_submit(
-        patient=enrolled.patient,
+        patient_id=enrolled.patient.pk,
         answers=green_answers(),
         scheduled_check_in_id=check_in_of(enrolled, 2).pk,
         channel="web",

@@ -206,7 +206,7 @@ def _end_enrollment_ended(webhooks: Any, patient: Patient, scheduled: ScheduledC
 
 
 def _end_replaced_by_app(webhooks: Any, patient: Patient, scheduled: ScheduledCheckIn) -> None:
-    checkin_submit(patient=patient, answers=green_answers(), scheduled_check_in_id=scheduled.pk, channel="app")
+    checkin_submit(patient_id=patient.pk, answers=green_answers(), scheduled_check_in_id=scheduled.pk, channel="app")
 
 
 def _end_superseded(webhooks: Any, patient: Patient, scheduled: ScheduledCheckIn) -> None:

@@ -49,7 +49,7 @@ def red_alert(make_enrolled: Any) -> Alert:
     team.on_call_shifts.create(
         user=backup, level=2, starts_at=now - timedelta(hours=1), ends_at=now + timedelta(hours=8)
     )
-    result = checkin_submit(patient=patient, answers=red_answers(), channel="app")
+    result = checkin_submit(patient_id=patient.pk, answers=red_answers(), channel="app")
     return Alert.objects.get(pk=result.alert_ids[0])
 
 
