@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
@@ -23,7 +24,8 @@ from backend.serializers import AwareDateTimeField, StrictIntegerField
 from backend.token_auth import patient_id_of
 from followup.models import CheckIn
 from followup.selectors import checkin_alert_ids, checkin_list
-from followup.services.checkins import CheckInRejected, checkin_submit
+from followup.services.checkin_rate import CheckInRateExceeded, checkin_submit_within_rate
+from followup.services.checkins import CheckInRejected
 
 # --- output ------------------------------------------------------------------------------------
 
@@ -85,6 +87,21 @@ def _audit_read(request: Request, check_ins: list[CheckIn]) -> None:
     )
 
 
+def _too_many(exceeded: CheckInRateExceeded) -> Response:
+    """API.md: "beyond the protocol's sane rate ... a 429 with Retry-After". Returned,
+    not raised: under an Idempotency-Key the view runs in a transaction, and the
+    worklist item the refusal may have opened must commit."""
+    message = gettext(
+        "Too many check-ins: at most %(limit)d in an hour. Try again in %(seconds)d seconds; "
+        "if you feel unwell, call the clinic."
+    ) % {"limit": exceeded.limit, "seconds": exceeded.retry_after}
+    return Response(
+        {"detail": message},
+        status=status.HTTP_429_TOO_MANY_REQUESTS,
+        headers={"Retry-After": str(exceeded.retry_after)},
+    )
+
+
 # --- doorways ------------------------------------------------------------------------------------
 
 
@@ -121,6 +138,11 @@ class CheckInsApi(GenericAPIView):
             201: CheckInOutputSerializer,
             400: OpenApiResponse(description="names every bad field; answers nested by question id"),
             409: OpenApiResponse(description="the scheduled check-in is closed, or the Idempotency-Key was reused"),
+            429: OpenApiResponse(
+                description="a patient's check-ins beyond their protocol's rate (schedule.max_check_ins_per_hour "
+                "in any rolling hour); nothing stored; Retry-After gives the seconds until a slot frees. "
+                "Staff entry is not limited."
+            ),
         },
     )
     @idempotent
@@ -153,7 +175,7 @@ class CheckInsApi(GenericAPIView):
             patient_id = found.pk
             channel = CheckIn.Source.STAFF
         try:
-            result = checkin_submit(
+            result = checkin_submit_within_rate(
                 patient_id=patient_id,
                 answers=values["answers"],
                 scheduled_check_in_id=values.get("scheduled_check_in"),
@@ -164,6 +186,8 @@ class CheckInsApi(GenericAPIView):
             )
         except CheckInRejected as rejected:
             return Response(rejected.errors, status=rejected.status_code)
+        except CheckInRateExceeded as exceeded:
+            return _too_many(exceeded)
         # The reply is built from what was just stored: no second read of it.
         check_in = result.check_in
         output = checkin_output([check_in], user=user, alert_ids={check_in.pk: result.alert_ids})

@@ -29,7 +29,8 @@ from followup.forms import CheckInAnswersForm, question_views
 from followup.links import checkin_link_read
 from followup.models import Enrollment, ScheduledCheckIn
 from followup.protocols import validate_answers
-from followup.services.checkins import CheckInRejected, checkin_submit
+from followup.services.checkin_rate import CheckInRateExceeded, checkin_submit_within_rate
+from followup.services.checkins import CheckInRejected
 from followup.services.protocols import protocol_definition
 from followup.services.scheduling import MAX_WINDOW_MINUTES
 from followup.services.triage import clinic_phone_display
@@ -83,6 +84,18 @@ def _page(
     # browser's cache, and the site's Referrer-Policy (same-origin) keeps the link out
     # of other sites' logs. "no-referrer" would be stricter but makes the browser send
     # "Origin: null" with the form, which CSRF protection rightly refuses.
+    return response
+
+
+def _too_many_page(
+    request: HttpRequest, base: dict[str, Any], exceeded: CheckInRateExceeded, *, language: str
+) -> HttpResponse:
+    """Past the protocol's rate (a link re-sent in a loop): nothing stored, come back later."""
+    minutes = max(1, -(-exceeded.retry_after // 60))
+    response = _page(
+        request, "followup/checkin/too_many.html", {**base, "minutes": minutes}, language=language, status=429
+    )
+    response.headers["Retry-After"] = str(exceeded.retry_after)
     return response
 
 
@@ -158,13 +171,16 @@ def patient_checkin_form(request: HttpRequest, token: str) -> HttpResponse:
             linked = scheduled.pk if scheduled.status != ScheduledCheckIn.Status.MISSED else None
             try:
                 with translation.override(language):
-                    result = checkin_submit(
+                    result = checkin_submit_within_rate(
                         patient_id=patient.pk,
                         answers=form.answers,
                         scheduled_check_in_id=linked,
                         channel="web",
+                        rate_limit=definition.schedule.max_check_ins_per_hour,
                         audit=AuditContext.of(request),
                     )
+            except CheckInRateExceeded as exceeded:
+                return _too_many_page(request, base, exceeded, language=language)
             except CheckInRejected as rejected:
                 if rejected.status_code == 409:
                     return _page(
