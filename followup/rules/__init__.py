@@ -37,6 +37,9 @@ Public API (the Django side uses exactly this)::
     evaluation.trace       # list[str], one line per rule judged
     evaluation.as_dict()   # JSON-safe
 
+    # What the plan of a phase can read of the history (computed when the rules compile):
+    ruleset.history_horizon(phase="acute")   # HistoryHorizon(check_ins=2, windows=(...), ...)
+
     # Lab rules run when staff enter results, not on check-ins:
     ruleset.evaluate_labs(labs=[...], at=new_result.observed_at, phase="acute",
                           surgery_date=date(...), codes={"bilirubin_umol_l"})
@@ -115,6 +118,7 @@ from .data import (
     RuleMeta,
 )
 from .errors import AnswerTypeError, RuleLoadError
+from .horizon import HistoryHorizon, Predicate, Window
 from .ruleset import Evaluation, RuleSet
 
 __all__ = [
@@ -128,10 +132,13 @@ __all__ = [
     "Evidence",
     "FieldSpec",
     "Finding",
+    "HistoryHorizon",
     "LabResult",
     "PastCheckIn",
+    "Predicate",
     "RuleLoadError",
     "RuleMeta",
     "RuleSet",
+    "Window",
     "compile_rules",
 ]

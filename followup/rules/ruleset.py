@@ -10,6 +10,7 @@ from typing import Literal
 from .conditions import Node, fmt
 from .context import Context
 from .data import EvaluationInput, Evidence, Finding, LabResult, Level, RuleMeta, _require_aware
+from .horizon import HistoryHorizon, horizon_of
 
 _HISTORY_WORDS = ("check-in", "result")
 
@@ -142,6 +143,9 @@ class RuleSet:
                     for rule in self._rules
                     if rule.meta.trigger == trigger and phase in rule.conditions
                 )
+        # Computed when the protocol loads: what each plan can read of the history, so
+        # the Django side reads that much and no more (issue 17, flat cost).
+        self._horizons = {key: horizon_of([step.node for step in plan]) for key, plan in self._plans.items()}
 
     # --- metadata ---------------------------------------------------------------
 
@@ -164,6 +168,11 @@ class RuleSet:
     def rule_ids_for(self, *, phase: str, trigger: Literal["check_in", "lab"] = "check_in") -> tuple[str, ...]:
         """The rules judged for ``trigger`` in ``phase``, in file order."""
         return tuple(step.rule_id for step in self._plan(trigger, phase))
+
+    def history_horizon(self, *, phase: str, trigger: Literal["check_in", "lab"] = "check_in") -> HistoryHorizon:
+        """The history the rules judged for ``trigger`` in ``phase`` can look at."""
+        self._plan(trigger, phase)  # an unknown phase raises as evaluate() does
+        return self._horizons[(trigger, phase)]
 
     def __contains__(self, rule_id: object) -> bool:
         return rule_id in self._meta

@@ -21,14 +21,13 @@ from django.utils import timezone
 
 from backend.audit import AuditContext, audit_rows
 from backend.models import AuditAction, User
+from followup.history import history_read
 from followup.models import Appointment, CheckIn, Enrollment, ScheduledCheckIn, WorklistItem
 from followup.rules import Evaluation, EvaluationInput
-from followup.selectors import checkin_history
 from followup.services.alert_follow_through import alert_follow_through
 from followup.services.alerts import AlertChange, alert_record_finding
 from followup.services.checkin_actions import follow_up_schedule, red_advice_send
 from followup.services.checkin_validation import CheckInRejected, Submission, local_day, submission_validate
-from followup.services.observations import lab_results_for
 from followup.services.protocols import protocol_definition
 from followup.services.triage import triage_advice
 from followup.signals import check_in_stored
@@ -57,11 +56,20 @@ class CheckInResult:
 def answers_evaluate(*, enrollment: Enrollment, answers: dict[str, Any], moment: datetime, phase: str) -> Evaluation:
     """Judge ``answers`` with the enrollment's rules against the history as it stood at
     ``moment``: the check-in path's judgement, and the one an SMS conversation runs on
-    the answers given so far (an absent answer never makes a condition hold)."""
+    the answers given so far (an absent answer never makes a condition hold). The
+    history read is what the rules can look at (``followup.history``): one statement,
+    the same whatever the length of the patient's history."""
     patient, episode = enrollment.patient, enrollment.episode
-    definition = protocol_definition(enrollment.protocol_version)
+    ruleset = protocol_definition(enrollment.protocol_version).ruleset
     tz = zoneinfo.ZoneInfo(patient.timezone)
-    return definition.ruleset.evaluate(
+    history = history_read(
+        patient_id=patient.pk,
+        timezone=patient.timezone,
+        moment=moment,
+        horizon=ruleset.history_horizon(phase=phase),
+        surgery_date=episode.surgery_date,
+    )
+    return ruleset.evaluate(
         EvaluationInput(
             answers=answers,
             taken_at=moment,
@@ -69,8 +77,8 @@ def answers_evaluate(*, enrollment: Enrollment, answers: dict[str, Any], moment:
             day_since_discharge=(local_day(moment, tz) - episode.discharge_date).days,
             day_since_surgery=(local_day(moment, tz) - episode.surgery_date).days,
             baseline_weight_kg=float(episode.baseline_weight_kg) if episode.baseline_weight_kg is not None else None,
-            history=checkin_history(patient=patient, before=moment),
-            labs=lab_results_for(patient=patient, at=moment),
+            history=history.check_ins,
+            labs=history.labs,
             surgery_date=episode.surgery_date,
         )
     )
