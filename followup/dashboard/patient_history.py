@@ -40,9 +40,9 @@ from followup.dashboard.selectors import check_in_unanswered_labels
 from followup.models import Alert, Appointment, CheckIn, Observation
 from notifications.history import MessageRow, message_history_list, message_history_row
 
-TIMELINE_PAGE = 25
+TIMELINE_PAGE = 20
 OPEN_ALERTS_LIMIT = 50
-THREAD_PAGE = 50
+THREAD_PAGE = 30
 CHART_DETAIL_DAYS = 30
 # The newest check-ins read in full for the charts: a month of daily check-ins and a
 # fever's extra ones fit many times over.
