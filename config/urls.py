@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from backend import api as backend_api
+from backend.api_staff_me import StaffMeApi
 from backend.health import healthz
 from notifications import api as notifications_api
 
@@ -18,6 +19,7 @@ api_v1 = [
     path("auth/token/", backend_api.StaffTokenApi.as_view(), name="auth-token"),
     path("auth/logout/", backend_api.TokenLogoutApi.as_view(), name="auth-logout"),
     path("auth/patient-token/", backend_api.PatientTokenApi.as_view(), name="auth-patient-token"),
+    path("staff/me/", StaffMeApi.as_view(), name="staff-me"),
     path(
         "patients/<int:pk>/enrollment-code/",
         notifications_api.EnrollmentCodeSendApi.as_view(),

@@ -91,6 +91,7 @@ ROUTES: dict[str, Route] = {
     "auth-patient-token": Route(("POST",), PUBLIC, body={"phone": "+442079460999", "code": "000000"}),
     "auth-logout": Route(("POST",), AUTHENTICATED),
     # --- clinic core (staff) ---
+    "staff-me": Route(("GET", "PATCH"), STAFF_LIST),
     "clinic-detail": Route(("GET",), STAFF_OBJECT, kwargs=lambda p: {"pk": p.clinic.pk}),
     "patient-list": Route(("GET", "POST"), STAFF_LIST),
     "patient-detail": Route(("GET", "PATCH"), STAFF_OBJECT, kwargs=own("patient")),
