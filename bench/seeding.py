@@ -183,6 +183,33 @@ def clinic_create(*, name: str, tz: str = "Europe/Istanbul", index: int = 0) -> 
     return clinic
 
 
+# The HTTP rounds send each of their patients far more check-ins an hour than the
+# protocol's rate lets through (12: README, "The API does what its document says").
+# Their patients are enrolled on a copy of the default protocol with the rate lifted,
+# so the rounds measure stored check-ins, the limiter's Redis round trip included.
+LOAD_CHECK_INS_PER_HOUR = 1_000_000
+
+
+def load_protocol_version() -> Any:
+    """The default protocol published with ``max_check_ins_per_hour`` lifted."""
+    import re
+    import shutil
+    import tempfile
+
+    from followup.protocols import DEFAULT_DATA_DIR
+    from followup.services.protocols import protocol_version_current
+
+    root = Path(tempfile.mkdtemp(prefix="vigil-bench-protocol-"))
+    shutil.copytree(DEFAULT_DATA_DIR / "post-hepatectomy", root / "post-hepatectomy")
+    path = root / "post-hepatectomy" / "protocol.yaml"
+    text = path.read_text(encoding="utf-8")
+    lifted = re.sub(r"(?m)^(  max_check_ins_per_hour:) \d+$", rf"\1 {LOAD_CHECK_INS_PER_HOUR}", text)
+    if lifted == text:
+        raise RuntimeError(f"no schedule.max_check_ins_per_hour to lift in {path}")
+    path.write_text(lifted, encoding="utf-8")
+    return protocol_version_current("post-hepatectomy", data_dir=root)
+
+
 def enrolled_patients_create(
     *,
     clinic: Any,
@@ -192,17 +219,19 @@ def enrolled_patients_create(
     start: int = 0,
     with_users: bool = False,
     timezones: tuple[str, ...] = ("Europe/Istanbul",),
+    version: Any = None,
 ) -> list[int]:
     """``count`` patients of ``clinic``, each with an episode (drain at discharge), an
-    active enrollment on the current default protocol (pulse device) and ``history``
-    submitted check-ins, one a day before today. Returns the patient ids."""
+    active enrollment on ``version`` (default: the current default protocol; pulse
+    device) and ``history`` submitted check-ins, one a day before today. Returns the
+    patient ids."""
     from django.utils import timezone
 
     from backend.models import Episode, Patient, Role, User
     from followup.models import CheckIn, Enrollment
     from followup.services.protocols import protocol_version_current
 
-    version = protocol_version_current("post-hepatectomy")
+    version = version or protocol_version_current("post-hepatectomy")
     care_team = clinic.care_teams.first()
     today = timezone.localdate()
     discharge = today - timedelta(days=max(discharged_days_ago, history + 1))
@@ -285,7 +314,9 @@ def http_fixture(*, patients: int = 160, history: int = 30, dashboards: int = 50
     from backend.models import OnCallShift, Patient, Role, User
 
     clinic = clinic_create(name="Bench clinic")
-    ids = enrolled_patients_create(clinic=clinic, count=patients, history=history, with_users=True)
+    ids = enrolled_patients_create(
+        clinic=clinic, count=patients, history=history, with_users=True, version=load_protocol_version()
+    )
     patient_rows = list(Patient.objects.filter(pk__in=ids).select_related("user").order_by("pk"))
     patient_tokens = [AuthToken.objects.create(user=p.user, expiry=_td(days=2))[1] for p in patient_rows]
     staff = []

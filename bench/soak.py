@@ -19,6 +19,7 @@ and prints "LOST" or "DUPLICATED" on the lines where something went wrong.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import threading
@@ -41,6 +42,10 @@ def main() -> int:
         print("soak needs DATABASE_URL=postgres://... and REDIS_URL (see the docstring)", file=sys.stderr)
         return 2
     seconds = max(70.0, min(args.seconds, 1800.0))
+    # One patient may send 12 check-ins an hour (the protocol's rate; more are a 429,
+    # which the retries after the faults would wait out): enough patients that each
+    # sends at most 10 in the run, whatever --rate and --seconds.
+    patients = max(args.patients, math.ceil(args.rate * seconds / 10))
 
     import django
 
@@ -55,7 +60,7 @@ def main() -> int:
     fake = FakeTwilio().start()
     stack = Stack(fake)
     stack.start()
-    world = world_create(patients=args.patients, label="soak")
+    world = world_create(patients=patients, label="soak")
     stack.worlds.append(world)
     clients = [DashboardClient(stack.ws_url, world.staff_token, name=f"dash{i}").start() for i in range(3)]
     slow = clients[2]
@@ -165,7 +170,7 @@ def main() -> int:
         ),
     ]
     width = max(len(k) for k, _ in rows)
-    print(f"\nSoak: {seconds:.0f} s at {args.rate:g} check-ins/s, {args.patients} patients, 1 in {args.red_every} red")
+    print(f"\nSoak: {seconds:.0f} s at {args.rate:g} check-ins/s, {patients} patients, 1 in {args.red_every} red")
     print("Faults in turn: " + "; ".join(injected) + "\n")
     print(f"| {'figure'.ljust(width)} | value |")
     print(f"| {'-' * width} | --- |")
