@@ -6,14 +6,14 @@ from backend.models import AuditRecord, CareTeam, Clinic, Episode, OnCallShift, 
 
 @admin.register(User)
 class VigilUserAdmin(UserAdmin):
-    fieldsets = (*UserAdmin.fieldsets, ("Vigil", {"fields": ("role", "clinic", "phone")}))
+    fieldsets = (*UserAdmin.fieldsets, ("Vigil", {"fields": ("role", "clinic", "phone", "language")}))
     list_display = ("username", "role", "clinic", "is_active")
     list_filter = ("role", "clinic", "is_active")
 
 
 @admin.register(Clinic)
 class ClinicAdmin(admin.ModelAdmin):
-    list_display = ("name", "phone", "timezone")
+    list_display = ("name", "phone", "timezone", "default_language")
 
 
 class OnCallShiftInline(admin.TabularInline):
