@@ -54,6 +54,7 @@ ISSUE_BENCHES = {
     "checkin_service.py": ["--check-ins", "100", "--rounds", "3", "--seconds", "0.3"],
     "websocket_latency.py": ["--check-ins", "300", "--events", "100"],
     "sms_throughput.py": ["--requests", "100"],
+    "history_growth.py": ["--check-ins", "30"],
 }
 
 
@@ -382,6 +383,22 @@ def rules_rows(output: str) -> list[Row]:
     ]
 
 
+def history_growth_rows(data: dict[str, Any]) -> list[Row]:
+    """bench/history_growth.py: one patient's check-in at 10 and 10,000 past check-ins."""
+    small, large = data["sizes"][0], data["sizes"][-1]
+    return [
+        Row(
+            f"2 check-in with {large['check_ins']:,} vs {small['check_ins']:,} past check-ins: time / statements",
+            f"{fmt(large['checkin_submit_ms'], 1)} ms / {'+'.join(map(str, large['statements']))} q",
+            "",
+            f"{fmt(small['checkin_submit_ms'], 1)} ms / {'+'.join(map(str, small['statements']))} q",
+            f"{fmt(data['ratio'], 2)} (whole-history read: {fmt(data['baseline_ratio'], 1)})",
+            "<= 1.2, same statements",
+            verdict(data["ratio"] <= 1.2 and data["same_statements"]),
+        )
+    ]
+
+
 def profile_vigil(args: argparse.Namespace, stack: Stack, fixture: Any, mode: str, missed: list[str]) -> str:
     """A target was missed: one more Vigil ingest round on the chosen serving, sampled
     by py-spy across the serving processes, folded into the functions that hold the
@@ -589,6 +606,8 @@ def main() -> None:
             if (ROOT / "bench" / script).exists():
                 output, data = run_script(env, script, *script_args, timeout=240)
                 notes.append(f"bench/{script} {' '.join(script_args)}:\n{output.strip()}")
+                if script == "history_growth.py" and data:
+                    rows += history_growth_rows(data)
                 if script == "sms_throughput.py" and data:
                     for name, value in (data.get("outbound_per_second") or {}).items():
                         if isinstance(value, int | float):
