@@ -20,8 +20,8 @@ from django.utils import timezone
 
 from backend.audit import AuditContext, audit_record
 from backend.models import AuditAction, Patient, User
+from followup.history import history_read
 from followup.models import Observation
-from followup.rules import LabResult
 from followup.selectors import active_enrollment
 from followup.services.alert_follow_through import AlertFollowThrough, alert_follow_through
 from followup.services.alerts import AlertChange, alert_record_finding
@@ -137,16 +137,6 @@ def observation_list(
     return observations.order_by("-observed_at", "-id")
 
 
-def lab_results_for(*, patient: Patient, at: datetime) -> list[LabResult]:
-    """The patient's results observed at or before ``at``, in the patient's local time
-    (lab rules count days after surgery on the local date)."""
-    zone = zoneinfo.ZoneInfo(patient.timezone)
-    rows = Observation.objects.filter(patient=patient, observed_at__lte=at).values_list("code", "value", "observed_at")
-    return [
-        LabResult(code=code, value=value, observed_at=observed_at.astimezone(zone)) for code, value, observed_at in rows
-    ]
-
-
 def observation_create(
     *,
     patient: Patient,
@@ -210,12 +200,18 @@ def _lab_rules_act_on(
     definition = protocol_definition(enrollment.protocol_version)
     episode = enrollment.episode
     local = observed_at.astimezone(zoneinfo.ZoneInfo(patient.timezone))
-    evaluation = definition.ruleset.evaluate_labs(
-        labs=lab_results_for(patient=patient, at=observed_at),
-        at=local,
-        phase=definition.schedule.phase_of_day(max((local.date() - episode.discharge_date).days, 0)),
+    phase = definition.schedule.phase_of_day(max((local.date() - episode.discharge_date).days, 0))
+    # The results the lab rules can look at (a few per code, the lowest since surgery),
+    # as they stood when the sample was taken: one statement, whatever the history.
+    history = history_read(
+        patient_id=patient.pk,
+        timezone=patient.timezone,
+        moment=observed_at,
+        horizon=definition.ruleset.history_horizon(phase=phase, trigger="lab"),
         surgery_date=episode.surgery_date,
-        codes={observation.code},
+    )
+    evaluation = definition.ruleset.evaluate_labs(
+        labs=history.labs, at=local, phase=phase, surgery_date=episode.surgery_date, codes={observation.code}
     )
     changes = [
         alert_record_finding(

@@ -282,6 +282,29 @@ def test_the_bounded_read_gives_the_evaluation_of_the_whole_history(
 
 
 @pytest.mark.django_db
+@_PROPERTY
+@given(labs=st.lists(_LAB, max_size=24), judged=_JUDGED, phase=st.sampled_from(["acute", "surveillance"]))
+def test_the_lab_rules_judge_the_bounded_labs_as_the_whole_series(history_patient, labs, judged, phase):
+    """A result entered by staff is judged with the lab rules' horizon (observations)."""
+    _store(history_patient, [], labs)
+    moment = END - timedelta(minutes=judged)
+    ruleset, episode = DEFAULT_RULES, history_patient.episode
+    bounded = history_read(
+        patient_id=history_patient.patient_id,
+        timezone=history_patient.patient.timezone,
+        moment=moment,
+        horizon=ruleset.history_horizon(phase=phase, trigger="lab"),
+        surgery_date=episode.surgery_date,
+    ).labs
+    _, whole = _whole_history(history_patient, moment)
+    local = moment.astimezone(zoneinfo.ZoneInfo(history_patient.patient.timezone))
+    _same(
+        ruleset.evaluate_labs(labs=bounded, at=local, phase=phase, surgery_date=episode.surgery_date),
+        ruleset.evaluate_labs(labs=whole, at=local, phase=phase, surgery_date=episode.surgery_date),
+    )
+
+
+@pytest.mark.django_db
 @settings(_PROPERTY, max_examples=40)
 @given(past=st.lists(st.tuples(_MINUTES, _PAST_ANSWERS), max_size=20), answers=_NOW_ANSWERS, judged=_JUDGED)
 def test_the_check_in_path_judges_as_the_whole_history_would(history_patient, past, answers, judged):
