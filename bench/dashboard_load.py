@@ -93,13 +93,14 @@ def patient_history_create(
     """A history for an enrolled patient, written in bulk as the services would have
     left it: ``check_ins`` green check-ins spread over the last ``days`` days, ``labs``
     results (bilirubin and CEA in turn), ``alerts`` alerts (all resolved but the
-    latest), ``messages`` SMS in the thread, a clinic visit every ~90 days. Also the
+    latest), ``messages`` SMS in the thread, a visit a quarter (at least one), and the
+    plan's scheduled check-ins they answered (every tenth one also a missed one). Also the
     builder of tests/bench/test_patient_page_queries.py."""
     from datetime import timedelta
 
     from django.utils import timezone
 
-    from followup.models import Alert, Appointment, CheckIn, Enrollment, Observation
+    from followup.models import Alert, Appointment, CheckIn, Enrollment, Observation, ScheduledCheckIn
     from notifications.models import MessageHistoryEntry, OutgoingMessage
     from tests.answers import green_answers
 
@@ -110,10 +111,30 @@ def patient_history_create(
     def at(index: int, count: int) -> Any:
         return now - timedelta(days=days) + (timedelta(days=days) / max(count, 1)) * (index + 1) - timedelta(hours=1)
 
+    # Each check-in answers a scheduled one of the plan; every tenth scheduled one was missed.
+    scheduled = ScheduledCheckIn.objects.bulk_create(
+        ScheduledCheckIn(
+            patient=patient,
+            enrollment=enrollment,
+            due_at=at(index, check_ins) - timedelta(hours=1),
+            status=ScheduledCheckIn.Status.COMPLETED,
+        )
+        for index in range(check_ins)
+    )
+    ScheduledCheckIn.objects.bulk_create(
+        ScheduledCheckIn(
+            patient=patient,
+            enrollment=enrollment,
+            due_at=at(index, check_ins) - timedelta(hours=2),
+            status=ScheduledCheckIn.Status.MISSED,
+        )
+        for index in range(0, check_ins, 10)
+    )
     rows = CheckIn.objects.bulk_create(
         CheckIn(
             patient=patient,
             enrollment=enrollment,
+            scheduled_check_in=scheduled[index],
             protocol_version=enrollment.protocol_version,
             answers=green_answers(
                 temperature_c=round(36.5 + (index % 7) * 0.2, 1),
@@ -159,15 +180,16 @@ def patient_history_create(
     )
     for index, alert in enumerate(made):  # created_at is set on insert: spread it after
         Alert.objects.filter(pk=alert.pk).update(created_at=at(index, alerts))
+    visits = max(1, days // 90)  # the day-7 visit, then one a quarter
     Appointment.objects.bulk_create(
         Appointment(
             patient=patient,
             enrollment=enrollment,
             kind=Appointment.Kind.CLINIC_VISIT,
-            starts_at=now - timedelta(days=days) + timedelta(days=90 * (index + 1)),
+            starts_at=at(index, visits),
             status=Appointment.Status.ATTENDED,
         )
-        for index in range(days // 90)
+        for index in range(visits)
     )
     sent = OutgoingMessage.objects.bulk_create(
         OutgoingMessage(

@@ -300,30 +300,64 @@ def clinic_day_get(*, user: User, day: date) -> ClinicDay:
     )
 
 
+# The plan page's closed check-ins (answered, missed, cancelled) come a page at a time,
+# newest first: two years of follow-up are hundreds of them, and the page must not grow
+# with them. What is still to come is shown whole: the five-year plan bounds it.
+PAST_CHECKIN_PAGE = 30
+CLOSED_CHECKIN_STATUSES = (
+    ScheduledCheckIn.Status.COMPLETED,
+    ScheduledCheckIn.Status.MISSED,
+    ScheduledCheckIn.Status.CANCELLED,
+)
+
+
 @dataclass(frozen=True)
 class PatientPlan:
     patient: Patient
     enrollment: Enrollment | None
+    # Scheduled or sent (a sent one whose window closed waits for the tick to be
+    # missed), oldest first.
     check_ins: list[ScheduledCheckIn]
+    # A page of the closed ones, newest first, below ``past_before`` when given.
+    past_check_ins: list[ScheduledCheckIn]
+    past_count: int
+    # The position of the next older page (due_at, id), None on the last.
+    past_older: tuple[datetime, int] | None
     appointments: list[Appointment]
     worklist: list[WorklistItem]
 
 
-def patient_plan_get(*, patient: Patient) -> PatientPlan:
-    """A patient's whole plan for the plan page, oldest first: the five-year plan is
-    about a hundred rows, shown whole so nothing is hidden behind paging."""
+def patient_plan_get(
+    *, patient: Patient, past_before: tuple[datetime, int] | None = None, past_page: int = PAST_CHECKIN_PAGE
+) -> PatientPlan:
+    """A patient's plan for the plan page: what is to come whole, oldest first (about a
+    hundred rows for five years, nothing hidden behind paging), the closed check-ins a
+    page at a time below ``past_before`` (keyset on due_at, id). Six queries however
+    long the history."""
     enrollment = (
         Enrollment.objects.select_related("episode", "protocol_version__protocol")
         .filter(patient=patient)
         .order_by("status", "-enrolled_at")  # "active" before "ended"
         .first()
     )
+    closed = ScheduledCheckIn.objects.filter(patient=patient, status__in=CLOSED_CHECKIN_STATUSES)
+    page = closed
+    if past_before is not None:
+        due_at, pk = past_before
+        page = closed.filter(Q(due_at__lt=due_at) | Q(due_at=due_at, pk__lt=pk))
+    past = list(page.select_related("check_in").order_by("-due_at", "-id")[: past_page + 1])
+    shown = past[:past_page]
     return PatientPlan(
         patient=patient,
         enrollment=enrollment,
         check_ins=list(
-            ScheduledCheckIn.objects.filter(patient=patient).select_related("check_in").order_by("due_at", "id")
+            ScheduledCheckIn.objects.filter(patient=patient, status__in=OPEN_CHECKIN_STATUSES)
+            .select_related("check_in")
+            .order_by("due_at", "id")
         ),
+        past_check_ins=shown,
+        past_count=closed.count(),
+        past_older=(shown[-1].due_at, shown[-1].pk) if len(past) > past_page else None,
         appointments=list(Appointment.objects.filter(patient=patient).order_by("starts_at", "id")),
         worklist=list(
             WorklistItem.objects.filter(patient=patient, status=WorklistItem.Status.OPEN).order_by("created_at")

@@ -211,40 +211,73 @@ def _local(moment: datetime | None, tz: str) -> datetime | None:
     return moment.astimezone(zoneinfo.ZoneInfo(tz)) if moment is not None else None
 
 
+def _past_before_param(request: HttpRequest) -> tuple[datetime, int] | None:
+    """``?past_before=`` as the page wrote it (``<unix microseconds>.<id>``)."""
+    text = request.GET.get("past_before", "")
+    if not text:
+        return None
+    micros, _dot, pk = text.partition(".")
+    if not (micros.isascii() and micros.isdigit() and pk.isascii() and pk.isdigit() and len(micros) <= 18):
+        raise Http404("Not a position of this page.")
+    try:
+        return datetime.fromtimestamp(int(micros) / 1_000_000, tz=zoneinfo.ZoneInfo("UTC")), int(pk)
+    except (OverflowError, OSError, ValueError) as error:
+        raise Http404("Not a position of this page.") from error
+
+
+def _position(moment: datetime, pk: int) -> str:
+    return f"{round(moment.timestamp() * 1_000_000)}.{pk}"
+
+
+def _check_in_items(
+    plan: selectors.PatientPlan, *, forms: dict[str, Any], tz: str, now: datetime, kwargs: dict[str, Any]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The plan's open check-ins as rows with their forms, and the page of closed ones
+    (no forms: nothing about them can change)."""
+    # The answers of each scheduled check-in (select_related): a partial one (H16) is
+    # shown as such, with its unanswered questions' labels (a fixed number of queries).
+    rows = plan.check_ins + plan.past_check_ins
+    answered = {row.pk: getattr(row, "check_in", None) for row in rows}
+    unanswered = check_in_unanswered_labels([one for one in answered.values() if one is not None])
+
+    def item(row: ScheduledCheckIn, *, with_forms: bool) -> dict[str, Any]:
+        closes_at = row.due_at + timedelta(minutes=row.window_minutes)
+        key = f"move-check-in-{row.pk}"
+        result = answered[row.pk]
+        one = {
+            "row": row,
+            "partial": result is not None and not result.complete,
+            "unanswered": unanswered.get(result.pk, ()) if result is not None else (),
+            "due_local": _local(row.due_at, tz),
+            "closes_local": _local(closes_at, tz),
+            "movable": row.status == ScheduledCheckIn.Status.SCHEDULED and closes_at > now,
+            "open": row.status in selectors.OPEN_CHECKIN_STATUSES and closes_at > now,
+            "form_key": key,
+        }
+        if with_forms:
+            one["move_form"] = forms.get(key) or CheckInMoveForm(
+                initial={"due_at": _local(row.due_at, tz)}, auto_id=f"{key}-%s", **kwargs
+            )
+        return one
+
+    return [item(row, with_forms=True) for row in plan.check_ins], [
+        item(row, with_forms=False) for row in plan.past_check_ins
+    ]
+
+
 def _render_plan(
     request: HttpRequest, patient: Patient, *, forms: dict[str, Any] | None = None, status: int = 200
 ) -> HttpResponse:
     """The plan page; ``forms`` holds a bound form with errors to show in place of the
-    blank one of the same key (``add-check-in``, ``move-check-in-12``...)."""
-    plan = selectors.patient_plan_get(patient=patient)
+    blank one of the same key (``add-check-in``, ``move-check-in-12``...). What is to
+    come is shown whole; closed check-ins a page at a time (``?past_before=``)."""
+    past_before = _past_before_param(request) if request.method == "GET" else None
+    plan = selectors.patient_plan_get(patient=patient, past_before=past_before)
     forms = forms or {}
     tz = patient.timezone
     now = timezone.now()
     kwargs = {"tz": tz, "patient_id": patient.pk}
-    # The answers of each scheduled check-in (select_related): a partial one (H16) is
-    # shown as such, with its unanswered questions' labels (a fixed number of queries).
-    answered = {row.pk: getattr(row, "check_in", None) for row in plan.check_ins}
-    unanswered = check_in_unanswered_labels([one for one in answered.values() if one is not None])
-    check_ins = []
-    for row in plan.check_ins:
-        closes_at = row.due_at + timedelta(minutes=row.window_minutes)
-        key = f"move-check-in-{row.pk}"
-        result = answered[row.pk]
-        check_ins.append(
-            {
-                "row": row,
-                "partial": result is not None and not result.complete,
-                "unanswered": unanswered.get(result.pk, ()) if result is not None else (),
-                "due_local": _local(row.due_at, tz),
-                "closes_local": _local(closes_at, tz),
-                "movable": row.status == ScheduledCheckIn.Status.SCHEDULED and closes_at > now,
-                "open": row.status in (ScheduledCheckIn.Status.SCHEDULED, ScheduledCheckIn.Status.SENT)
-                and closes_at > now,
-                "move_form": forms.get(key)
-                or CheckInMoveForm(initial={"due_at": _local(row.due_at, tz)}, auto_id=f"{key}-%s", **kwargs),
-                "form_key": key,
-            }
-        )
+    check_ins, closed = _check_in_items(plan, forms=forms, tz=tz, now=now, kwargs=kwargs)
     appointments = []
     for appointment in plan.appointments:
         key = f"move-appointment-{appointment.pk}"
@@ -262,7 +295,9 @@ def _render_plan(
             }
         )
     upcoming = [item for item in check_ins if item["open"] or item["row"].status == ScheduledCheckIn.Status.SCHEDULED]
-    history = [item for item in check_ins if item not in upcoming]
+    # Sent, window closed, not yet marked missed by the tick: the newest of the past.
+    waiting = [item for item in check_ins if item not in upcoming]
+    past = (list(reversed(waiting)) if past_before is None else []) + closed
     # The next month in full; the rest of the five-year plan folded away.
     horizon = now + timedelta(days=31)
     soon = [item for item in upcoming if item["row"].due_at <= horizon]
@@ -270,7 +305,7 @@ def _render_plan(
     episodes = Episode.objects.filter(patient=patient).order_by("-discharge_date")
     active = plan.enrollment if plan.enrollment and plan.enrollment.status == Enrollment.Status.ACTIVE else None
     _audit_read(request, "patient", [patient])
-    _audit_read(request, "scheduled_check_in", plan.check_ins)
+    _audit_read(request, "scheduled_check_in", plan.check_ins + plan.past_check_ins)
     _audit_read(request, "appointment", plan.appointments)
     context = {
         "patient": patient,
@@ -278,7 +313,10 @@ def _render_plan(
         "enrollment": active,
         "upcoming_check_ins": soon,
         "later_check_ins": later,
-        "past_check_ins": list(reversed(history)),
+        "past_check_ins": past,
+        "past_total": plan.past_count + len(waiting),
+        "past_older": _position(*plan.past_older) if plan.past_older else None,
+        "past_paged": past_before is not None,
         "appointments": appointments,
         "tz": tz,
         "now_local": _local(now, tz),

@@ -18,6 +18,7 @@ from followup.dashboard.patient_history import (
     THREAD_PAGE,
     TIMELINE_PAGE,
 )
+from followup.selectors import PAST_CHECKIN_PAGE
 
 pytestmark = pytest.mark.django_db
 
@@ -52,3 +53,26 @@ def test_the_patient_page_reads_the_same_queries_after_two_years_as_after_ten_ch
         assert len(series[code]["points"]) < TWO_YEARS["check_ins"], "the charts read every check-in"
     assert 0 < len(series["bilirubin_umol_l"]["points"]) <= CHART_LAB_LIMIT
     assert [alert.status for alert in response.context["open_alerts"]] == ["open"]
+
+
+def test_the_plan_page_reads_the_same_queries_after_two_years_as_after_ten_check_ins(nurse, make_enrolled):
+    """The staff plan page (followup/views/staff.py): what is to come whole, the closed
+    check-ins a page at a time."""
+    short, long = make_enrolled(), make_enrolled()
+    patient_history_create(patient=short, **SHORT)
+    patient_history_create(patient=long, **TWO_YEARS)
+    client = Client()
+    client.force_login(nurse)
+    client.get(f"/plans/patients/{short.pk}/")
+
+    counts = {}
+    for name, patient in (("short", short), ("long", long)):
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(f"/plans/patients/{patient.pk}/")
+        assert response.status_code == 200
+        counts[name] = (len(captured), [query["sql"] for query in captured.captured_queries])
+
+    assert counts["long"][0] == counts["short"][0], "\n".join(counts["long"][1])
+    assert len(response.context["past_check_ins"]) == PAST_CHECKIN_PAGE
+    assert response.context["past_total"] == TWO_YEARS["check_ins"] + TWO_YEARS["check_ins"] // 10
+    assert response.context["past_older"] is not None
