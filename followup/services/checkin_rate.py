@@ -31,10 +31,11 @@ without any opens an item, or bumps the open one (``worklist_check_in_burst_reco
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import redis
 
@@ -163,7 +164,7 @@ def _take(*, patient_id: int, limit: int | None, audit: AuditContext | None) -> 
     raise CheckInRateExceeded(retry_after=admission.retry_after, limit=admission.limit)
 
 
-def _quietly(operation, **kwargs) -> None:  # type: ignore[no-untyped-def]
+def _quietly(operation: Callable[..., None], **kwargs: Any) -> None:
     """A bookkeeping write to Redis after the fact: a failure is logged, never raised
     (the check-in is stored, or was refused, either way)."""
     try:
