@@ -4,7 +4,9 @@ An on-call surgeon whose language is Turkish receives the red page, the escalati
 page and the answer to her ACK in Turkish, the rule's title in Turkish from the
 protocol's translations; an English-speaking colleague on the same chain gets the same
 messages in English. Sent through the outbox by the real twilio client to the fake
-Twilio server; the ACKs come back through the signed webhook."""
+Twilio server; the ACKs come back through the signed webhook. H13: a translated page
+carries what the English one does and no more (the patient's initials, the MRN's last
+three characters, the rule, the link, the code)."""
 
 from __future__ import annotations
 
