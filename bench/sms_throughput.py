@@ -9,13 +9,17 @@ directory, migrated first; the shell's ``DATABASE_URL`` is ignored. Set
 Its Celery tasks go to a queue of their own, so no other worker takes them.
 
 Inbound (one client, sequential requests over HTTP to a threaded WSGI server in this
-process, each form signed with twilio's RequestValidator over the public URL):
+process, each form signed with twilio's RequestValidator over the public URL; two real
+``celery worker`` processes handle what the webhook stored, as in production):
 * ``anchor``: the floor of any Twilio webhook: check the signature, insert one row,
   answer empty TwiML;
 * ``answer``: Vigil's webhook with the reply to the question of a running SMS
-  check-in (claim the MessageSid, lock, parse, store, queue the next question; every
-  21st reply of a patient ends the check-in: rules, alerts, advice);
-* ``free text``: a message outside a conversation (stored, nurse's worklist, reply).
+  check-in: the webhook stores the message and answers; the worker then locks, parses,
+  stores and queues the next question (every 21st reply of a patient ends the
+  check-in: rules, alerts, advice);
+* ``free text``: a message outside a conversation (the worker: nurse's worklist, reply).
+For both Vigil kinds the bench also gives the time from the webhook's insert to the
+worker's "handled" (``received_at`` to ``processed_at``, the database's clock).
 
 Outbound (two real ``celery worker`` processes, two pool slots each, sending with the
 real twilio client to the fake Twilio server):
@@ -87,7 +91,13 @@ from followup.models import Enrollment, ScheduledCheckIn  # noqa: E402
 from followup.services.protocols import protocol_version_current  # noqa: E402
 from followup.sms.conversations import conversation_start  # noqa: E402
 from notifications.backends.twilio import RebasedTwilioHttpClient  # noqa: E402
-from notifications.models import DeliveryAttempt, MessageKind, MessageStatus, OutgoingMessage  # noqa: E402
+from notifications.models import (  # noqa: E402
+    DeliveryAttempt,
+    InboundMessage,
+    MessageKind,
+    MessageStatus,
+    OutgoingMessage,
+)
 from notifications.ratelimit import sms_rate_reset  # noqa: E402
 from notifications.services import sms_enqueue  # noqa: E402
 from notifications.webhooks import EMPTY_TWIML, twilio_signature_valid  # noqa: E402
@@ -206,37 +216,97 @@ def inbound_params(phone: str, body: str) -> dict[str, str]:
             "To": "+15005550006", "Body": body, "NumMedia": "0"}  # fmt: skip
 
 
-def inbound(base: str, requests_count: int, clinic: Clinic) -> dict[str, list[float]]:
+def inbound(base: str, requests_count: int, clinic: Clinic) -> tuple[dict[str, list[float]], dict[str, Any]]:
+    """(webhook latencies per kind, the worker's handling per Vigil kind)."""
     answering = patients_create(20, clinic, "BENCHA", 1)
     chatting = patients_create(20, clinic, "BENCHB", 2)
     for patient in answering:
         check_in_start(patient)
     turn = {patient.pk: 0 for patient in answering}
     samples: dict[str, list[float]] = {"anchor": [], "answer": [], "free text": []}
-    with requests.Session() as session:
-        for _ in range(20):  # warm up both paths
-            post_signed(session, base, "/bench/anchor/twilio/", inbound_params(str(chatting[0].phone), "hello"))
-        for serial in range(requests_count):
-            # Interleaved, so drift in the machine touches all three alike.
-            samples["anchor"].append(
+    workers = workers_start(INBOUND_WORKER_ENV, label="inbound")
+    try:
+        with requests.Session() as session:
+            for _ in range(20):  # warm up both paths
                 post_signed(session, base, "/bench/anchor/twilio/", inbound_params(str(chatting[0].phone), "hello"))
+            warm = inbound_params(str(chatting[0].phone), "hello")
+            post_signed(session, base, "/webhooks/twilio/sms/", warm)
+            handled_wait(InboundMessage.objects.filter(message_sid=warm["MessageSid"]), timeout=60)
+            first_id = InboundMessage.objects.order_by("-id").values_list("pk", flat=True).first() or 0
+            inbound_posts(session, base, requests_count, answering, chatting, turn, samples)
+        rows = InboundMessage.objects.filter(pk__gt=first_id)
+        handled_wait(rows, timeout=60)
+    finally:
+        workers_stop(workers)
+    return samples, handling_figures(rows, answering)
+
+
+def inbound_posts(
+    session: requests.Session,
+    base: str,
+    requests_count: int,
+    answering: list[Patient],
+    chatting: list[Patient],
+    turn: dict[int, int],
+    samples: dict[str, list[float]],
+) -> None:
+    for serial in range(requests_count):
+        # Interleaved, so drift in the machine touches all three alike.
+        samples["anchor"].append(
+            post_signed(session, base, "/bench/anchor/twilio/", inbound_params(str(chatting[0].phone), "hello"))
+        )
+        patient = answering[serial % len(answering)]
+        if turn[patient.pk] == len(REPLIES):
+            # The last check-in ended (once the worker has its last reply): the next begins.
+            handled_wait(InboundMessage.objects.filter(from_phone=str(patient.phone)), timeout=30)
+            check_in_start(patient)
+            turn[patient.pk] = 0
+        reply = REPLIES[turn[patient.pk]]
+        turn[patient.pk] += 1
+        samples["answer"].append(
+            post_signed(session, base, "/webhooks/twilio/sms/", inbound_params(str(patient.phone), reply))
+        )
+        sender = chatting[serial % len(chatting)]
+        samples["free text"].append(
+            post_signed(
+                session, base, "/webhooks/twilio/sms/", inbound_params(str(sender.phone), "Is it normal to itch?")
             )
-            patient = answering[serial % len(answering)]
-            if turn[patient.pk] == len(REPLIES):
-                check_in_start(patient)  # the last check-in ended: the next one begins
-                turn[patient.pk] = 0
-            reply = REPLIES[turn[patient.pk]]
-            turn[patient.pk] += 1
-            samples["answer"].append(
-                post_signed(session, base, "/webhooks/twilio/sms/", inbound_params(str(patient.phone), reply))
-            )
-            sender = chatting[serial % len(chatting)]
-            samples["free text"].append(
-                post_signed(
-                    session, base, "/webhooks/twilio/sms/", inbound_params(str(sender.phone), "Is it normal to itch?")
-                )
-            )
-    return samples
+        )
+
+
+def handled_wait(rows: Any, *, timeout: float) -> None:
+    """Until every row is handled (or given up), or the timeout: the workers' backlog."""
+    deadline = time.monotonic() + timeout
+    while rows.filter(processed_at__isnull=True, handling_failed_at__isnull=True).exists():
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+
+
+def handling_figures(rows: Any, answering: list[Patient]) -> dict[str, Any]:
+    """Insert to handled, per kind (ms); the workers' rate from the first insert to the
+    last handled (messages/s); how many were left unhandled. One client posting as
+    fast as it can outpaces the workers on a small machine, so the delays include the
+    backlog: the rate is the figure to compare."""
+    phones = {str(patient.phone) for patient in answering}
+    delays: dict[str, list[float]] = {"answer": [], "free text": []}
+    unhandled = 0
+    first, last = None, None
+    for from_phone, received, processed in rows.values_list("from_phone", "received_at", "processed_at"):
+        if processed is None:
+            unhandled += 1
+            continue
+        first = received if first is None else min(first, received)
+        last = processed if last is None else max(last, processed)
+        kind = "answer" if from_phone in phones else "free text"
+        delays[kind].append((processed - received).total_seconds() * 1000)
+    handled = sum(len(values) for values in delays.values())
+    span = (last - first).total_seconds() if first is not None and last is not None else 0.0
+    figures: dict[str, Any] = {"unhandled": unhandled, "per_second": round(handled / span, 1) if span else None}
+    for kind, values in delays.items():
+        if values:
+            figures[kind] = {"p50": round(statistics.median(values), 2), "p99": round(percentile(values, 0.99), 2)}
+    return figures
 
 
 # --- outbound ------------------------------------------------------------------------------------
@@ -249,12 +319,12 @@ CELERY_TASK_DEFAULT_QUEUE = {QUEUE!r}
 """
 
 
-def workers_start(fake: FakeTwilio, rate: float) -> list[subprocess.Popen[bytes]]:
-    (WORK_DIR / "sms_bench_settings.py").write_text(WORKER_SETTINGS)
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "sms_bench_settings",
-        "PYTHONPATH": os.pathsep.join([str(WORK_DIR), str(ROOT)]),
+# The inbound handling's replies go to the in-memory backend: only the handling is timed.
+INBOUND_WORKER_ENV = {"SMS_BACKEND": "notifications.backends.locmem.LocmemBackend", "LOG_LEVEL": "WARNING"}
+
+
+def twilio_worker_env(fake: FakeTwilio, rate: float) -> dict[str, str]:
+    return {
         "SMS_BACKEND": "notifications.backends.twilio.TwilioBackend",
         "TWILIO_ACCOUNT_SID": fake.account_sid,
         "TWILIO_AUTH_TOKEN": fake.auth_token,
@@ -264,12 +334,22 @@ def workers_start(fake: FakeTwilio, rate: float) -> list[subprocess.Popen[bytes]
         "SMS_RATE_PER_SECOND": str(rate),
         "LOG_LEVEL": "WARNING",
     }
+
+
+def workers_start(extra_env: dict[str, str], *, label: str) -> list[subprocess.Popen[bytes]]:
+    (WORK_DIR / "sms_bench_settings.py").write_text(WORKER_SETTINGS)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "sms_bench_settings",
+        "PYTHONPATH": os.pathsep.join([str(WORK_DIR), str(ROOT)]),
+        **extra_env,
+    }
     workers = []
     for index in range(2):
         command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", QUEUE, "--pool=prefork",
                    "--concurrency=2", "--without-gossip", "--without-mingle", "--without-heartbeat",
                    "--loglevel=WARNING", "-n", f"sms-bench-{index}@%h"]  # fmt: skip
-        log = (WORK_DIR / f"worker-{rate}-{index}.log").open("wb")
+        log = (WORK_DIR / f"worker-{label}-{index}.log").open("wb")
         workers.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
     return workers
 
@@ -289,7 +369,7 @@ def outbound_run(fake: FakeTwilio, clinic: Clinic, patients: list[Patient], coun
     """Send ``count`` messages through the outbox with four senders in two processes."""
     fake.reset()
     sms_rate_reset(number=fake.phone_number)
-    workers = workers_start(fake, rate)
+    workers = workers_start(twilio_worker_env(fake, rate), label=f"outbound-{rate:g}")
     try:
         # Let the workers come up and take a first message, so start-up is not timed.
         first = enqueue(clinic, patients[0], f"warm-{rate}-{secrets.token_hex(4)}")
@@ -370,17 +450,24 @@ def main() -> None:
     database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
     print(f"SMS bench on {platform.python_implementation()} {platform.python_version()}, {database}, "
           f"{os.cpu_count()} CPUs", flush=True)  # fmt: skip
-    samples = inbound(base, args.requests, clinic)
+    samples, handling = inbound(base, args.requests, clinic)
     server.shutdown()
-    figures: dict[str, Any] = {"inbound_ms": {}, "outbound_per_second": {}}
+    figures: dict[str, Any] = {"inbound_ms": {}, "inbound_handled_ms": handling, "outbound_per_second": {}}
     print(f"\ninbound webhook, {args.requests} requests each, one client over HTTP (ms)")
     for name, values in samples.items():
         p50, p99 = statistics.median(values), percentile(values, 0.99)
         figures["inbound_ms"][name] = {"p50": round(p50, 2), "p99": round(p99, 2)}
         print(f"  {name:<10} median {p50:7.2f}   p99 {p99:7.2f}")
     anchor = figures["inbound_ms"]["anchor"]["p50"]
+    anchor_p99 = figures["inbound_ms"]["anchor"]["p99"]
     for name in ("answer", "free text"):
-        print(f"  {name} / anchor (median): {figures['inbound_ms'][name]['p50'] / anchor:.2f}x")
+        print(f"  {name} / anchor: median {figures['inbound_ms'][name]['p50'] / anchor:.2f}x, "
+              f"p99 {figures['inbound_ms'][name]['p99'] / anchor_p99:.2f}x")  # fmt: skip
+    print(f"\nstored by the webhook -> handled by a worker (2 processes x 2 slots): {handling['per_second']} msg/s, ms")
+    for name in ("answer", "free text"):
+        if name in handling:
+            print(f"  {name:<10} median {handling[name]['p50']:7.2f}   p99 {handling[name]['p99']:7.2f}")
+    print(f"  left unhandled: {handling['unhandled']}")
 
     celery_app.control.purge()  # the inbound replies' tasks: not for the outbound runs
     senders = patients_create(10, clinic, "BENCHC", 3)
