@@ -26,11 +26,21 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular import openapi
+from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.utils import OpenApiParameter
 
 from backend.idempotency import HEADER as IDEMPOTENCY_HEADER
 from backend.idempotency import MAX_KEY_LENGTH
+
+
+class CachedKnoxTokenScheme(KnoxTokenScheme):
+    """The knox token read through the cache (backend.token_auth) is the same scheme.
+    drf-spectacular's knox extension matches knox's own class only: without this the
+    schema lost ``Authorization: Token`` and documented every operation as cookie-only
+    (schemathesis then expects a request without the cookie to be refused)."""
+
+    target_class = "backend.token_auth.CachedTokenAuthentication"
 
 
 def _ref(name: str) -> dict[str, str]:
