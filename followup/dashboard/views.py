@@ -42,7 +42,9 @@ from followup.services.alert_metrics import alert_metrics
 from followup.services.alert_review import alert_acknowledge, alert_resolve
 from followup.services.alerts import AlertConflict, AlertRejected, alert_data
 from followup.services.auditor import auditor_figures
+from followup.services.protocols import protocol_definition, protocol_slugs, protocol_version_current
 from followup.services.sms_reply_figures import sms_reply_figures
+from followup.translation_review import review_counts
 from notifications.event_feed import feed_position_now
 
 View = Callable[..., HttpResponse]
@@ -274,6 +276,13 @@ def metrics(request: HttpRequest) -> HttpResponse:
             for group in sms_reply_figures(
                 clinic_id=user.clinic_id,  # type: ignore[arg-type]
                 since=timezone.now() - timedelta(days=SMS_REPLY_DAYS),
+            )
+        ],
+        # Translations nobody has reviewed yet (H6), staff and patient strings apart.
+        "translation_review": [
+            (_language_name(count.language), count)
+            for count in review_counts(
+                protocols=[protocol_definition(protocol_version_current(slug)) for slug in protocol_slugs()]
             )
         ],
     }
