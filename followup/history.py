@@ -115,11 +115,15 @@ class _Query:
             self.check_ins(f"AND taken_at >= %s AND {holds}", [start, *params], order="taken_at DESC, id DESC", limit=1)
             return
         number, params = self.answers.number(window.question)
-        where, where_params = f"AND taken_at >= %s AND {number} IS NOT NULL", [start, *params]
-        if window.kind == "lowest":  # the number appears again in ORDER BY, after WHERE
-            self.check_ins(where, [*where_params, *params], order=f"{number}, taken_at, id", limit=1)
-        else:  # earliest
-            self.check_ins(where, where_params, order="taken_at, id", limit=1)
+        if window.kind == "lowest":
+            # The number computed once a row, in ORDER BY only: should no row of the
+            # window have one, the row read has none either and the engine finds no
+            # lowest, as with the whole window.
+            order = f"{number} ASC NULLS LAST, taken_at, id"
+            self.check_ins("AND taken_at >= %s", [start, *params], order=order, limit=1)
+        else:  # earliest: the window walked in time order, up to the first number
+            where = f"AND taken_at >= %s AND {number} IS NOT NULL"
+            self.check_ins(where, [start, *params], order="taken_at, id", limit=1)
 
     def labs(self, code: str, where: str, params: Params, *, order: str, limit: int) -> None:
         table = connection.ops.quote_name(Observation._meta.db_table)

@@ -42,7 +42,7 @@ class AnswersSql:
         """The answer as a number, NULL unless it is a JSON number."""
         kind, kind_params = self._json_type(question)
         if self.postgres:
-            value, value_params = f"({self.column} ->> %s)::double precision", [question]
+            value, value_params = f"({self.column} -> %s)::double precision", [question]
             return f"(CASE WHEN {kind} = 'number' THEN {value} END)", kind_params + value_params
         value, value_params = self._text(question)
         return f"(CASE WHEN {kind} IN ('integer', 'real') THEN {value} END)", kind_params + value_params
