@@ -4,20 +4,43 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('backend', '0003_idempotencyrecord'),
+        ("backend", "0003_idempotencyrecord"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='clinic',
-            name='default_language',
-            field=models.CharField(choices=[('en', 'English'), ('tr', 'Türkçe'), ('de', 'Deutsch'), ('ru', 'Русский'), ('uk', 'Українська'), ('az', 'Azərbaycanca')], default='en', max_length=2),
+            model_name="clinic",
+            name="default_language",
+            field=models.CharField(
+                choices=[
+                    ("en", "English"),
+                    ("tr", "Türkçe"),
+                    ("de", "Deutsch"),
+                    ("ru", "Русский"),
+                    ("uk", "Українська"),
+                    ("az", "Azərbaycanca"),
+                ],
+                default="en",
+                max_length=2,
+            ),
         ),
         migrations.AddField(
-            model_name='user',
-            name='language',
-            field=models.CharField(blank=True, choices=[('en', 'English'), ('tr', 'Türkçe'), ('de', 'Deutsch'), ('ru', 'Русский'), ('uk', 'Українська'), ('az', 'Azərbaycanca')], default='', max_length=2, verbose_name='language'),
+            model_name="user",
+            name="language",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("en", "English"),
+                    ("tr", "Türkçe"),
+                    ("de", "Deutsch"),
+                    ("ru", "Русский"),
+                    ("uk", "Українська"),
+                    ("az", "Azərbaycanca"),
+                ],
+                default="",
+                max_length=2,
+                verbose_name="language",
+            ),
         ),
     ]
