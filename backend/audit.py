@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from rest_framework.throttling import BaseThrottle
 
 from backend.models import AuditAction, AuditRecord, User
+from backend.write_batch import insert_rows
 
 
 def client_address(request: HttpRequest | None) -> str | None:
@@ -77,7 +78,8 @@ def audit_record(
         )
         for object_id, patient_id in objects
     ]
-    AuditRecord.objects.bulk_create(rows)
+    # Deferred to the end of an open write_batch (one INSERT for a check-in's rows).
+    insert_rows(rows)
     return len(rows)
 
 

@@ -64,20 +64,26 @@ NOTE_NO_FALLBACK = "on-call chain exhausted and the clinic has no fallback numbe
 # --- the roster ----------------------------------------------------------------------
 
 
-def on_call_chain(*, care_team_id: int | None, at: datetime) -> list[int]:
-    """User ids of the chain at a moment, first level first (one per level)."""
+def on_call_users(*, care_team_id: int | None, at: datetime) -> list[User]:
+    """The people of the chain at a moment, first level first (one per level), with
+    their clinic (a page is in their language, else their clinic's)."""
     if care_team_id is None:
         return []
     shifts = (
         OnCallShift.objects.filter(care_team_id=care_team_id, starts_at__lte=at, ends_at__gt=at)
         .filter(Q(user__is_active=True))
+        .select_related("user__clinic")
         .order_by("level", "starts_at")
-        .values_list("level", "user_id")
     )
-    chain: dict[int, int] = {}
-    for level, user_id in shifts:
-        chain.setdefault(level, user_id)
+    chain: dict[int, User] = {}
+    for shift in shifts:
+        chain.setdefault(shift.level, shift.user)
     return [chain[level] for level in sorted(chain)]
+
+
+def on_call_chain(*, care_team_id: int | None, at: datetime) -> list[int]:
+    """User ids of the chain at a moment, first level first (one per level)."""
+    return [user.pk for user in on_call_users(care_team_id=care_team_id, at=at)]
 
 
 @dataclass(frozen=True)
@@ -204,21 +210,28 @@ def escalation_exhausted(*, alert: Alert) -> bool:
     return alert.escalation_level > len(alert.escalation_chain or [])
 
 
-def escalation_page_from(*, alert: Alert, level: int, clinic: Clinic) -> int:
+def escalation_page_from(
+    *, alert: Alert, level: int, clinic: Clinic, users: dict[int, User] | None = None
+) -> tuple[int, list[EscalationStep]]:
     """Page `level` of the frozen chain, falling through people who cannot be paged,
     and past the chain's end the clinic's fallback number. Writes one EscalationStep
-    per level touched; returns the level finally reached. Caller holds the alert's row
-    lock inside a transaction."""
+    per level touched; returns the level finally reached and the steps written. Caller
+    holds the alert's row lock inside a transaction. ``users``: the chain's people, if
+    the caller has read them (with their clinic)."""
     chain = list(alert.escalation_chain or [])
-    users = User.objects.in_bulk(chain[level - 1 :]) if level <= len(chain) else {}
+    if users is None:
+        users = User.objects.select_related("clinic").in_bulk(chain[level - 1 :]) if level <= len(chain) else {}
+    steps: list[EscalationStep] = []
     while level <= len(chain):
         user = users.get(chain[level - 1])
         if user is not None and staff_page_send(alert=alert, user=user, level=level):
-            EscalationStep.objects.create(
-                alert=alert, level=level, user=user, target_phone=str(user.phone), note=NOTE_PAGED
+            steps.append(
+                EscalationStep.objects.create(
+                    alert=alert, level=level, user=user, target_phone=str(user.phone), note=NOTE_PAGED
+                )
             )
-            return level
-        EscalationStep.objects.create(alert=alert, level=level, user=user, note=NOTE_SKIPPED)
+            return level, steps
+        steps.append(EscalationStep.objects.create(alert=alert, level=level, user=user, note=NOTE_SKIPPED))
         level += 1
     # H9: nobody left on the chain. Operations warning without PHI: ids only.
     if clinic.fallback_phone:
@@ -229,8 +242,10 @@ def escalation_page_from(*, alert: Alert, level: int, clinic: Clinic) -> int:
             kind=MessageKind.STAFF_PAGE,
             idempotency_key=_page_key(alert=alert, level=level),
         )
-        EscalationStep.objects.create(
-            alert=alert, level=level, target_phone=str(clinic.fallback_phone), note=NOTE_FALLBACK
+        steps.append(
+            EscalationStep.objects.create(
+                alert=alert, level=level, target_phone=str(clinic.fallback_phone), note=NOTE_FALLBACK
+            )
         )
         logger.warning(
             "escalation: alert %s (clinic %s) is past its on-call chain at level %s; paged the fallback number",
@@ -239,24 +254,35 @@ def escalation_page_from(*, alert: Alert, level: int, clinic: Clinic) -> int:
             level,
         )
     else:
-        EscalationStep.objects.create(alert=alert, level=level, note=NOTE_NO_FALLBACK)
+        steps.append(EscalationStep.objects.create(alert=alert, level=level, note=NOTE_NO_FALLBACK))
         logger.error(
             "escalation: alert %s (clinic %s) is past its on-call chain and the clinic has no fallback number",
             alert.pk,
             alert.clinic_id,
         )
-    return level
+    return level, steps
 
 
-def escalation_start(*, alert: Alert) -> None:
-    """Freeze the chain, set the first deadline and, for a red alert, page level 1 now
-    (or whoever the chain falls through to).
-
-    Called inside the transaction that creates the alert."""
+def escalation_plan(*, alert: Alert, care_team_id: int | None) -> dict[int, User]:
+    """Before a new alert is inserted: freeze the chain and set the first deadline on
+    it, so the row is written with them (no second write). Returns the chain's people
+    for ``escalation_first_page``."""
     now = timezone.now()
-    alert.escalation_chain = on_call_chain(care_team_id=alert.patient.care_team_id, at=now)
+    users = on_call_users(care_team_id=care_team_id, at=now)
+    alert.escalation_chain = [user.pk for user in users]
     alert.escalation_level = 1
-    if alert.severity == Alert.Severity.RED:
-        alert.escalation_level = escalation_page_from(alert=alert, level=1, clinic=alert.clinic)
     alert.next_escalation_at = escalation_deadline(alert=alert, from_time=now)
-    alert.save(update_fields=["escalation_chain", "escalation_level", "next_escalation_at", "updated_at"])
+    return {user.pk: user for user in users}
+
+
+def escalation_first_page(*, alert: Alert, users: dict[int, User]) -> list[EscalationStep]:
+    """Once the new alert is stored: for a red one, page level 1 now (or whoever the
+    chain falls through to). Returns the steps written. Called inside the transaction
+    that creates the alert."""
+    if alert.severity != Alert.Severity.RED:
+        return []
+    level, steps = escalation_page_from(alert=alert, level=1, clinic=alert.clinic, users=users)
+    if level != alert.escalation_level:  # fell through people who cannot be paged
+        alert.escalation_level = level
+        alert.save(update_fields=["escalation_level", "updated_at"])
+    return steps

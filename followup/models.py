@@ -310,7 +310,14 @@ class Alert(models.Model):
                 fields=["patient", "rule_id"],
                 condition=Q(status__in=["open", "acknowledged"]),
                 name="one_unresolved_alert_per_rule_and_patient",
-            )
+            ),
+            # "ACK 4F7K" by SMS names one alert of the clinic: the database keeps the
+            # codes of unresolved alerts apart, so opening one needs no lookup first.
+            models.UniqueConstraint(
+                fields=["clinic", "ack_code"],
+                condition=Q(status__in=["open", "acknowledged"]) & ~Q(ack_code=""),
+                name="one_unresolved_alert_per_clinic_and_ack_code",
+            ),
         ]
         indexes = [
             models.Index(

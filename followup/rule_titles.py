@@ -14,6 +14,10 @@ from followup.services.protocols import protocol_definition
 def _fired_by(alert: Alert) -> ProtocolVersion | None:
     """The protocol version whose rule opened the alert: its check-in's, else (a lab
     finding) the patient's enrollment on the version the alert names."""
+    check_in_field, version_field = Alert._meta.get_field("check_in"), CheckIn._meta.get_field("protocol_version")
+    if check_in_field.is_cached(alert) and alert.check_in is not None and version_field.is_cached(alert.check_in):
+        # An alert opened by the check-in being stored: its version is in hand.
+        return alert.check_in.protocol_version
     versions = ProtocolVersion.objects.select_related("protocol")
     if alert.check_in_id is not None:
         return versions.filter(

@@ -12,6 +12,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from backend.write_batch import insert_rows
 from notifications.models import Event
 
 EVENT_TYPES = frozenset({"alert.created", "alert.updated", "check_in.received", "appointment.updated"})
@@ -35,9 +36,15 @@ def event_fan_out(event: Event) -> None:
 def event_publish(*, clinic_id: int, type: str, data: dict[str, Any]) -> Event:
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type!r}")
-    event = Event.objects.create(clinic_id=clinic_id, type=type, data=data)
+    event = Event(clinic_id=clinic_id, type=type, data=data)
+    # Inside a write_batch the row (and its seq) is written with the batch's others.
+    insert_rows([event], then=_fan_out_after_commit)
+    return event
+
+
+def _fan_out_after_commit(events: list[Event]) -> None:
     # robust: the event is already committed, so a channel layer that is down (Redis
     # outage) must not turn the caller's success into a 500; connected dashboards
     # catch up from the stored row (?since= and the consumer's database sweep).
-    transaction.on_commit(lambda: event_fan_out(event), robust=True)
-    return event
+    for event in events:
+        transaction.on_commit(lambda event=event: event_fan_out(event), robust=True)

@@ -22,6 +22,7 @@ from django.utils.translation import gettext_noop
 from backend.models import Patient, User
 from backend.patient_texts import patient_text
 from backend.services import enrollment_code_create
+from backend.write_batch import insert_rows, write_batch_open
 from config.celery import app as celery_app
 from notifications.models import MessageHistoryEntry, MessageKind, MessageStatus, OutgoingMessage
 
@@ -67,6 +68,7 @@ def sms_enqueue(
     appointment_id: int | None = None,
     reach_alert: bool = False,
     opt_out_exempt: bool = False,
+    opted_out: bool | None = None,
 ) -> OutgoingMessage:
     """Write one outgoing SMS to the outbox; a worker sends it after commit.
 
@@ -76,10 +78,15 @@ def sms_enqueue(
     answer to HELP, which carriers require), so the history shows what was held back
     and why. ``send_after`` (quiet hours) is the
     caller's decision. ``reach_alert`` marks recalls and red advice: if they cannot be
-    delivered, staff are alerted to phone the patient (H11).
+    delivered, staff are alerted to phone the patient (H11). ``opted_out``: the
+    caller's own fresh reading of the patient's STOP (the check-in path holds the
+    patient's row locked); None reads it from the database.
+
+    Inside a ``write_batch`` (the check-in path) the row is written with the batch's
+    other rows, and the returned instance gets its id then.
     """
-    suppressed = patient is not None and not opt_out_exempt and patient_opted_out(patient_id=patient.pk)
-    message, created = _outbox_insert(
+    suppressed = _suppressed(patient=patient, opt_out_exempt=opt_out_exempt, opted_out=opted_out)
+    fields = dict(
         idempotency_key=idempotency_key,
         clinic_id=clinic_id,
         to_phone=to_phone,
@@ -97,14 +104,62 @@ def sms_enqueue(
         status=MessageStatus.SUPPRESSED if suppressed else MessageStatus.QUEUED,
         error_message=OPTED_OUT_REASON if suppressed else "",
     )
-    if created and not suppressed:
-        message_id = message.pk
-        countdown = max(0.0, (send_after - timezone.now()).total_seconds()) if send_after else None
-        # robust: with the broker down, the caller's work (a check-in, its red advice)
-        # is committed and stands; the error is logged and the sweeper sends the row
-        # once the broker is back.
-        transaction.on_commit(lambda: outbox_task_schedule(message_id=message_id, countdown=countdown), robust=True)
+    if write_batch_open():
+        message = OutgoingMessage(**fields)
+        insert_rows([message], writer=_outbox_write_batched, then=_outbox_written_batched)
+        return message
+    message, created = _outbox_insert(**fields)
+    if created:
+        _send_after_commit(message)
     return message
+
+
+def _suppressed(*, patient: Patient | None, opt_out_exempt: bool, opted_out: bool | None) -> bool:
+    if patient is None or opt_out_exempt:
+        return False
+    return patient_opted_out(patient_id=patient.pk) if opted_out is None else opted_out
+
+
+def _send_after_commit(message: OutgoingMessage) -> None:
+    if message.status != MessageStatus.QUEUED:
+        return
+    message_id, send_after = message.pk, message.send_after
+    countdown = max(0.0, (send_after - timezone.now()).total_seconds()) if send_after else None
+    # robust: with the broker down, the caller's work (a check-in, its red advice)
+    # is committed and stands; the error is logged and the sweeper sends the row
+    # once the broker is back.
+    transaction.on_commit(lambda: outbox_task_schedule(message_id=message_id, countdown=countdown), robust=True)
+
+
+def _outbox_write_batched(messages: list[OutgoingMessage]) -> None:
+    """A batch's outbox rows in one INSERT; should a key be taken already (a retried
+    unit of work), one row at a time, each falling back to the row already there."""
+    try:
+        with transaction.atomic():
+            OutgoingMessage.objects.bulk_create(messages)
+    except IntegrityError:
+        for message in messages:
+            fields = {f.attname: getattr(message, f.attname) for f in OutgoingMessage._meta.concrete_fields}
+            del fields["id"]
+            stored, created = _outbox_insert(**fields)
+            message.pk = stored.pk
+            message._outbox_duplicate = not created  # type: ignore[attr-defined]
+        return
+    insert_rows(
+        [
+            MessageHistoryEntry(
+                patient_id=message.patient_id, direction=MessageHistoryEntry.Direction.OUTBOUND, outgoing=message
+            )
+            for message in messages
+            if message.patient_id is not None
+        ]
+    )
+
+
+def _outbox_written_batched(messages: list[OutgoingMessage]) -> None:
+    for message in messages:
+        if not getattr(message, "_outbox_duplicate", False):
+            _send_after_commit(message)
 
 
 def _outbox_insert(**fields: Any) -> tuple[OutgoingMessage, bool]:

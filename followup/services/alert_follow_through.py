@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from backend.audit import AuditContext, audit_record
@@ -14,7 +15,34 @@ from backend.models import AuditAction, Patient, User
 from followup.models import Alert, Appointment, Enrollment, WorklistItem
 from followup.services.alerts import AlertChange
 from followup.services.appointments import OPEN_APPOINTMENT_STATUSES, appointment_updated_publish
-from followup.sms.recalls import recall_sms_queue
+from followup.sms.recalls import phone_shared_with_another, recall_sms_queue, sms_conversation_running
+
+
+@dataclass(frozen=True)
+class RecallFacts:
+    """What proposing and texting a recall depend on, read in one query."""
+
+    open_recall: bool  # one proposed, scheduled or confirmed already
+    texting: bool  # an SMS check-in is running (the recall SMS waits for its end)
+    shared: bool  # the phone is shared (the text says whose it is, H5)
+
+
+def recall_facts(*, patient: Patient) -> RecallFacts:
+    open_recall, texting, shared = (
+        Patient.objects.filter(pk=patient.pk)
+        .annotate(
+            open_recall=Exists(
+                Appointment.objects.filter(
+                    patient_id=OuterRef("pk"), kind=Appointment.Kind.RECALL, status__in=OPEN_APPOINTMENT_STATUSES
+                )
+            ),
+            texting=sms_conversation_running(),
+            shared=phone_shared_with_another(),
+        )
+        .values_list("open_recall", "texting", "shared")
+        .get()
+    )
+    return RecallFacts(open_recall=open_recall, texting=texting, shared=shared)
 
 
 @dataclass(frozen=True)
@@ -37,12 +65,12 @@ def appointment_recall_propose(
     one open (proposed, scheduled or confirmed): a second would only be noise for the
     nurse booking it. The caller holds the patient's row lock, so two red check-ins at
     once cannot both propose. The dashboard hears of the proposal
-    (``appointment.updated``)."""
+    (``appointment.updated``), and the patient is texted it at once, quiet hours or
+    not (H2; held back only while an SMS check-in is running)."""
     if not alerts:
         return None
-    if Appointment.objects.filter(
-        patient=patient, kind=Appointment.Kind.RECALL, status__in=OPEN_APPOINTMENT_STATUSES
-    ).exists():
+    facts = recall_facts(patient=patient)
+    if facts.open_recall:
         return None
     titles = ", ".join(alert.rule_title for alert in alerts)
     imaging = any(alert.action == "imaging" for alert in alerts)
@@ -66,6 +94,14 @@ def appointment_recall_propose(
         audit=audit,
     )
     appointment_updated_publish(appointment=recall, clinic_id=patient.clinic_id)
+    recall_sms_queue(
+        appointment=recall,
+        patient=patient,
+        send_after=None,
+        patient_locked=True,
+        texting=facts.texting,
+        shared=facts.shared,
+    )
     return recall
 
 
@@ -111,11 +147,10 @@ def alert_follow_through(
     queue one on the nurses' worklist. (Amber lab rules ask for a review or imaging:
     their alert is the work item.) A red finding judged again (a repeat check-in, the
     end of the SMS conversation that raised it) proposes no second recall, so texts no
-    second recall SMS."""
+    second recall SMS. The caller holds the patient's row lock (every path that judges
+    rules takes it first), so ``patient`` is read fresh."""
     reds = [change.alert for change in changes if change.alert.severity == Alert.Severity.RED]
     recall = appointment_recall_propose(patient=patient, enrollment=enrollment, alerts=reds, actor=actor, audit=audit)
-    if recall is not None:
-        recall_sms_queue(appointment=recall, patient=patient, send_after=None)
     calls = []
     for change in changes:
         alert = change.alert

@@ -21,8 +21,8 @@ from django.db import IntegrityError, transaction
 
 from backend.audit import AuditContext, audit_rows
 from backend.models import AuditAction, Patient, User
-from followup.escalation import escalation_start
-from followup.models import Alert, AlertOccurrence, CheckIn, Observation, ProtocolVersion
+from followup.escalation import escalation_first_page, escalation_plan
+from followup.models import Alert, AlertOccurrence, CheckIn, EscalationStep, Observation, ProtocolVersion
 from followup.rules import Finding
 from followup.services.appointments import iso
 from notifications.events import event_publish
@@ -36,6 +36,7 @@ OUTCOMES: tuple[str, ...] = tuple(Alert.Outcome.values)
 # Letters and digits that cannot be misread in a text message (no 0/O, 1/I/L).
 ACK_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 ACK_CODE_LENGTH = 4
+ACK_CODE_DRAWS = 5
 
 
 class AlertConflict(Exception):
@@ -59,11 +60,21 @@ class AlertChange:
 # --- representation ------------------------------------------------------------------
 
 
-def alert_data(*, alert: Alert) -> dict[str, Any]:
+def alert_data(
+    *,
+    alert: Alert,
+    occurrences: list[AlertOccurrence] | None = None,
+    steps: list[EscalationStep] | None = None,
+) -> dict[str, Any]:
     """The alert as ``GET /api/v1/alerts/{id}/`` returns it (and events carry it).
 
     Reads ``occurrences`` and ``escalation_steps`` through ``.all()`` so that a list
-    prefetching them costs no query per alert."""
+    prefetching them costs no query per alert; a caller that has just written all of
+    them (an alert opened now) passes them instead."""
+    if occurrences is None:
+        occurrences = list(alert.occurrences.all())
+    if steps is None:
+        steps = list(alert.escalation_steps.all())
     return {
         "id": alert.pk,
         "patient": alert.patient_id,
@@ -81,7 +92,7 @@ def alert_data(*, alert: Alert) -> dict[str, Any]:
                 "created_at": iso(occurrence.created_at),
                 "evidence": list(occurrence.evidence),
             }
-            for occurrence in alert.occurrences.all()
+            for occurrence in occurrences
         ],
         "created_at": iso(alert.created_at),
         "updated_at": iso(alert.updated_at),
@@ -89,7 +100,7 @@ def alert_data(*, alert: Alert) -> dict[str, Any]:
         "next_escalation_at": iso(alert.next_escalation_at),
         "escalation_steps": [
             {"level": step.level, "user": step.user_id, "note": step.note, "created_at": iso(step.created_at)}
-            for step in alert.escalation_steps.all()
+            for step in steps
         ],
         "acknowledged_by": alert.acknowledged_by_id,
         "acknowledged_at": iso(alert.acknowledged_at),
@@ -101,9 +112,18 @@ def alert_data(*, alert: Alert) -> dict[str, Any]:
     }
 
 
-def alert_change_record(*, alert: Alert, created: bool, actor: User | None, audit: AuditContext | None) -> None:
+def alert_change_record(
+    *,
+    alert: Alert,
+    created: bool,
+    actor: User | None,
+    audit: AuditContext | None,
+    occurrences: list[AlertOccurrence] | None = None,
+    steps: list[EscalationStep] | None = None,
+) -> None:
     """The audit row and the dashboard event of an alert opened (``alert.created``) or
-    changed (``alert.updated``): every change of an alert ends with this."""
+    changed (``alert.updated``): every change of an alert ends with this.
+    ``occurrences``/``steps``: all of the alert's, when the caller has just written them."""
     audit_rows(
         actor=actor,
         action=AuditAction.CREATE if created else AuditAction.UPDATE,
@@ -113,19 +133,20 @@ def alert_change_record(*, alert: Alert, created: bool, actor: User | None, audi
         audit=audit,
     )
     event_publish(
-        clinic_id=alert.clinic_id, type="alert.created" if created else "alert.updated", data=alert_data(alert=alert)
+        clinic_id=alert.clinic_id,
+        type="alert.created" if created else "alert.updated",
+        data=alert_data(alert=alert, occurrences=occurrences, steps=steps),
     )
 
 
 # --- recording findings ------------------------------------------------------------------
 
 
-def _ack_code(*, clinic_id: int) -> str:
-    # Unique among the clinic's unresolved alerts, so "ACK 4F7K" by SMS names one.
-    while True:
-        code = "".join(secrets.choice(ACK_CODE_ALPHABET) for _ in range(ACK_CODE_LENGTH))
-        if not Alert.objects.filter(clinic_id=clinic_id, ack_code=code, status__in=UNRESOLVED).exists():
-            return code
+def _ack_code() -> str:
+    # Unique among the clinic's unresolved alerts, so "ACK 4F7K" by SMS names one: the
+    # database's constraint keeps them apart; a clash (one in ~10^5 with a hundred
+    # unresolved alerts) is drawn again in ``_alert_open``.
+    return "".join(secrets.choice(ACK_CODE_ALPHABET) for _ in range(ACK_CODE_LENGTH))
 
 
 def _unresolved_for_update(*, patient: Patient, rule_id: str) -> Alert | None:
@@ -145,35 +166,43 @@ def _alert_open(
     evidence: list[dict[str, Any]],
     check_in: CheckIn | None,
     observation: Observation | None,
-) -> tuple[Alert, bool]:
-    """(the unresolved alert for the finding's rule, locked; whether it was opened now).
-    Two transactions that both find none race on the partial unique constraint, and
-    the loser attaches to the winner's alert."""
+) -> tuple[Alert, dict[int, User] | None]:
+    """(the unresolved alert for the finding's rule, locked; the on-call chain's people
+    if it was opened now, else None). The new alert is written with its chain and first
+    deadline. Two transactions that both find none race on the partial unique
+    constraint, and the loser attaches to the winner's alert."""
     alert = _unresolved_for_update(patient=patient, rule_id=finding.rule_id)
     if alert is not None:
-        return alert, False
-    try:
-        with transaction.atomic():
-            return Alert.objects.create(
-                patient=patient,
-                # The instance, not its id: escalation reads the clinic's settings
-                # next, and the caller has usually loaded it already.
-                clinic=patient.clinic,
-                rule_id=finding.rule_id,
-                rule_version=protocol_version.version,
-                rule_title=finding.title,
-                severity=finding.severity,
-                action=finding.action,
-                check_in=check_in,
-                observation=observation,
-                evidence=evidence,
-                ack_code=_ack_code(clinic_id=patient.clinic_id),
-            ), True
-    except IntegrityError:
-        alert = _unresolved_for_update(patient=patient, rule_id=finding.rule_id)
-        if alert is None:  # resolved in between: nothing left to attach to
-            raise
-        return alert, False
+        return alert, None
+    alert = Alert(
+        patient=patient,
+        # The instance, not its id: escalation reads the clinic's settings next, and
+        # the caller has usually loaded it already.
+        clinic=patient.clinic,
+        rule_id=finding.rule_id,
+        rule_version=protocol_version.version,
+        rule_title=finding.title,
+        severity=finding.severity,
+        action=finding.action,
+        check_in=check_in,
+        observation=observation,
+        evidence=evidence,
+    )
+    on_call = escalation_plan(alert=alert, care_team_id=patient.care_team_id)
+    for attempt in range(ACK_CODE_DRAWS):
+        try:
+            with transaction.atomic():
+                alert.ack_code = _ack_code()
+                alert.save(force_insert=True)
+                return alert, on_call
+        except IntegrityError:
+            alert.pk = None
+            winner = _unresolved_for_update(patient=patient, rule_id=finding.rule_id)
+            if winner is not None:  # another transaction opened it first: attach
+                return winner, None
+            if attempt == ACK_CODE_DRAWS - 1:  # not a code clash after all
+                raise
+    raise AssertionError("unreachable")
 
 
 def _occurrence_record(
@@ -183,7 +212,8 @@ def _occurrence_record(
     evidence: list[dict[str, Any]],
     check_in: CheckIn | None,
     observation: Observation | None,
-) -> None:
+) -> AlertOccurrence | None:
+    """The occurrence written, or None when an SMS-opened alert adopted this check-in."""
     adopted = 0
     if not created and check_in is not None and alert.check_in_id is None and alert.observation_id is None:
         # Opened while an SMS conversation was still going (H16): the check-in its
@@ -193,8 +223,9 @@ def _occurrence_record(
         adopted = AlertOccurrence.objects.filter(alert=alert, check_in__isnull=True, observation__isnull=True).update(
             check_in=check_in, evidence=evidence
         )
-    if not adopted:
-        AlertOccurrence.objects.create(alert=alert, check_in=check_in, observation=observation, evidence=evidence)
+    if adopted:
+        return None
+    return AlertOccurrence.objects.create(alert=alert, check_in=check_in, observation=observation, evidence=evidence)
 
 
 def alert_record_finding(
@@ -213,7 +244,7 @@ def alert_record_finding(
     the alert, its first deadline, the on-call page and the events commit with it
     (H1). The existing alert is locked while the occurrence is added."""
     evidence = [item.as_dict() for item in finding.evidence]
-    alert, created = _alert_open(
+    alert, on_call = _alert_open(
         patient=patient,
         protocol_version=protocol_version,
         finding=finding,
@@ -221,10 +252,22 @@ def alert_record_finding(
         check_in=check_in,
         observation=observation,
     )
-    _occurrence_record(alert=alert, created=created, evidence=evidence, check_in=check_in, observation=observation)
-    if created:
-        escalation_start(alert=alert)
+    created = on_call is not None
+    occurrence = _occurrence_record(
+        alert=alert, created=created, evidence=evidence, check_in=check_in, observation=observation
+    )
+    if on_call is not None:
+        steps = escalation_first_page(alert=alert, users=on_call)
+        # A new alert's occurrence and steps are all in hand: the event needs no reread.
+        alert_change_record(
+            alert=alert,
+            created=True,
+            actor=actor,
+            audit=audit,
+            occurrences=[occurrence] if occurrence else [],
+            steps=steps,
+        )
     else:
         alert.save(update_fields=["updated_at"])
-    alert_change_record(alert=alert, created=created, actor=actor, audit=audit)
+        alert_change_record(alert=alert, created=False, actor=actor, audit=audit)
     return AlertChange(alert=alert, created=created)

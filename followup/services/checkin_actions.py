@@ -37,6 +37,8 @@ def red_advice_send(*, patient: Patient, check_in: CheckIn, advice: str) -> None
         patient=patient,
         send_after=None,
         reach_alert=True,
+        # The check-in path holds the patient's row locked: its STOP is read fresh.
+        opted_out=patient.sms_opted_out_at is not None,
     )
 
 

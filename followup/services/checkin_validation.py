@@ -117,6 +117,12 @@ def _scheduled_locked(*, scheduled_check_in_id: int | None, patient: Patient) ->
     return ScheduledCheckIn.objects.select_for_update().filter(pk=scheduled_check_in_id, patient=patient).first()
 
 
+def _refuse_closed(scheduled: ScheduledCheckIn | None) -> None:
+    if scheduled is not None and scheduled.status not in OPEN_CHECKIN_STATUSES:
+        reason = _CLOSED_REASONS.get(scheduled.status, "This check-in is closed.")
+        raise CheckInRejected({"scheduled_check_in": [reason]}, status_code=409)
+
+
 def submission_validate(
     *,
     patient_id: int,
@@ -163,9 +169,7 @@ def submission_validate(
         errors["scheduled_check_in"] = ["No such scheduled check-in for this patient."]
     if errors:
         raise CheckInRejected(errors)
-    if scheduled is not None and scheduled.status not in OPEN_CHECKIN_STATUSES:
-        reason = _CLOSED_REASONS.get(scheduled.status, "This check-in is closed.")
-        raise CheckInRejected({"scheduled_check_in": [reason]}, status_code=409)
+    _refuse_closed(scheduled)
     return Submission(
         enrollment=enrollment,
         definition=definition,

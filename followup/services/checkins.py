@@ -20,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from backend.audit import AuditContext, audit_rows
+from backend.write_batch import write_batch
 from backend.models import AuditAction, User
 from followup.history import history_read
 from followup.models import Appointment, CheckIn, Enrollment, ScheduledCheckIn, WorklistItem
@@ -108,7 +109,9 @@ def checkin_submit(
       check-ins and labs as they stood then, so a late entry is judged as things stood.
     - ``audit`` says where the call came from (address, method, path) for the audit rows.
     """
-    with transaction.atomic():
+    # The audit rows, events and outbox rows of the check-in are written together at
+    # the end (one INSERT per table), still inside the transaction.
+    with transaction.atomic(), write_batch():
         submission = submission_validate(
             patient_id=patient_id,
             answers=answers,

@@ -65,7 +65,7 @@ def escalation_step_run(*, alert_id: int, now: datetime | None = None) -> bool:
         )
         if alert is None:
             return False
-        level = escalation_page_from(alert=alert, level=alert.escalation_level + 1, clinic=alert.clinic)
+        level, _steps = escalation_page_from(alert=alert, level=alert.escalation_level + 1, clinic=alert.clinic)
         alert.escalation_level = level
         alert.next_escalation_at = escalation_deadline(alert=alert, from_time=now)
         alert.save(update_fields=["escalation_level", "next_escalation_at", "updated_at"])

@@ -27,9 +27,12 @@ def phone_is_shared(*, patient: Patient) -> bool:
     return Patient.objects.filter(phone=patient.phone).exclude(pk=patient.pk).exists()
 
 
-def addressed(*, patient: Patient, text: str) -> str:
+def addressed(*, patient: Patient, text: str, shared: bool | None = None) -> str:
     # On a phone several patients share, each message says whose it is (H5).
-    return f"{patient.given_name}: {text}" if phone_is_shared(patient=patient) else text
+    # ``shared``: the caller read it already (None: read it here).
+    if shared is None:
+        shared = phone_is_shared(patient=patient)
+    return f"{patient.given_name}: {text}" if shared else text
 
 
 def conversation_send(

@@ -22,6 +22,7 @@ import zoneinfo
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from backend.audit import audit_record
@@ -45,10 +46,16 @@ def appointment_local_time(*, appointment: Appointment, patient: Patient) -> str
 
 
 def recall_sms_send(
-    *, appointment: Appointment, send_after: datetime | None = None, patient: Patient | None = None
+    *,
+    appointment: Appointment,
+    send_after: datetime | None = None,
+    patient: Patient | None = None,
+    phone_shared: bool | None = None,
+    opted_out: bool | None = None,
 ) -> OutgoingMessage:
     """Text the patient to come in at the appointment's time. One SMS per appointment
-    and time: moving the appointment and calling again sends the new time."""
+    and time: moving the appointment and calling again sends the new time.
+    ``phone_shared`` and ``opted_out``: what the caller read already (None: read here)."""
     if patient is None:
         patient = Patient.objects.select_related("clinic").get(pk=appointment.patient_id)
     when = appointment_local_time(appointment=appointment, patient=patient)
@@ -56,29 +63,62 @@ def recall_sms_send(
     return sms_enqueue(
         clinic_id=patient.clinic_id,
         to_phone=str(patient.phone),
-        body=addressed(patient=patient, text=body),
+        body=addressed(patient=patient, text=body, shared=phone_shared),
         kind=MessageKind.RECALL,
         idempotency_key=f"recall:{appointment.pk}:{appointment.starts_at.isoformat()}",
         patient=patient,
         appointment_id=appointment.pk,
         reach_alert=True,
         send_after=send_after,
+        opted_out=opted_out,
     )
 
 
+def sms_conversation_running() -> Exists:
+    """For ``annotate`` on patients: an SMS check-in is running with the patient."""
+    return Exists(SmsConversation.objects.filter(patient_id=OuterRef("pk"), state=SmsConversation.State.ACTIVE))
+
+
+def phone_shared_with_another() -> Exists:
+    """For ``annotate`` on patients: another patient has the same phone (H5)."""
+    return Exists(Patient.objects.filter(phone=OuterRef("phone")).exclude(pk=OuterRef("pk")))
+
+
 def recall_sms_queue(
-    *, appointment: Appointment, patient: Patient, send_after: datetime | None = None
+    *,
+    appointment: Appointment,
+    patient: Patient,
+    send_after: datetime | None = None,
+    patient_locked: bool = False,
+    texting: bool | None = None,
+    shared: bool | None = None,
 ) -> OutgoingMessage | None:
     """Text the patient a recall just proposed, YES to confirm. None when it is not
     texted: no SMS consent or STOP (H11), or an SMS check-in is running (held back:
     ``recall_sms_after_conversation`` texts it when the conversation ends).
     ``send_after`` is the caller's decision: None after a red finding (H2), the end of
-    the quiet hours for a recall a nurse adds (H10)."""
+    the quiet hours for a recall a nurse adds (H10). ``patient_locked``: the caller
+    read ``patient`` with its row locked in this transaction (the check-in path), so
+    its STOP needs no second reading. ``texting``/``shared``: read by the caller
+    already (``followup.services.alert_follow_through.recall_facts``), else read here."""
     if not patient_can_receive_sms(patient):
         return None
-    if SmsConversation.objects.filter(patient=patient, state=SmsConversation.State.ACTIVE).exists():
+    if texting is None or shared is None:
+        texting, shared = (
+            Patient.objects.filter(pk=patient.pk)
+            .annotate(texting=sms_conversation_running(), shared=phone_shared_with_another())
+            .values_list("texting", "shared")
+            .get()
+        )
+    if texting:
         return None
-    return recall_sms_send(appointment=appointment, send_after=send_after, patient=patient)
+    return recall_sms_send(
+        appointment=appointment,
+        send_after=send_after,
+        patient=patient,
+        phone_shared=shared,
+        opted_out=False if patient_locked else None,
+    )
 
 
 def recall_sms_after_conversation(*, patient: Patient) -> OutgoingMessage | None:
