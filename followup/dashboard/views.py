@@ -30,7 +30,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import get_language_info
+from django.utils.translation import get_language, get_language_info
 from django.views.decorators.http import require_GET, require_POST
 
 from backend.audit import AuditContext, audit_record
@@ -38,6 +38,7 @@ from backend.models import AuditAction, Patient, User
 from backend.scoping import patient_list_for
 from followup.dashboard import patient_history, selectors
 from followup.models import Alert
+from followup.rule_titles import alert_rule_title
 from followup.services.alert_metrics import alert_metrics
 from followup.services.alert_review import alert_acknowledge, alert_resolve
 from followup.services.alerts import AlertConflict, AlertRejected, alert_data
@@ -131,6 +132,8 @@ def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
     ]
     context = {
         "alert": alert,
+        # The rule's title in the reader's language, from the protocol's translations.
+        "rule_title": alert_rule_title(alert=alert, language=get_language()),
         "card": selectors.alert_card(alert=alert),
         "steps": steps,
         "occurrences": list(alert.occurrences.all()),

@@ -12,19 +12,25 @@ from django.test import Client
 
 from backend.models import LANGUAGE_CHOICES, Clinic, User
 from backend.staff_texts import staff_language, staff_text
+from followup.services.checkins import checkin_submit
 from followup.sms.texts import ACK_DONE
+from tests.factories import red_answers
 
 pytestmark = pytest.mark.django_db
 
 
-def _dashboard(user: User, **headers: Any) -> str:
-    """The dashboard as a browser that has never been here sees it: no language
+def _dashboard_path(user: User, path: str, **headers: Any) -> str:
+    """A staff page as a browser that has never been here sees it: no language
     cookie, no session language."""
     browser = Client()
     browser.force_login(user)
-    response = browser.get("/dashboard/", **headers)
+    response = browser.get(path, **headers)
     assert response.status_code == 200
     return response.content.decode()
+
+
+def _dashboard(user: User, **headers: Any) -> str:
+    return _dashboard_path(user, "/dashboard/", **headers)
 
 
 def test_the_languages_are_the_installations_six() -> None:
@@ -64,3 +70,15 @@ def test_a_staff_text_is_in_the_persons_language_and_else_the_clinics(nurse: Use
     assert staff_text(user=nurse, message=ACK_DONE, code="4F7K") == (
         "Vigil: alert 4F7K acknowledged by you. Escalation stopped."
     )
+
+
+def test_the_alert_page_names_the_rule_in_the_readers_language(nurse: User, make_enrolled: Any) -> None:
+    patient = make_enrolled()
+    result = checkin_submit(patient_id=patient.pk, answers=red_answers(), channel="app")  # jaundice
+    nurse.language = "tr"
+    nurse.save()
+    page = _dashboard_path(nurse, f"/dashboard/alerts/{result.alert_ids[0]}/")
+    assert '<h1 class="rule">Sarılık</h1>' in page
+    nurse.language = "en"
+    nurse.save()
+    assert '<h1 class="rule">Jaundice</h1>' in _dashboard_path(nurse, f"/dashboard/alerts/{result.alert_ids[0]}/")
