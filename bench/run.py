@@ -165,6 +165,25 @@ def _report(kind: str, mode: str, who: str, result: Any) -> None:
     )
 
 
+def _inbound_drained(*, deadline: float = 600.0) -> None:
+    """Wait until the worker has handled every SMS the webhook phase stored (the webhook
+    only stores them since issue 17): a backlog left running would take the CPU from the
+    next phase's figures. Prints how long the drain took."""
+    from django.db import connections
+
+    from notifications.models import InboundMessage
+
+    start = time.monotonic()
+    unhandled = InboundMessage.objects.filter(processed_at__isnull=True, handling_failed_at__isnull=True)
+    left = unhandled.count()
+    while left and time.monotonic() - start < deadline:
+        time.sleep(0.5)
+        left = unhandled.count()
+    connections.close_all()
+    waited = time.monotonic() - start
+    print(f"  inbound  worker drained the webhook's messages in {waited:.1f} s ({left} left)", flush=True)
+
+
 def run_rounds(args: argparse.Namespace, stack: Stack, fixture: Any, webhook_exists: bool) -> dict[str, Any]:
     """Warm every process up, then ``--rounds`` interleaved ingest rounds on both ways
     of serving; then, on the serving the ingest figures chose, ``--rounds`` interleaved
@@ -203,6 +222,7 @@ def run_rounds(args: argparse.Namespace, stack: Stack, fixture: Any, webhook_exi
                 keep(f"webhook:{mode}:vigil", result)
                 keep(f"webhook:{mode}:anchor", figures[f"ingest:{mode}:anchor"][-1])
                 _report("webhook", mode, "vigil", result)
+                _inbound_drained()
         # The proxy's cost: the anchor straight on gunicorn, against the anchor through nginx.
         direct = _ingest(
             args, stack.base_url("gunicorn-direct") + endpoints[0][1], fixture, seconds=args.seconds, warmup=args.warmup
