@@ -11,11 +11,12 @@ and p99 server time and the queries of one load, and a ``BENCH_JSON`` line. The 
 is at most 10 queries whatever the number of alerts; the page is also loaded with 5
 alerts, so a count that grows with the rows shows.
 
-The patient page (issue 17): ``GET /dashboard/patients/<id>/`` for a patient with 10
-check-ins (1 lab, 1 alert, 200 SMS) and one with two years of surveillance history (300
-check-ins, 40 labs, 20 alerts, 6,000 SMS), loaded alternately in the same run so that
-drift hits both alike; the ratio of the medians is the figure (target: about 1, and the
-same queries). Never fails on a figure.
+The patient page (issue 17): ``GET /dashboard/patients/<id>/``, and the staff plan
+page ``/plans/patients/<id>/``, for a patient with 10 check-ins (1 lab, 1 alert, 200
+SMS) and one with two years of surveillance history (300 check-ins, 40 labs, 20 alerts,
+6,000 SMS), loaded alternately in the same run so that drift hits both alike; the
+ratio of the medians is the figure (target: about 1, and the same queries). Never
+fails on a figure.
 """
 
 from __future__ import annotations
@@ -221,10 +222,11 @@ def _patient_with_history(clinic: Any, index: int, history: dict[str, int]) -> A
 
 
 def patient_page_compare(*, loads: int) -> dict[str, Any]:
-    """The patient page for a 10-check-in patient and a two-year one, loaded in turn."""
+    """The dashboard's patient page, and the plan page, for a 10-check-in patient and a
+    two-year one, loaded in turn. The dashboard page's figures at the top level (the
+    table's row), the plan page's under ``plan_page``."""
     from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
     from backend.models import Role, User
 
@@ -238,14 +240,23 @@ def patient_page_compare(*, loads: int) -> dict[str, Any]:
         cursor.execute("ANALYZE")
     client = Client()
     client.force_login(nurse)
+    figures = _short_and_long(client, "/dashboard/patients/{id}/", short, long, loads=loads)
+    figures["plan_page"] = _short_and_long(client, "/plans/patients/{id}/", short, long, loads=loads)
+    return figures
+
+
+def _short_and_long(client: Any, path: str, short: Any, long: Any, *, loads: int) -> dict[str, Any]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
     times: dict[str, list[float]] = {"short": [], "long": []}
     figures: dict[str, Any] = {}
-    client.get(f"/dashboard/patients/{short.pk}/")  # templates compiled, caches warm
+    client.get(path.format(id=short.pk))  # templates compiled, caches warm
     for _ in range(loads):
         for name, patient in (("short", short), ("long", long)):
             with CaptureQueriesContext(connection) as captured:
                 began = time.perf_counter()
-                response = client.get(f"/dashboard/patients/{patient.pk}/")
+                response = client.get(path.format(id=patient.pk))
                 times[name].append((time.perf_counter() - began) * 1000)
             figures[f"status_{name}"] = response.status_code
             figures[f"queries_{name}"] = len(captured)
@@ -255,14 +266,15 @@ def patient_page_compare(*, loads: int) -> dict[str, Any]:
         figures[f"ms_median_{name}"] = statistics.median(ordered)
         figures[f"ms_p99_{name}"] = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
     figures["ratio"] = figures["ms_median_long"] / figures["ms_median_short"]
+    shown = path.replace("{id}", "<id>")
     for name, history in (("short", SHORT), ("long", TWO_YEARS)):
         print(
-            f"/dashboard/patients/<id>/ with {history['check_ins']:3d} check-ins, {history['labs']:2d} labs, "
+            f"{shown} with {history['check_ins']:3d} check-ins, {history['labs']:2d} labs, "
             f"{history['alerts']:2d} alerts, {history['messages']:4d} SMS: HTTP {figures[f'status_{name}']}, "
             f"{figures[f'queries_{name}']} queries, median {figures[f'ms_median_{name}']:.1f} ms, "
             f"p99 {figures[f'ms_p99_{name}']:.1f} ms, {figures[f'bytes_{name}']:,} bytes"
         )
-    print(f"patient page, two years / ten check-ins: {figures['ratio']:.2f} x the median time")
+    print(f"{shown}, two years / ten check-ins: {figures['ratio']:.2f} x the median time")
     return figures
 
 
