@@ -3,6 +3,7 @@ staff of the clinic only (H12), a fixed number of queries, patient text as text.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from datetime import timedelta
@@ -28,6 +29,9 @@ def signed_in(user) -> Client:  # type: ignore[no-untyped-def]
     return client
 
 
+_ACK_CODES = itertools.count()
+
+
 def make_alert(patient, rule_id: str, severity: str = "red", **fields) -> Alert:  # type: ignore[no-untyped-def]
     return Alert.objects.create(
         patient=patient,
@@ -37,7 +41,8 @@ def make_alert(patient, rule_id: str, severity: str = "red", **fields) -> Alert:
         rule_title=rule_id.replace("_", " ").capitalize(),
         severity=severity,
         evidence=[{"field": rule_id, "value": True, "condition": f"{rule_id} is true"}],
-        ack_code="ABCD",
+        # Unique among the clinic's unresolved alerts, as the database requires.
+        ack_code=f"A{next(_ACK_CODES):03d}",
         **fields,
     )
 
