@@ -59,7 +59,7 @@ def history(make_enrolled, nurse):
         checkin_submit(patient_id=patient.pk, answers=green_answers(temperature_c=38.6), channel="app")
     recalled = Alert.objects.filter(rule_id="fever_high").order_by("id").first()
     alert_resolve(alert=recalled, by=nurse, outcome="recalled", complication_grade="II")
-    checkin_submit(patient_id=make_enrolled.pk(), answers=green_answers(temperature_c=39.2), channel="app")
+    checkin_submit(patient_id=make_enrolled().pk, answers=green_answers(temperature_c=39.2), channel="app")
     checkin_submit(
         patient_id=patients[0].pk,
         answers=green_answers(right_upper_pain=True),
