@@ -14,7 +14,6 @@ from django.db.models import Case, Count, IntegerField, OuterRef, Q, QuerySet, S
 
 from backend.models import Patient, User
 from followup.models import Alert, AlertOccurrence, Appointment, CheckIn, Enrollment, ScheduledCheckIn, WorklistItem
-from followup.rules import PastCheckIn
 
 OPEN_CHECKIN_STATUSES = (ScheduledCheckIn.Status.SCHEDULED, ScheduledCheckIn.Status.SENT)
 UPCOMING_APPOINTMENT_STATUSES = (
@@ -94,19 +93,6 @@ def checkin_alert_ids(*, check_in_ids: list[int]) -> dict[int, list[int]]:
         if alert_id not in result[check_in_id]:
             result[check_in_id].append(alert_id)
     return result
-
-
-def checkin_history(*, patient: Patient, before: datetime) -> list[PastCheckIn]:
-    """Every submitted check-in of the patient taken strictly before ``before``.
-
-    All of them, not a window: "in a row" counts have no time limit, and a patient
-    followed for five years has about a hundred check-ins."""
-    rows = (
-        CheckIn.objects.filter(patient=patient, taken_at__lt=before)
-        .order_by("taken_at", "id")
-        .values_list("taken_at", "answers")
-    )
-    return [PastCheckIn(taken_at=taken_at, answers=answers) for taken_at, answers in rows]
 
 
 # --- alerts ------------------------------------------------------------------------------------------
