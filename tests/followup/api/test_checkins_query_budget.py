@@ -1,4 +1,4 @@
-"""Issue 9: the check-in POST is the hot path, bound by database round trips. Its query
+"""Issues 9 and 17 (H18): the check-in POST is the hot path, bound by database round trips. Its query
 count must not grow with the patient's history, and must not creep up unnoticed: the
 budgets below are today's counts (inside a test transaction, where BEGIN and COMMIT
 show as SAVEPOINT and RELEASE). Raising one is a decision to write down, not a fix."""

@@ -1,4 +1,4 @@
-"""POST /api/v1/check-ins/ past the protocol's rate (API.md, "Check-ins"; issue 17):
+"""POST /api/v1/check-ins/ past the protocol's rate (API.md, "Check-ins"; issue 17, H18):
 a patient's check-ins beyond ``schedule.max_check_ins_per_hour`` in a rolling hour
 are a 429 with Retry-After, store nothing, and put the patient on the worklist once;
 staff entry is not limited; an Idempotency-Key replay is not a new check-in. The

@@ -1,4 +1,4 @@
-"""Issue 17, flat cost: a check-in reads only the history its rules can look at
+"""Issue 17, flat cost (H18): a check-in reads only the history its rules can look at
 (``followup/history.py``, the horizon in ``followup/rules/horizon.py``), and the rules
 give the same evaluation with that bounded read as with the whole history.
 
