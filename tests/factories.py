@@ -228,7 +228,7 @@ def inbound_task_run(*, message_sid: str) -> None:
     from notifications.tasks import sms_inbound_handle
 
     inbound_id = InboundMessage.objects.values_list("pk", flat=True).get(message_sid=message_sid)
-    sms_inbound_handle.apply(args=[inbound_id], throw=True)
+    sms_inbound_handle.apply(args=[inbound_id]).get()  # a failure is raised here
 
 
 def outbound(patient: Patient) -> list[OutgoingMessage]:
