@@ -1,6 +1,8 @@
 """Throttles for the sign-in doors: per client address and per account, so that a
 guesser can neither hammer one account from many addresses nor many from one."""
 
+import hashlib
+
 from rest_framework.throttling import SimpleRateThrottle
 
 
@@ -17,7 +19,10 @@ class _AccountThrottle(SimpleRateThrottle):
         value = data.get(self.field)
         if not isinstance(value, str) or not value:
             return None
-        return self.cache_format % {"scope": self.scope, "ident": value.strip().lower()}
+        # A digest, not the typed value: any text is a valid guess, and a cache key must
+        # be short plain characters (and the username or phone is not kept in Redis).
+        account = hashlib.sha256(value.strip().lower().encode("utf-8", "surrogatepass")).hexdigest()
+        return self.cache_format % {"scope": self.scope, "ident": account}
 
 
 class LoginAddressThrottle(_AddressThrottle):
