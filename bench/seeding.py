@@ -9,6 +9,7 @@ plans of scheduled check-ins, open alerts. Phone numbers are in Ofcom's drama ra
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 from dataclasses import dataclass
@@ -421,6 +422,9 @@ def plans_create(*, patient_ids: list[int], now: datetime, due_each: int) -> dic
     return {"scheduled_check_ins": len(past) + len(upcoming) + len(rows)}
 
 
+_ACK_CODES = itertools.count()
+
+
 def alerts_create(
     *, clinic_id: int, patient_ids: list[int], count: int, now: datetime, due_each: int = 0, status: str = "open"
 ) -> list[int]:
@@ -452,7 +456,9 @@ def alerts_create(
                 escalation_level=1,
                 next_escalation_at=now - timedelta(minutes=1) if index < due_each else now + timedelta(hours=4),
                 escalation_chain=[],
-                ack_code=f"B{index:06d}",
+                # Unique among a clinic's unresolved alerts (the database's constraint),
+                # across calls for the same clinic.
+                ack_code=f"B{next(_ACK_CODES):07d}",
             )
         )
     created: list[Any] = []
