@@ -89,6 +89,9 @@ TEMPLATES = [
     },
 ]
 
+# The session's user is read with their clinic (one query where there were two).
+AUTHENTICATION_BACKENDS = ["backend.auth_backend.ClinicUserBackend"]
+
 # --- Database ---------------------------------------------------------------------
 # Under ASGI, persistent connections leak (each request runs in its own thread), so
 # CONN_MAX_AGE stays 0 and PostgreSQL uses psycopg's pool instead.
