@@ -5,16 +5,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('backend', '0004_staff_language_and_clinic_default_language'),
-        ('followup', '0005_worklist_check_in_burst'),
+        ("backend", "0004_staff_language_and_clinic_default_language"),
+        ("followup", "0005_worklist_check_in_burst"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddConstraint(
-            model_name='alert',
-            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ['open', 'acknowledged']), models.Q(('ack_code', ''), _negated=True)), fields=('clinic', 'ack_code'), name='one_unresolved_alert_per_clinic_and_ack_code'),
+            model_name="alert",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status__in", ["open", "acknowledged"]), models.Q(("ack_code", ""), _negated=True)),
+                fields=("clinic", "ack_code"),
+                name="one_unresolved_alert_per_clinic_and_ack_code",
+            ),
         ),
     ]

@@ -20,8 +20,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from backend.audit import AuditContext, audit_rows
-from backend.write_batch import write_batch
 from backend.models import AuditAction, User
+from backend.write_batch import write_batch
 from followup.history import history_read
 from followup.models import Appointment, CheckIn, Enrollment, ScheduledCheckIn, WorklistItem
 from followup.rules import Evaluation, EvaluationInput

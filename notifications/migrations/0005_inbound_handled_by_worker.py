@@ -5,41 +5,62 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('backend', '0004_staff_language_and_clinic_default_language'),
-        ('notifications', '0004_sms_partial_checkins_and_reply_readings'),
+        ("backend", "0004_staff_language_and_clinic_default_language"),
+        ("notifications", "0004_sms_partial_checkins_and_reply_readings"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='inboundmessage',
-            name='handling_attempted_at',
+            model_name="inboundmessage",
+            name="handling_attempted_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='inboundmessage',
-            name='handling_attempts',
+            model_name="inboundmessage",
+            name="handling_attempts",
             field=models.PositiveSmallIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='inboundmessage',
-            name='handling_error',
+            model_name="inboundmessage",
+            name="handling_error",
             field=models.CharField(blank=True, max_length=100),
         ),
         migrations.AddField(
-            model_name='inboundmessage',
-            name='handling_failed_at',
+            model_name="inboundmessage",
+            name="handling_failed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='inboundmessage',
-            name='handled_as',
-            field=models.CharField(choices=[('pending', 'Pending'), ('stop', 'Stop'), ('start', 'Start'), ('help', 'Help'), ('ack', 'Ack'), ('staff_other', 'Staff Other'), ('answer', 'Answer'), ('recall_confirmation', 'Recall Confirmation'), ('free_text', 'Free Text'), ('held', 'Held'), ('patient_choice', 'Patient Choice'), ('unknown_number', 'Unknown Number'), ('failed', 'Failed')], default='pending', max_length=20),
+            model_name="inboundmessage",
+            name="handled_as",
+            field=models.CharField(
+                choices=[
+                    ("pending", "Pending"),
+                    ("stop", "Stop"),
+                    ("start", "Start"),
+                    ("help", "Help"),
+                    ("ack", "Ack"),
+                    ("staff_other", "Staff Other"),
+                    ("answer", "Answer"),
+                    ("recall_confirmation", "Recall Confirmation"),
+                    ("free_text", "Free Text"),
+                    ("held", "Held"),
+                    ("patient_choice", "Patient Choice"),
+                    ("unknown_number", "Unknown Number"),
+                    ("failed", "Failed"),
+                ],
+                default="pending",
+                max_length=20,
+            ),
         ),
         migrations.AddIndex(
-            model_name='inboundmessage',
-            index=models.Index(condition=models.Q(('handling_failed_at__isnull', True), ('processed_at__isnull', True)), fields=['from_phone', 'id'], name='inbound_unhandled'),
+            model_name="inboundmessage",
+            index=models.Index(
+                condition=models.Q(("handling_failed_at__isnull", True), ("processed_at__isnull", True)),
+                fields=["from_phone", "id"],
+                name="inbound_unhandled",
+            ),
         ),
     ]
