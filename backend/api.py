@@ -34,6 +34,7 @@ from backend.throttles import (
     PatientCodeAccountThrottle,
     PatientCodeAddressThrottle,
 )
+from backend.token_auth import CachedTokenAuthentication
 
 
 class StaffTokenApi(APIView):
@@ -103,6 +104,9 @@ class PatientTokenApi(APIView):
 
 
 class TokenLogoutApi(LogoutView):
+    # The token read through the cache, like every other view (knox's view names its
+    # own class): one token scheme in the schema, and the cache entry goes with the token.
+    authentication_classes = [CachedTokenAuthentication]
     permission_classes = [IsClinicStaffOrPatient]
 
     @extend_schema(request=None, responses={204: None})
