@@ -18,6 +18,11 @@ What keeps the remembered entry honest:
 - the user is rebuilt without its password hash, as a deferred field, so the hash is
   never in the cache and a ``save()`` of the rebuilt user cannot blank it.
 
+If the cache does not answer (a Redis outage), a request authenticates from the
+database as knox does, and nothing fails because of the cache: a red check-in during an
+outage is still stored (H1). An entry that could not be dropped during an outage lives
+out its ``AUTH_CACHE_SECONDS``.
+
 The patient row itself is not remembered (its phone, language, time zone and opt-out
 change): only the id of the user's patient, which never changes, so a view can read the
 patient fresh in the query it needs anyway (the check-in path locks it)."""
@@ -25,6 +30,8 @@ patient fresh in the query it needs anyway (the check-in path locks it)."""
 from __future__ import annotations
 
 import binascii
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.core.cache import cache
@@ -34,9 +41,12 @@ from knox.auth import TokenAuthentication
 from knox.crypto import hash_token
 from knox.models import AuthToken
 from knox.settings import CONSTANTS
+from redis.exceptions import RedisError
 from rest_framework import exceptions
 
 from backend.models import Patient, User
+
+logger = logging.getLogger(__name__)
 
 AUTH_CACHE_SECONDS = 300
 _NOT_CACHED = ("password",)
@@ -46,10 +56,19 @@ def _cache_key(digest: str) -> str:
     return f"auth-token:{digest}"
 
 
+def _cache_call(call: Callable[..., Any], *args: Any) -> Any:
+    """The cache's answer, or None when it is away: the database is the fallback."""
+    try:
+        return call(*args)
+    except (RedisError, OSError) as error:
+        logger.warning("auth cache unavailable (%s): authenticating from the database", type(error).__name__)
+        return None
+
+
 def auth_cache_forget(digests: list[str]) -> None:
     """Drop what is remembered of these tokens (sign-out, revocation, a changed user)."""
     if digests:
-        cache.delete_many([_cache_key(digest) for digest in digests])
+        _cache_call(cache.delete_many, [_cache_key(digest) for digest in digests])
 
 
 def auth_cache_remember(auth_token: AuthToken, user: User) -> None:
@@ -59,16 +78,13 @@ def auth_cache_remember(auth_token: AuthToken, user: User) -> None:
         timeout = min(timeout, int((auth_token.expiry - timezone.now()).total_seconds()))
     if timeout <= 0:
         return
-    cache.set(
-        _cache_key(auth_token.digest),
-        {
-            "user": {name: getattr(user, name) for name in _user_fields()},
-            "patient_id": patient_id_of(user),
-            "created": auth_token.created,
-            "expiry": auth_token.expiry,
-        },
-        timeout,
-    )
+    remembered = {
+        "user": {name: getattr(user, name) for name in _user_fields()},
+        "patient_id": patient_id_of(user),
+        "created": auth_token.created,
+        "expiry": auth_token.expiry,
+    }
+    _cache_call(cache.set, _cache_key(auth_token.digest), remembered, timeout)
 
 
 def patient_id_of(user: Any) -> int | None:
@@ -96,7 +112,7 @@ class CachedTokenAuthentication(TokenAuthentication):
             digest = hash_token(text)
         except (TypeError, binascii.Error):
             raise exceptions.AuthenticationFailed("Invalid token.") from None
-        remembered = cache.get(_cache_key(digest))
+        remembered = _cache_call(cache.get, _cache_key(digest))
         if remembered is not None and (remembered["expiry"] is None or remembered["expiry"] > timezone.now()):
             return self._rebuilt(digest, text, remembered)
         user, auth_token = super().authenticate_credentials(token)

@@ -111,3 +111,15 @@ def test_a_token_of_another_user_never_answers_for_this_one(nurse, other_nurse):
     assert mine.get(ME).json()["username"] == nurse.username
     assert theirs.get(ME).json()["username"] == other_nurse.username
     assert mine.get(ME).json()["username"] == nurse.username
+
+
+def test_with_the_cache_away_a_token_authenticates_from_the_database(nurse, settings):
+    """A Redis outage must not turn requests into 500s (H1: a red check-in during an
+    outage is still stored); tests/faults/test_redis_outage.py shows it end to end."""
+    client, _token = _client(nurse)
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    }
+    assert client.get(ME).status_code == 200
+    assert client.post("/api/v1/auth/logout/").status_code == 204
+    assert client.get(ME).status_code == 401
