@@ -65,6 +65,10 @@ class Clinic(models.Model):
     quiet_hours_end = models.TimeField(default="08:00")
     red_escalation_minutes = models.PositiveIntegerField(default=10)
     amber_escalation_minutes = models.PositiveIntegerField(default=240)
+    # The FHIR identifier system of this clinic's medical record numbers (the
+    # hospital's own URI): a Bundle posted to /fhir/ names patients by it. Empty: the
+    # clinic's numbers are known as ``urn:vigil:clinic:<id>:mrn``.
+    mrn_system = models.CharField(_("MRN identifier system"), max_length=255, blank=True, default="")
 
     class Meta:
         ordering = ["id"]
