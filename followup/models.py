@@ -247,10 +247,25 @@ class Observation(models.Model):
     observed_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
     entered_by = models.ForeignKey(User, null=True, on_delete=models.PROTECT, related_name="+")
+    # The reference range the laboratory reported with this result, in the SI unit of
+    # the code (protocol v2: "upper limit of normal" is the lab's own when it gave one).
+    reference_low = models.FloatField(null=True, blank=True)
+    reference_high = models.FloatField(null=True, blank=True)
+    # Where the result came from (e.g. the hospital's FHIR Observation identifier): a
+    # result received twice is stored once.
+    source_system = models.CharField(max_length=255, blank=True, default="")
+    source_id = models.CharField(max_length=255, blank=True, default="")
 
     class Meta:
         ordering = ["observed_at", "id"]
         indexes = [models.Index(fields=["patient", "code", "observed_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "source_system", "source_id"],
+                condition=~models.Q(source_id=""),
+                name="observation_source_unique_per_patient",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Observation {self.pk} ({self.code})"

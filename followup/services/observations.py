@@ -9,7 +9,6 @@ produce is a typing error, not a finding."""
 
 from __future__ import annotations
 
-import math
 import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,54 +24,23 @@ from followup.models import Observation
 from followup.selectors import active_enrollment
 from followup.services.alert_follow_through import AlertFollowThrough, alert_follow_through
 from followup.services.alerts import AlertChange, alert_record_finding
+from followup.services.observation_units import (
+    OBSERVATION_CODES,
+    ObservationCode,
+    observation_convert,
+    reference_range_convert,
+)
 from followup.services.protocols import protocol_definition
 
-
-@dataclass(frozen=True)
-class ObservationCode:
-    """One code: its SI unit, the units accepted on entry with their factor to SI,
-    and the plausible range in SI (inclusive)."""
-
-    code: str
-    label: str
-    unit: str
-    units: dict[str, float]
-    minimum: float
-    maximum: float
-    kind: str  # "lab" or "vital"
-
-
-def _code(code: str, label: str, unit: str, units: dict[str, float], low: float, high: float, kind: str = "lab"):  # type: ignore[no-untyped-def]
-    return ObservationCode(code=code, label=label, unit=unit, units=units, minimum=low, maximum=high, kind=kind)
-
-
-# Plausibility ranges are wide on purpose (what a sick patient can have, not what is
-# normal): they catch a wrong unit or a slipped decimal, never a real extreme value.
-OBSERVATION_CODES: dict[str, ObservationCode] = {
-    item.code: item
-    for item in (
-        # 1 mg/dL of bilirubin is 17.1 µmol/L (the clinical file, "Labs").
-        _code("bilirubin_umol_l", "Bilirubin", "µmol/L", {"µmol/L": 1.0, "mg/dL": 17.1}, 1, 1000),
-        _code("inr", "INR", "ratio", {"ratio": 1.0, "INR": 1.0}, 0.5, 15),
-        _code("alt_u_l", "ALT", "U/L", {"U/L": 1.0, "IU/L": 1.0}, 1, 20000),
-        _code("ast_u_l", "AST", "U/L", {"U/L": 1.0, "IU/L": 1.0}, 1, 20000),
-        _code("alp_u_l", "Alkaline phosphatase", "U/L", {"U/L": 1.0, "IU/L": 1.0}, 1, 5000),
-        _code("albumin_g_l", "Albumin", "g/L", {"g/L": 1.0, "g/dL": 10.0}, 5, 70),
-        _code("cea_ng_ml", "CEA", "ng/mL", {"ng/mL": 1.0, "µg/L": 1.0}, 0, 100000),
-        _code("weight_kg", "Weight", "kg", {"kg": 1.0}, 25, 300, "vital"),
-        _code("temperature_c", "Temperature", "°C", {"°C": 1.0}, 34, 43, "vital"),
-        _code("heart_rate_bpm", "Heart rate", "bpm", {"bpm": 1.0, "/min": 1.0}, 20, 250, "vital"),
-        _code("systolic_bp_mmhg", "Systolic blood pressure", "mmHg", {"mmHg": 1.0}, 40, 300, "vital"),
-        _code("diastolic_bp_mmhg", "Diastolic blood pressure", "mmHg", {"mmHg": 1.0}, 20, 200, "vital"),
-        _code("spo2_percent", "Oxygen saturation", "%", {"%": 1.0}, 50, 100, "vital"),
-    )
-}
-
-
-def _unit_key(unit: str) -> str:
-    # "umol/l", "μmol/L" (Greek mu) and "µmol/L" (micro sign) are one unit; case does
-    # not tell any of our units apart.
-    return unit.strip().replace("μ", "u").replace("µ", "u").replace(" ", "").casefold()
+__all__ = [
+    "OBSERVATION_CODES",
+    "ObservationCode",
+    "ObservationRejected",
+    "ObservationResult",
+    "observation_convert",
+    "observation_create",
+    "observation_list",
+]
 
 
 class ObservationRejected(Exception):
@@ -88,42 +56,13 @@ class ObservationResult:
     observation: Observation
     alert_changes: list[AlertChange]
     follow_through: AlertFollowThrough | None
+    # False when the result had been received before (same source system and id): the
+    # stored observation is returned and no rule ran.
+    created: bool = True
 
     @property
     def alert_ids(self) -> list[int]:
         return [change.alert.pk for change in self.alert_changes]
-
-
-def observation_convert(*, code: str, value: object, unit: object) -> tuple[float, dict[str, list[str]]]:
-    """The value in SI, or errors naming ``code``, ``value`` or ``unit``."""
-    spec = OBSERVATION_CODES.get(code)
-    if spec is None:
-        return 0.0, {"code": [f"Unknown code. Known codes: {', '.join(OBSERVATION_CODES)}."]}
-    errors: dict[str, list[str]] = {}
-    factor: float | None = None
-    if not isinstance(unit, str) or not unit.strip():
-        errors["unit"] = [f"A unit is required for {code}: one of {', '.join(spec.units)}."]
-    else:
-        factor = next((f for name, f in spec.units.items() if _unit_key(name) == _unit_key(unit)), None)
-        if factor is None:
-            errors["unit"] = [f"'{unit}' is not a unit for {code}: use one of {', '.join(spec.units)}."]
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        errors["value"] = ["A number is required."]
-    elif not math.isfinite(value):
-        errors["value"] = ["Must be a finite number."]
-    if errors:
-        return 0.0, errors
-    assert factor is not None and isinstance(value, int | float)
-    converted = round(float(value) * factor, 4)
-    if not spec.minimum <= converted <= spec.maximum:
-        shown = f"{value} {unit}" + (f" = {converted:g} {spec.unit}" if factor != 1.0 else "")
-        return 0.0, {
-            "value": [
-                f"{shown} is not a plausible {spec.label}: expected between {spec.minimum:g} and "
-                f"{spec.maximum:g} {spec.unit}. Check the value and the unit."
-            ]
-        }
-    return converted, {}
 
 
 def observation_list(
@@ -144,28 +83,48 @@ def observation_create(
     value: object,
     unit: object,
     observed_at: datetime,
-    entered_by: User,
+    entered_by: User | None,
     audit: AuditContext | None = None,
+    reference_low: object = None,
+    reference_high: object = None,
+    source_system: str = "",
+    source_id: str = "",
 ) -> ObservationResult:
-    """Store a result in SI (the entered value and unit kept beside it) and judge the
-    lab rules reading this code, with the labs as they stood at ``observed_at``; a
-    finding opens an alert or adds an occurrence exactly as a check-in's does.
+    """Store a result in SI (the entered value and unit kept beside it, the lab's
+    reference range converted with the value) and judge the lab rules reading this
+    code, with the labs as they stood at ``observed_at``; a finding opens an alert or
+    adds an occurrence exactly as a check-in's does.
 
-    A patient without an active enrollment has no protocol to judge by: the result is
-    stored and no rule runs."""
+    A result whose ``source_system`` + ``source_id`` this patient already has is not
+    stored again and runs no rule (``created`` False): a hospital resending a Bundle
+    pages nobody twice. A patient without an active enrollment has no protocol to
+    judge by: the result is stored and no rule runs."""
     value_si, errors = observation_convert(code=code, value=value, unit=unit)
+    (low_si, high_si), range_errors = reference_range_convert(
+        code=code, unit=unit, low=reference_low, high=reference_high
+    )
+    errors.update({name: messages for name, messages in range_errors.items() if name not in errors})
     now = timezone.now()
     if observed_at.tzinfo is None:
         errors.setdefault("observed_at", []).append("Give the time with its offset (ISO 8601).")
     elif observed_at > now:
         errors.setdefault("observed_at", []).append("Cannot be in the future.")
+    if source_system and not source_id:
+        errors.setdefault("source_id", []).append("Required with source_system.")
     if errors:
         raise ObservationRejected(errors)
     spec = OBSERVATION_CODES[code]
     assert isinstance(unit, str) and isinstance(value, int | float)
     with transaction.atomic():
-        # One writer per patient at a time: the results judged are the ones stored.
+        # One writer per patient at a time: the results judged are the ones stored, and
+        # a result sent twice at once is seen by the second sender as already received.
         patient = Patient.objects.select_for_update().select_related("clinic").get(pk=patient.pk)
+        if source_id:
+            received = Observation.objects.filter(
+                patient=patient, source_system=source_system, source_id=source_id
+            ).first()
+            if received is not None:
+                return ObservationResult(observation=received, alert_changes=[], follow_through=None, created=False)
         observation = Observation.objects.create(
             patient=patient,
             code=code,
@@ -175,6 +134,10 @@ def observation_create(
             entered_unit=unit.strip(),
             observed_at=observed_at,
             entered_by=entered_by,
+            reference_low=low_si,
+            reference_high=high_si,
+            source_system=source_system,
+            source_id=source_id,
         )
         audit_record(
             actor=entered_by,
