@@ -140,12 +140,23 @@ class Patient(models.Model):
     timezone = models.CharField(max_length=64, validators=[validate_timezone])
     sms_consent = models.BooleanField(default=False)
     sms_opted_out_at = models.DateTimeField(null=True, blank=True)
+    # The patient's own quiet hours on their clock (a night-shift worker sleeps by
+    # day); both empty follow the clinic's (followup.services.quiet_hours).
+    quiet_hours_start = models.TimeField(null=True, blank=True)
+    quiet_hours_end = models.TimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["id"]
-        constraints = [models.UniqueConstraint(fields=["clinic", "mrn"], name="patient_mrn_unique_per_clinic")]
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "mrn"], name="patient_mrn_unique_per_clinic"),
+            models.CheckConstraint(
+                condition=Q(quiet_hours_start__isnull=True, quiet_hours_end__isnull=True)
+                | Q(quiet_hours_start__isnull=False, quiet_hours_end__isnull=False),
+                name="patient_quiet_hours_both_or_neither",
+            ),
+        ]
         indexes = [models.Index(fields=["phone"])]
 
     def __str__(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import phonenumbers
 from django.utils.dateparse import parse_datetime
@@ -142,6 +143,9 @@ class PatientSerializer(serializers.ModelSerializer):
     timezone = TimezoneField()
     sms_consent = StrictBooleanField(required=False)
     care_team = serializers.PrimaryKeyRelatedField(queryset=CareTeam.objects.all(), allow_null=True, required=False)
+    # The patient's own quiet hours ("HH:MM" on their clock); both null: the clinic's.
+    quiet_hours_start = serializers.TimeField(format="%H:%M", input_formats=["%H:%M"], allow_null=True, required=False)
+    quiet_hours_end = serializers.TimeField(format="%H:%M", input_formats=["%H:%M"], allow_null=True, required=False)
 
     class Meta:
         model = Patient
@@ -157,6 +161,8 @@ class PatientSerializer(serializers.ModelSerializer):
             "sms_opted_out_at",
             "clinic",
             "care_team",
+            "quiet_hours_start",
+            "quiet_hours_end",
             "created_at",
             "updated_at",
         ]
@@ -177,6 +183,20 @@ class PatientSerializer(serializers.ModelSerializer):
         if clashes.exists():
             raise serializers.ValidationError("A patient with this MRN already exists in this clinic.")
         return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # Both quiet-hour ends or neither (a half-set pair has no meaning): named
+        # field by field, as a partial update sees them against the stored pair.
+        hours = {
+            name: attrs.get(name, getattr(self.instance, name, None))
+            for name in ("quiet_hours_start", "quiet_hours_end")
+        }
+        if (hours["quiet_hours_start"] is None) != (hours["quiet_hours_end"] is None):
+            missing = "quiet_hours_start" if hours["quiet_hours_start"] is None else "quiet_hours_end"
+            raise serializers.ValidationError(
+                {missing: ["Give both quiet-hour times, or clear both for the clinic's."]}
+            )
+        return attrs
 
 
 class EpisodeSerializer(serializers.ModelSerializer):

@@ -452,3 +452,23 @@ class SmsReplyReading(models.Model):
 
     def __str__(self) -> str:
         return f"Reply reading {self.pk} ({self.question_id}: {self.outcome})"
+
+
+class QuickReply(models.Model):
+    """A ready text a nurse can start a reply to a patient from, in one language.
+
+    Clinic data, not a catalogue string: each clinic words its own (Django admin),
+    and the reply box offers those in the patient's language. A text may end with
+    "…" for the nurse to complete (a time, a place) before sending."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="quick_replies")
+    language = models.CharField(max_length=2)
+    text = models.CharField(max_length=640)
+    position = models.PositiveSmallIntegerField(default=0, help_text="Order in the list under the reply box.")
+
+    class Meta:
+        ordering = ["clinic", "language", "position", "id"]
+        indexes = [models.Index(fields=["clinic", "language"], name="quick_reply_by_language")]
+
+    def __str__(self) -> str:
+        return f"Quick reply {self.pk} ({self.language})"

@@ -6,7 +6,6 @@ Shared checks and errors: ``scheduling``."""
 
 from __future__ import annotations
 
-import zoneinfo
 from datetime import datetime
 
 from django.db import transaction
@@ -98,7 +97,7 @@ def _recall_text(*, appointment: Appointment, patient: Patient, now: datetime) -
         return
     if appointment.status not in (Appointment.Status.PROPOSED, Appointment.Status.SCHEDULED):
         return  # confirmed with the patient already, or entered as history
-    awake_at = quiet_hours_end_after(moment=now, clinic=patient.clinic, tz=zoneinfo.ZoneInfo(patient.timezone))
+    awake_at = quiet_hours_end_after(moment=now, patient=patient)
     recall_sms_queue(appointment=appointment, patient=patient, send_after=awake_at if awake_at > now else None)
 
 

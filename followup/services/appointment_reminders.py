@@ -15,10 +15,10 @@ from followup.models import Appointment
 from followup.services.claims import (
     STEP_LIMIT,
     audit_system_update,
-    awake_condition,
     textable_condition,
     update_returning_ids,
 )
+from followup.services.quiet_hours import awake_condition
 from followup.services.triage import clinic_phone_display
 from notifications.models import MessageKind
 from notifications.services import sms_enqueue

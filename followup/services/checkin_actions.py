@@ -59,9 +59,7 @@ def follow_up_schedule(
     tz = zoneinfo.ZoneInfo(patient.timezone)
     # From when the answers were given; a late entry whose follow-up time has passed
     # asks again now rather than never.
-    due = quiet_hours_end_after(
-        moment=max(submission.moment + timedelta(hours=min(hours)), now), clinic=patient.clinic, tz=tz
-    )
+    due = quiet_hours_end_after(moment=max(submission.moment + timedelta(hours=min(hours)), now), patient=patient)
     day = (local_day(due, tz) - submission.enrollment.episode.discharge_date).days
     scheduled = submission.scheduled
     follow_up = ScheduledCheckIn.objects.create(

@@ -1,6 +1,6 @@
 """What the clock's ticks share: claiming due rows with one conditional UPDATE that
-says which rows it won, choosing the patients who are awake (outside quiet hours) and
-textable, and auditing what the clock changed. Used by the check-in steps
+says which rows it won, choosing the patients who are textable, and auditing what the
+clock changed (who is awake, outside quiet hours: ``quiet_hours.awake_condition``). Used by the check-in steps
 (``timekeeping``) and the appointment reminders (``appointment_reminders``)."""
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from django.db.models import DateTimeField, DurationField, ExpressionWrapper, F,
 
 from backend.audit import audit_record
 from backend.models import AuditAction
-from followup.services.quiet_hours import in_quiet_hours
 
 # Each tick handles at most this many rows per step, oldest due first.
 STEP_LIMIT = 100
@@ -61,31 +60,6 @@ def update_returning_ids(queryset: QuerySet[Any], values: dict[str, Any]) -> lis
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, *where_params])
         return [row[0] for row in cursor.fetchall()]
-
-
-# --- quiet hours ------------------------------------------------------------------------------
-
-
-def awake_condition(candidates: QuerySet[Any], *, now: datetime) -> Q | None:
-    """A condition selecting the candidates whose patient is outside quiet hours now.
-
-    Quiet hours depend on (time zone, clinic's start, clinic's end): one query lists
-    the combinations among the candidates, a handful whatever the number of patients,
-    and each is judged here."""
-    groups = (
-        candidates.order_by()
-        .values_list("patient__timezone", "patient__clinic__quiet_hours_start", "patient__clinic__quiet_hours_end")
-        .distinct()
-    )
-    awake = Q(pk__in=[])
-    any_awake = False
-    for tz, start, end in groups:
-        if not in_quiet_hours(now=now, tz=tz, start=start, end=end):
-            awake |= Q(
-                patient__timezone=tz, patient__clinic__quiet_hours_start=start, patient__clinic__quiet_hours_end=end
-            )
-            any_awake = True
-    return awake if any_awake else None
 
 
 def textable_condition() -> Q:

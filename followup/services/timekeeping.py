@@ -35,11 +35,11 @@ from followup.services.claims import (
     CLOSES_AT,
     STEP_LIMIT,
     audit_system_update,
-    awake_condition,
     moment_value,
     textable_condition,
     update_returning_ids,
 )
+from followup.services.quiet_hours import awake_condition
 from followup.services.worklist import NoResponseOutcome, worklist_no_response_record
 from followup.sms.conversations import conversation_remind, conversation_start
 from followup.sms.outgoing import patient_can_receive_sms

@@ -136,7 +136,7 @@ def recall_sms_after_conversation(*, patient: Patient) -> OutgoingMessage | None
     send_after = None
     if recall.origin_alert_id is None:
         now = timezone.now()
-        awake_at = quiet_hours_end_after(moment=now, clinic=patient.clinic, tz=zoneinfo.ZoneInfo(patient.timezone))
+        awake_at = quiet_hours_end_after(moment=now, patient=patient)
         send_after = awake_at if awake_at > now else None
     return recall_sms_send(appointment=recall, send_after=send_after, patient=patient)
 
