@@ -3,7 +3,7 @@ pages (followup.escalation.staff_page_body) is /dashboard/alerts/<id>/."""
 
 from django.urls import path
 
-from followup.dashboard import views
+from followup.dashboard import replies, views
 
 urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
@@ -17,4 +17,5 @@ urlpatterns = [
     ),
     path("dashboard/alerts/<int:alert_id>/resolve/", views.alert_resolve_view, name="dashboard-alert-resolve"),
     path("dashboard/patients/<int:patient_id>/", views.patient_detail, name="dashboard-patient"),
+    path("dashboard/patients/<int:patient_id>/reply/", replies.patient_reply, name="dashboard-patient-reply"),
 ]

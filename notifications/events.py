@@ -15,7 +15,9 @@ from django.db import transaction
 from backend.write_batch import insert_rows
 from notifications.models import Event
 
-EVENT_TYPES = frozenset({"alert.created", "alert.updated", "check_in.received", "appointment.updated"})
+EVENT_TYPES = frozenset(
+    {"alert.created", "alert.updated", "check_in.received", "appointment.updated", "message.created"}
+)
 
 
 def clinic_group(clinic_id: int) -> str:

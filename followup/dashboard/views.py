@@ -44,7 +44,9 @@ from followup.services.alert_review import alert_acknowledge, alert_resolve
 from followup.services.alerts import AlertConflict, AlertRejected, alert_data
 from followup.services.auditor import auditor_figures
 from followup.services.protocols import protocol_definition, protocol_slugs, protocol_version_current
+from followup.services.quick_replies import quick_reply_list
 from followup.services.sms_reply_figures import sms_reply_figures
+from followup.services.staff_replies import REPLY_MAX_LENGTH
 from followup.translation_review import review_counts
 from notifications.event_feed import feed_position_now
 
@@ -239,6 +241,19 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
         "series": patient_history.patient_series(patient=patient),
         "thread": thread,
         "thread_paged": messages_before is not None,
+        # The reply box (followup.dashboard.replies): the clinic's quick replies in the
+        # patient's language, and what the page's script needs to follow the thread live.
+        "reply": {
+            "quick_replies": quick_reply_list(clinic_id=patient.clinic_id, language=patient.language),
+            "max_length": REPLY_MAX_LENGTH,
+            "feed": {
+                "since": feed_position_now(),
+                "path": "/ws/alerts/",
+                "patient": patient.pk,
+                "messages_url": reverse("patient-messages", args=[patient.pk]),
+                "last_id": max(thread.entry_ids, default=0),
+            },
+        },
     }
     return render(request, "followup/dashboard/patient.html", context)
 
