@@ -7,6 +7,7 @@ import zoneinfo
 
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -44,12 +45,15 @@ class Role(models.TextChoices):
     NURSE = "nurse", _("Nurse")
     COORDINATOR = "coordinator", _("Coordinator")
     ADMIN = "admin", _("Administrator")
+    # A ward screen: watches the live dashboard, changes nothing, and is exempt from the
+    # idle sign-out (backend.session_guard).
+    WALL_DISPLAY = "wall_display", _("Wall display")
     # A patient signs in with a one-time code only; the user row exists so that one
     # token scheme serves both kinds of principal.
     PATIENT = "patient", _("Patient")
 
 
-STAFF_ROLES = frozenset({Role.SURGEON, Role.NURSE, Role.COORDINATOR, Role.ADMIN})
+STAFF_ROLES = frozenset({Role.SURGEON, Role.NURSE, Role.COORDINATOR, Role.ADMIN, Role.WALL_DISPLAY})
 
 
 class Clinic(models.Model):
@@ -65,6 +69,10 @@ class Clinic(models.Model):
     quiet_hours_end = models.TimeField(default="08:00")
     red_escalation_minutes = models.PositiveIntegerField(default=10)
     amber_escalation_minutes = models.PositiveIntegerField(default=240)
+    # Staff pages sign out after this long without a request (a wall display is exempt).
+    idle_timeout_minutes = models.PositiveIntegerField(
+        _("idle sign-out (minutes)"), default=30, validators=[MinValueValidator(1), MaxValueValidator(720)]
+    )
     # The FHIR identifier system of this clinic's medical record numbers (the
     # hospital's own URI): a Bundle posted to /fhir/ names patients by it. Empty: the
     # clinic's numbers are known as ``urn:vigil:clinic:<id>:mrn``.
@@ -84,6 +92,17 @@ class User(AbstractUser):
     # Pages and every SMS to this person; empty follows the clinic's default language
     # (see staff_language). A patient's language lives on Patient, not here.
     language = models.CharField(_("language"), max_length=2, choices=LANGUAGE_CHOICES, blank=True, default="")
+
+    class Meta(AbstractUser.Meta):
+        constraints = [
+            # A wall display acknowledges nothing, and an SMS "ACK" from a phone matched
+            # to staff would: such an account has no phone.
+            models.CheckConstraint(condition=~Q(role="wall_display") | Q(phone=""), name="wall_display_has_no_phone"),
+        ]
+
+    @property
+    def is_wall_display(self) -> bool:
+        return self.role == Role.WALL_DISPLAY
 
     @property
     def is_patient(self) -> bool:
@@ -144,6 +163,12 @@ class Patient(models.Model):
     # day); both empty follow the clinic's (followup.services.quiet_hours).
     quiet_hours_start = models.TimeField(null=True, blank=True)
     quiet_hours_end = models.TimeField(null=True, blank=True)
+    # Data rights (followup.data_rights): when the patient withdrew consent to the
+    # processing, when the nightly review found them past their retention date (on the
+    # admin's list to confirm), and when an admin erased their identity.
+    consent_withdrawn_at = models.DateTimeField(null=True, blank=True)
+    erasure_due_since = models.DateField(null=True, blank=True)
+    erased_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -261,6 +286,25 @@ class AuditRecord(models.Model):
 
     def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         raise ValidationError("Audit records are append-only.")
+
+
+class SignedInSession(models.Model):
+    """A staff member's signed-in browser session, so that they can list and end their
+    own (``backend.sessions``). The session itself lives in Django's session store;
+    this row names it, with where and when it was opened and last used."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="signed_in_sessions")
+    session_key = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField()
+    ip_address = models.GenericIPAddressField(null=True)
+    user_agent = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+
+    def __str__(self) -> str:
+        return f"Session {self.pk} of user {self.user_id}"
 
 
 class IdempotencyRecord(models.Model):
