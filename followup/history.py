@@ -100,7 +100,8 @@ class _Query:
         self._part(
             # Table names, our own SQL and cast types only: every value is a parameter.
             f"SELECT 'c' AS kind, id, taken_at AS at, answers, CAST(NULL AS {self.types['text']}) AS code, "  # noqa: S608
-            f"CAST(NULL AS {self.types['real']}) AS value FROM {table} "
+            f"CAST(NULL AS {self.types['real']}) AS value, CAST(NULL AS {self.types['real']}) AS reference_low, "
+            f"CAST(NULL AS {self.types['real']}) AS reference_high FROM {table} "
             f"WHERE patient_id = %s AND taken_at < %s {where}",
             [self.patient_id, self.param(self.moment), *params],
             order,
@@ -128,8 +129,9 @@ class _Query:
     def labs(self, code: str, where: str, params: Params, *, order: str, limit: int) -> None:
         table = connection.ops.quote_name(Observation._meta.db_table)
         self._part(
-            f"SELECT 'l' AS kind, id, observed_at AS at, CAST(NULL AS {self.types['json']}) AS answers, code, value "  # noqa: S608
-            f"FROM {table} WHERE patient_id = %s AND code = %s AND observed_at <= %s {where}",
+            f"SELECT 'l' AS kind, id, observed_at AS at, CAST(NULL AS {self.types['json']}) AS answers, code, value, "  # noqa: S608
+            f"reference_low, reference_high FROM {table} "
+            f"WHERE patient_id = %s AND code = %s AND observed_at <= %s {where}",
             [self.patient_id, code, self.param(self.moment), *params],
             order,
             limit,
@@ -148,12 +150,12 @@ class _Query:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
         check_ins: dict[int, tuple[datetime, Any]] = {}
-        labs: dict[int, tuple[datetime, str, float]] = {}
-        for kind, pk, at, answers, code, value in rows:
+        labs: dict[int, tuple[datetime, str, float, float | None, float | None]] = {}
+        for kind, pk, at, answers, code, value, low, high in rows:
             if kind == "c":
                 check_ins[pk] = (_aware(at), _json(answers))
             else:
-                labs[pk] = (_aware(at), code, value)
+                labs[pk] = (_aware(at), code, value, low, high)
         # In (time, id) order, the order the whole history was read in: ties in time
         # fall as they always did.
         return History(
@@ -162,8 +164,14 @@ class _Query:
                 for _, (at, answers) in sorted(check_ins.items(), key=lambda item: (item[1][0], item[0]))
             ],
             labs=[
-                LabResult(code=code, value=value, observed_at=at.astimezone(zone))
-                for _, (at, code, value) in sorted(labs.items(), key=lambda item: (item[1][0], item[0]))
+                LabResult(
+                    code=code,
+                    value=value,
+                    observed_at=at.astimezone(zone),
+                    reference_low=low,
+                    reference_high=high,
+                )
+                for _, (at, code, value, low, high) in sorted(labs.items(), key=lambda item: (item[1][0], item[0]))
             ],
         )
 

@@ -238,6 +238,9 @@ class ScheduleEntry:
     window_minutes: int
     detail: str
     labs: tuple[str, ...]
+    # When a check-in's reminder goes, after it opens (v2 surveillance: 24 h into a 72 h
+    # window); None: the default, half-way through what is left of the window.
+    reminder_minutes: int | None = None
 
     def as_api_dict(self) -> dict[str, object]:
         return {
@@ -326,6 +329,9 @@ class ProtocolDefinition:
     raw_rules: tuple[Mapping[str, Any], ...]
     # Staff titles of the rules per language; empty in versions stored before them.
     rule_titles: Mapping[str, LocalizedText] = field(default_factory=lambda: MappingProxyType({}))
+    # Upper limits of normal (SI) the lab rules fall back on when a result comes without
+    # the laboratory's reference range (v2); the engine's defaults when not given.
+    upper_limits_of_normal: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     _by_id: Mapping[str, Question] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -30,7 +30,7 @@ from typing import Any, NoReturn
 
 import yaml
 
-from followup.rules import FieldSpec, RuleLoadError, compile_rules
+from followup.rules import DEFAULT_UPPER_LIMITS, FieldSpec, RuleLoadError, compile_rules
 
 from .definition import (
     ASK_FLAGS,
@@ -619,7 +619,7 @@ def _schedule_entry(
         at,
         raw,
         required=("kind", "phase"),
-        optional=(*_ENTRY_RANGE_KEYS, "time", "window_hours", "detail", "labs"),
+        optional=(*_ENTRY_RANGE_KEYS, "time", "window_hours", "reminder_hours", "detail", "labs"),
     )
     kind = data["kind"]
     if kind not in PLAN_KINDS:
@@ -674,6 +674,14 @@ def _schedule_entry(
     window_hours = (
         _integer(at.key("window_hours"), data["window_hours"], minimum=1) if "window_hours" in data else default_window
     )
+    reminder_minutes: int | None = None
+    if "reminder_hours" in data:
+        if kind != "check_in":
+            at.key("reminder_hours").fail(f"only a check-in is reminded, not a {kind}")
+        reminder_hours = _integer(at.key("reminder_hours"), data["reminder_hours"], minimum=1)
+        if reminder_hours >= window_hours:
+            at.key("reminder_hours").fail(f"{reminder_hours} h is not inside the window of {window_hours} h")
+        reminder_minutes = reminder_hours * 60
     labs: tuple[str, ...] = ()
     if kind == "lab":
         if "labs" not in data:
@@ -697,6 +705,7 @@ def _schedule_entry(
         window_minutes=window_hours * 60,
         detail=detail,
         labs=labs,
+        reminder_minutes=reminder_minutes,
     )
 
 
@@ -816,7 +825,7 @@ def load_protocol(path: str | os.PathLike[str]) -> ProtocolDefinition:
     raw_rules_data = _read_yaml(rules_path)
 
     at = _At(str(protocol_path))
-    data = _mapping(at, raw, required=_TOP_KEYS, optional=("rule_titles",))
+    data = _mapping(at, raw, required=_TOP_KEYS, optional=("rule_titles", "upper_limits_of_normal"))
     slug = _text(at.key("slug"), data["slug"])
     if not _SLUG.match(slug):
         at.key("slug").fail(f"slug {slug!r} must be lower-case words joined by '-'")
@@ -841,8 +850,11 @@ def load_protocol(path: str | os.PathLike[str]) -> ProtocolDefinition:
         )
         for question in questions
     }
+    upper_limits = _upper_limits(at.key("upper_limits_of_normal"), data.get("upper_limits_of_normal"))
     try:
-        ruleset = compile_rules(raw_rules, fields=fields, version=version, source=str(rules_path))
+        ruleset = compile_rules(
+            raw_rules, fields=fields, version=version, source=str(rules_path), upper_limits=upper_limits
+        )
     except RuleLoadError as exc:
         entry = f"rule '{exc.rule_id}'" if exc.rule_id is not None else "rules"
         raise ProtocolLoadError(str(rules_path), entry, exc.reason) from exc
@@ -886,7 +898,23 @@ def load_protocol(path: str | os.PathLike[str]) -> ProtocolDefinition:
         ruleset=ruleset,
         raw_rules=tuple(raw_rules),
         rule_titles=rule_titles,
+        upper_limits_of_normal=MappingProxyType(dict(upper_limits)),
     )
+
+
+def _upper_limits(at: _At, value: object) -> Mapping[str, float]:
+    """The protocol's upper limits of normal by lab code (SI), used by the lab rules
+    when a result carries no reference range of its laboratory. Optional: a version
+    without them (v1) gets the engine's defaults, the clinical file's figures."""
+    if value is None:
+        return DEFAULT_UPPER_LIMITS
+    limits: dict[str, float] = {}
+    for code, limit in _mapping(at, value).items():
+        number = _number(at.key(str(code)), limit)
+        if number <= 0:
+            at.key(str(code)).fail(f"an upper limit of normal must be above 0, got {number}")
+        limits[_identifier(at.key(str(code)), code, "lab code")] = float(number)
+    return limits
 
 
 def load_all(data_dir: str | os.PathLike[str] = DEFAULT_DATA_DIR) -> dict[str, ProtocolDefinition]:

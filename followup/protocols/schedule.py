@@ -37,6 +37,9 @@ class PlannedItem:
     detail: str
     labs: tuple[str, ...]
     key: str
+    # A check-in's reminder, minutes after it opens, when its entry says (v2: 24 h
+    # into a surveillance check-in's 72 h); None: the default timing.
+    reminder_minutes: int | None = None
 
     @property
     def closes_at(self) -> datetime:
@@ -123,6 +126,7 @@ def generate_plan(
                     detail=entry.detail,
                     labs=entry.labs,
                     key=f"{entry.kind}:{suffix}",
+                    reminder_minutes=entry.reminder_minutes,
                 )
             )
     items.sort(key=lambda item: (item.due_at, item.kind, item.key))

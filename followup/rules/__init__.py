@@ -98,7 +98,9 @@ Conditions (a mapping; never evaluated as Python):
 - ``{within_hours: h, when: c}`` (an earlier check-in at most h hours before)
 - ``{days_since: discharge|surgery, <op>: n}``
 - ``{lab: code, <op>: x}`` (latest result), ``{lab: code, rise_from|fall_from|ratio_to:
-  previous|lowest_since_surgery, ...}``, ``{lab: code, rises_in_a_row: n}``; each
+  previous|lowest_since_surgery, ...}``, ``{lab: code, rises_in_a_row: n}``,
+  ``{lab: code, <op>: n, times: upper_limit}`` (n x the result's upper limit of
+  normal: the laboratory's reference range, else the protocol's default); each
   with optional ``from_surgery_day: d`` / ``after_surgery_day: d`` restricting the
   judged results to those taken on day >= d / > d after surgery
 
@@ -107,7 +109,7 @@ condition on it false (``not`` of it true: ``ascites`` fires on a first check-in
 and the trace says what history was missing.
 """
 
-from .compiler import ACTIONS, DEFAULT_LAB_CODES, PHASES, SEVERITIES, compile_rules
+from .compiler import ACTIONS, DEFAULT_LAB_CODES, DEFAULT_UPPER_LIMITS, PHASES, SEVERITIES, compile_rules
 from .data import (
     EvaluationInput,
     Evidence,
@@ -124,6 +126,7 @@ from .ruleset import Evaluation, RuleSet
 __all__ = [
     "ACTIONS",
     "DEFAULT_LAB_CODES",
+    "DEFAULT_UPPER_LIMITS",
     "PHASES",
     "SEVERITIES",
     "AnswerTypeError",

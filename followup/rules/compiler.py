@@ -34,6 +34,18 @@ DEFAULT_LAB_CODES: frozenset[str] = frozenset(
     {"bilirubin_umol_l", "inr", "alt_u_l", "ast_u_l", "alp_u_l", "albumin_g_l", "cea_ng_ml"}
 )
 
+#: Upper limits of normal used when a result comes without the laboratory's reference
+#: range (the clinical file's "Labs", v2), in the codes' SI units. A protocol may give
+#: its own (``upper_limits_of_normal`` in protocol.yaml).
+DEFAULT_UPPER_LIMITS: Mapping[str, float] = {
+    "bilirubin_umol_l": 21.0,
+    "alt_u_l": 40.0,
+    "ast_u_l": 40.0,
+    "alp_u_l": 130.0,
+}
+#: What ``times:`` may multiply: the result's upper limit of normal.
+UPPER_LIMIT = "upper_limit"
+
 #: Questions that have an episode baseline, and where the baseline comes from.
 BASELINE_FIELDS: Mapping[str, str] = {"weight_kg": "baseline_weight_kg"}
 
@@ -70,6 +82,7 @@ _LAB_EXTRAS = (
     "ratio_to",
     "as",
     "rises_in_a_row",
+    "times",
     "from_surgery_day",
     "after_surgery_day",
 )
@@ -93,13 +106,15 @@ def compile_rules(
     source: str,
     lab_codes: Collection[str] = DEFAULT_LAB_CODES,
     phases: Sequence[str] = PHASES,
+    upper_limits: Mapping[str, float] = DEFAULT_UPPER_LIMITS,
 ) -> RuleSet:
     """Check and compile a protocol's rules once; evaluate the result many times.
 
     ``raw_rules`` is the list a ``rules.yaml`` file holds (``yaml.safe_load``),
     ``fields`` the protocol's questions, ``version`` the protocol version stamped
-    on every finding, ``source`` the file path used in error messages.
-    Raises :class:`RuleLoadError`.
+    on every finding, ``source`` the file path used in error messages,
+    ``upper_limits`` the default upper limits of normal (SI) that ``times:
+    upper_limit`` falls back on. Raises :class:`RuleLoadError`.
     """
     return _Compiler(
         fields=fields,
@@ -107,6 +122,7 @@ def compile_rules(
         source=source,
         lab_codes=frozenset(lab_codes),
         phases=tuple(phases),
+        upper_limits=dict(upper_limits),
     ).run(raw_rules)
 
 
@@ -119,7 +135,9 @@ class _Compiler:
         source: str,
         lab_codes: frozenset[str],
         phases: tuple[str, ...],
+        upper_limits: Mapping[str, float] | None = None,
     ) -> None:
+        self.upper_limits = dict(DEFAULT_UPPER_LIMITS if upper_limits is None else upper_limits)
         self.fields = fields
         self.version = str(version)
         self.source = source
@@ -520,6 +538,8 @@ class _Compiler:
             if count.__class__ is not int or count < 1:
                 self.fail(f"rises_in_a_row needs a whole number >= 1, got {count!r}", path)
             return c.LabRisesInARow(code, count, min_day, day_text)
+        if "times" in raw:
+            return self._lab_times_limit(raw, code, path, min_day, day_text)
         op, operand = self._one_operator(raw, ("lab",), _LAB_EXTRAS, path)
         modes = [key for key in ("rise_from", "fall_from", "ratio_to") if key in raw]
         if not modes:
@@ -545,6 +565,33 @@ class _Compiler:
             percent=self._as_percent(raw, path),
             compare=_OPERATORS[op],
             threshold=self._threshold(op, operand, path),
+            op_text=op,
+            min_day=min_day,
+            day_text=day_text,
+        )
+
+    def _lab_times_limit(
+        self, raw: Mapping[str, Any], code: str, path: str, min_day: int | None, day_text: str
+    ) -> c.Node:
+        """``{lab: code, <op>: n, times: upper_limit}``: n x the result's upper limit."""
+        if raw["times"] != UPPER_LIMIT:
+            self.fail(f"times: unknown limit {raw['times']!r} ({UPPER_LIMIT})", path)
+        for key in ("rise_from", "fall_from", "ratio_to", "as"):
+            if key in raw:
+                self.fail(f"{key!r} does not apply with times", path)
+        op, operand = self._one_operator(raw, ("lab",), _LAB_EXTRAS, path)
+        if op not in _ORDERED:
+            self.fail(f"a multiple of the upper limit is compared with {', '.join(_ORDERED)}, not {op}", path)
+        if not _is_positive(operand):
+            self.fail(f"times upper_limit needs a number > 0, got {operand!r}", path)
+        default = self.upper_limits.get(code)
+        if default is None or not _is_positive(default):
+            self.fail(f"no default upper limit of normal for {code!r} (upper_limits_of_normal)", path)
+        return c.LabCompareToLimit(
+            code=code,
+            compare=_OPERATORS[op],
+            multiple=c.to_decimal(cast(float, operand)),
+            default_limit=float(default),
             op_text=op,
             min_day=min_day,
             day_text=day_text,

@@ -709,6 +709,57 @@ class LabCompare(LabLeaf):
         return f"latest {self.code} {self.text}{self.describe_day()}"
 
 
+class LabCompareToLimit(LabLeaf):
+    """``{lab: code, <op>: n, times: upper_limit}``: the latest result compared with
+    n x the upper limit of normal of that very result: the laboratory's own when it
+    reported a reference range with it, the protocol's default otherwise (v2)."""
+
+    __slots__ = ("compare", "default_limit", "multiple", "op_text")
+
+    def __init__(
+        self,
+        *,
+        code: str,
+        compare: Compare,
+        multiple: Decimal,
+        default_limit: float,
+        op_text: str,
+        min_day: int | None,
+        day_text: str,
+    ) -> None:
+        self.code = code
+        self.compare = compare
+        self.multiple = multiple
+        self.default_limit = default_limit
+        self.op_text = op_text
+        self.min_day = min_day
+        self.day_text = day_text
+
+    def holds(self, ctx: Context, evidence: EvidenceList) -> bool:
+        _, latest = self._latest(ctx)
+        if latest is None:
+            return False
+        lab_limit = latest.reference_high
+        if lab_limit is not None and lab_limit > 0:
+            limit, whose = lab_limit, "the laboratory's"
+        else:
+            limit, whose = self.default_limit, "the protocol's default"
+        threshold = _DECIMAL.multiply(self.multiple, to_decimal(limit))
+        if not self.compare(to_decimal(latest.value), threshold):
+            return False
+        if evidence is not None:
+            text = (
+                f"{self.op_text} {fmt(self.multiple)} x the upper limit of normal {fmt(limit)} ({whose}) "
+                f"= {format(threshold.normalize(), 'f')} ({self._when(ctx, latest)})"
+            )
+            evidence.append(Evidence(self.code, latest.value, text))
+        return True
+
+    def describe(self) -> str:
+        limit = f"{fmt(self.multiple)} x its upper limit of normal"
+        return f"latest {self.code} {self.op_text} {limit}{self.describe_day()}"
+
+
 class LabChange(LabLeaf):
     """``{lab: code, rise_from|fall_from|ratio_to: previous|lowest_since_surgery, ...}``.
 

@@ -58,14 +58,22 @@ class LabResult:
     code: str
     value: float
     observed_at: datetime
+    # The reference range the laboratory reported with the result (SI, either end may
+    # be absent): a rule on "the upper limit of normal" uses ``reference_high`` when
+    # there is one, the protocol's default otherwise (protocol v2).
+    reference_low: float | None = None
+    reference_high: float | None = None
 
     def __post_init__(self) -> None:
         _require_aware(self.observed_at, "LabResult.observed_at")
-        value: object = self.value
-        if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)) or not math.isfinite(value):
-            raise ValueError(f"LabResult {self.code!r} needs a finite number, got {value!r}")
-        if value.__class__ is not float:
-            object.__setattr__(self, "value", float(value))  # a Decimal from a model field reads as its float
+        for name in ("value", "reference_low", "reference_high"):
+            value: object = getattr(self, name)
+            if value is None and name != "value":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)) or not math.isfinite(value):
+                raise ValueError(f"LabResult {self.code!r} needs a finite number for {name}, got {value!r}")
+            if value.__class__ is not float:
+                object.__setattr__(self, name, float(value))  # a Decimal from a model field reads as its float
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -24,7 +24,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
@@ -36,6 +36,9 @@ from followup.protocols.loader import PROTOCOL_FILE, RULES_FILE
 from followup.rules import EvaluationInput, LabResult, PastCheckIn
 from followup.services.alerts import SIGNIFICANT_GRADES
 from followup.services.protocols import protocol_definition, protocol_definition_from_texts
+
+# code, value (SI), observed_at, reference_low, reference_high
+LabRow = tuple[str, float, datetime, float | None, float | None]
 
 
 @dataclass
@@ -193,11 +196,11 @@ class Replay:
             .values_list("patient_id", "taken_at", "answers")
         ):
             history[patient_id].append(PastCheckIn(taken_at=taken_at, answers=answers))
-        labs: dict[int, list[tuple[str, float, datetime]]] = defaultdict(list)
-        for patient_id, code, value, observed_at in Observation.objects.filter(patient_id__in=patient_ids).values_list(
-            "patient_id", "code", "value", "observed_at"
+        labs: dict[int, list[LabRow]] = defaultdict(list)
+        for patient_id, *row in Observation.objects.filter(patient_id__in=patient_ids).values_list(
+            "patient_id", "code", "value", "observed_at", "reference_low", "reference_high"
         ):
-            labs[patient_id].append((code, value, observed_at))
+            labs[patient_id].append(cast(LabRow, tuple(row)))
         occurrence_alerts: dict[tuple[str, int], dict[str, int]] = defaultdict(dict)
         for check_in_id, observation_id, alert_id, rule_id in AlertOccurrence.objects.filter(
             alert__patient_id__in=patient_ids
@@ -348,7 +351,9 @@ def _episode_of(enrollments: dict[int, Enrollment], patient_id: int) -> Episode 
     return enrollment.episode if enrollment is not None else None
 
 
-def _lab_results(rows: list[tuple[str, float, datetime]], tz: zoneinfo.ZoneInfo) -> list[LabResult]:
+def _lab_results(rows: list[LabRow], tz: zoneinfo.ZoneInfo) -> list[LabResult]:
+    # The laboratory's reference range goes with each result: v2 rules read it.
     return [
-        LabResult(code=code, value=value, observed_at=observed_at.astimezone(tz)) for code, value, observed_at in rows
+        LabResult(code=code, value=value, observed_at=at.astimezone(tz), reference_low=low, reference_high=high)
+        for code, value, at, low, high in rows
     ]

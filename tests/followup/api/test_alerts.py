@@ -34,7 +34,7 @@ def amber_alert(enrolled) -> Alert:
 def test_alert_detail_exposes_rule_and_evidence(red_alert, nurse_client):
     """H3: every alert names its rule, version and the values that fired it."""
     body = nurse_client.get(f"{URL}{red_alert.pk}/").json()
-    assert body["rule"] == {"id": "jaundice", "version": "2026.1", "title": "Jaundice"}
+    assert body["rule"] == {"id": "jaundice", "version": "2026.2", "title": "Jaundice"}
     assert body["severity"] == "red" and body["status"] == "open"
     assert body["evidence"] == [{"field": "jaundice", "value": True, "condition": body["evidence"][0]["condition"]}]
     assert body["evidence"][0]["condition"]

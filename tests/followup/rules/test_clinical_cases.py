@@ -827,9 +827,10 @@ LAB_CASES = [
         "cea_twice_the_lowest_since_surgery_is_cea_rising",
         "amber",
         {"cea_rising"},
-        lab("cea_ng_ml", 2.0, 30),
-        lab("cea_ng_ml", 3.5, 90),
-        lab("cea_ng_ml", 4.0, 120),
+        # Above the floor of 5 ng/mL (protocol v2), 15.6 % above the previous result.
+        lab("cea_ng_ml", 2.6, 30),
+        lab("cea_ng_ml", 4.5, 90),
+        lab("cea_ng_ml", 5.2, 120),
     ),
     lab_case(
         "cea_just_under_twice_the_lowest_is_green",

@@ -40,7 +40,7 @@ def edit(data_dir: Path, name: str, old: str, new: str) -> None:
 def test_the_files_are_published_once_with_their_texts(protocol_version):
     assert protocol_version_current(SLUG) == protocol_version
     assert ProtocolVersion.objects.count() == 1
-    assert protocol_version.version == "2026.1" and protocol_version.is_current
+    assert protocol_version.version == "2026.2" and protocol_version.is_current
     stored = protocol_version.texts.files["rules.yaml"]
     assert stored == (DEFAULT_DATA_DIR / SLUG / "rules.yaml").read_text(encoding="utf-8")
     assert protocol_definition(protocol_version).ruleset.get("jaundice").severity == "red"
@@ -62,7 +62,7 @@ def test_a_changed_rule_publishes_a_new_version_and_enrolled_patients_keep_their
     edit(data_dir, "rules.yaml", FEVER_HIGH, '{answer: temperature_c, ">=": 39.0}')
     new = protocol_version_current(SLUG, data_dir=data_dir)
     assert new != old and new.is_current
-    assert new.version == f"2026.1+{new.content_hash[:8]}"
+    assert new.version == f"2026.2+{new.content_hash[:8]}"
     old.refresh_from_db()
     assert not old.is_current
     after = make_enrolled()
@@ -114,7 +114,7 @@ def test_staff_read_questions_texts_review_status_schedule_and_rules(nurse_clien
     assert listing.status_code == 200
     assert [row["slug"] for row in listing.json()["results"]] == [SLUG]
     body = nurse_client.get(f"/api/v1/protocols/{SLUG}/").json()
-    assert body["version"] == "2026.1"
+    assert body["version"] == "2026.2"
     temperature = next(q for q in body["questions"] if q["id"] == "temperature_c")
     assert temperature["type"] == "number" and temperature["unit"] == "°C"
     assert temperature["range"] == {"min": 34.0, "max": 43.0}
