@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
 
 from backend.write_batch import insert_rows
+from notifications.layer_bridge import layer_call
 from notifications.models import Event
 
 EVENT_TYPES = frozenset(
@@ -28,11 +27,17 @@ def event_message(event: Event) -> dict[str, Any]:
     return {"seq": event.seq, "type": event.type, "data": event.data}
 
 
-def event_fan_out(event: Event) -> None:
-    layer = get_channel_layer()
-    async_to_sync(layer.group_send)(
-        clinic_group(event.clinic_id), {"type": "vigil.event", "event": event_message(event)}
-    )
+def event_fan_out(*events: Event) -> None:
+    """Carry committed events to their clinics' groups, in the order given (one call
+    into the channel layer for a check-in's events together)."""
+
+    async def send_all(layer: Any) -> None:
+        for event in events:
+            await layer.group_send(
+                clinic_group(event.clinic_id), {"type": "vigil.event", "event": event_message(event)}
+            )
+
+    layer_call(send_all)
 
 
 def event_publish(*, clinic_id: int, type: str, data: dict[str, Any]) -> Event:
@@ -48,5 +53,5 @@ def _fan_out_after_commit(events: list[Event]) -> None:
     # robust: the event is already committed, so a channel layer that is down (Redis
     # outage) must not turn the caller's success into a 500; connected dashboards
     # catch up from the stored row (?since= and the consumer's database sweep).
-    for event in events:
-        transaction.on_commit(lambda event=event: event_fan_out(event), robust=True)
+    committed = tuple(events)
+    transaction.on_commit(lambda: event_fan_out(*committed), robust=True)
