@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -181,7 +182,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Modules holding tasks besides each app's tasks.py (found by autodiscovery).
-CELERY_IMPORTS = ["followup.escalation_tasks"]
+CELERY_IMPORTS = ["followup.escalation_tasks", "followup.data_rights.tasks"]
 # Time, driven by beat. Every task here is idempotent: a late, repeated or concurrent
 # tick is a no-op for work already claimed.
 CELERY_BEAT_SCHEDULE = {
@@ -193,6 +194,11 @@ CELERY_BEAT_SCHEDULE = {
     "sms: handle inbound messages left unhandled": {"task": "notifications.tasks.inbound_sweep", "schedule": 15.0},
     "sms: expire idle conversations": {"task": "followup.tasks.conversations_expire", "schedule": 60.0},
     "idempotency keys: purge expired": {"task": "backend.tasks.idempotency_records_purge_task", "schedule": 3600.0},
+    # Nightly: patients past their retention date go on the admin's list to confirm.
+    "data rights: patients past retention": {
+        "task": "followup.data_rights.tasks.retention_review_task",
+        "schedule": crontab(hour=2, minute=30),
+    },
 }
 
 # Delivery calls back into follow-up logic through these names only (notifications
@@ -358,6 +364,45 @@ LOGGING = {
 }
 
 VIGIL_DEMO_PASSWORD = env.str("VIGIL_DEMO_PASSWORD", default="")
+
+# --- Data rights: retention and its legal basis per country (README "Data rights") --
+# Years the follow-up record is kept after the end of follow-up, per ISO country. The
+# countries that apply to a patient are the clinic's and the patient's (by the country
+# codes of their phone numbers); the longest period of those wins. ``retention_duty``:
+# the follow-up record is part of the medical record the law makes the clinic keep, so
+# a withdrawal of consent alone does not allow erasure before the date. Defaults to be
+# confirmed by the clinic's data-protection officer; each can be set by environment
+# (VIGIL_RETENTION_YEARS_DE=...).
+VIGIL_RETENTION = {
+    "DE": {
+        "years": env.int("VIGIL_RETENTION_YEARS_DE", default=10),
+        "retention_duty": True,
+        "basis": "GDPR art. 9(2)(h), 17(3)(c); BGB § 630f(3): 10 years after the end of treatment",
+    },
+    "TR": {
+        "years": env.int("VIGIL_RETENTION_YEARS_TR", default=20),
+        "retention_duty": True,
+        "basis": "KVKK (Law 6698) art. 6(3), 7; Regulation on Personal Health Data: medical records 20 years",
+    },
+    "AZ": {
+        "years": env.int("VIGIL_RETENTION_YEARS_AZ", default=25),
+        "retention_duty": True,
+        "basis": "Law on Personal Data (No. 998-IIIQ) art. 5, 14; medical record archive periods: 25 years",
+    },
+    "UA": {
+        "years": env.int("VIGIL_RETENTION_YEARS_UA", default=25),
+        "retention_duty": True,
+        "basis": "Law on Personal Data Protection (No. 2297-VI) art. 7, 15; MoH records lists: 25 years",
+    },
+    "RU": {
+        "years": env.int("VIGIL_RETENTION_YEARS_RU", default=25),
+        "retention_duty": True,
+        "basis": "Federal Law 152-FZ art. 10, 21; Federal Law 323-FZ, MoH records lists: 25 years",
+    },
+}
+# A country not listed above: the longest listed period, with a retention duty.
+VIGIL_RETENTION_DEFAULT_YEARS = env.int("VIGIL_RETENTION_DEFAULT_YEARS", default=25)
+
 # Pinged (POST, the auditor's counts as JSON) on every auditor run, e.g. a
 # healthchecks.io check, so that an auditor that stops running is noticed too.
 VIGIL_AUDITOR_HEARTBEAT_URL = env.str("VIGIL_AUDITOR_HEARTBEAT_URL", default="")
