@@ -232,6 +232,9 @@ STORAGES = {
 }
 # Static files are served by whitenoise straight from the app folders (no collectstatic
 # step needed to run).
+# Dates on staff pages are Django's per-language formats; English is written day
+# first on a 24-hour clock, as in the clinics (config/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["config.formats"]
 WHITENOISE_USE_FINDERS = True
 
 LOGIN_URL = "plans-login"

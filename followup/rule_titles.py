@@ -7,7 +7,10 @@ A version stored before the protocol had translated titles reads English."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from followup.models import Alert, CheckIn, ProtocolVersion
+from followup.protocols.definition import ProtocolDefinition
 from followup.services.protocols import protocol_definition
 
 
@@ -32,3 +35,34 @@ def alert_rule_title(*, alert: Alert, language: str) -> str:
     version = _fired_by(alert)
     title = protocol_definition(version).rule_title(alert.rule_id, language) if version is not None else None
     return title or alert.rule_title
+
+
+def alert_rule_titles(*, alerts: Iterable[Alert], language: str) -> dict[int, str]:
+    """Each alert's rule title in ``language`` (by alert id), for a page of alerts: one
+    query for the protocol versions they name, whatever their number (a version's
+    definition is cached). An alert stores its protocol version's name
+    (``rule_version``), which names one version per protocol; the stored English
+    title stands in where that version has no translation of the rule."""
+    alerts = list(alerts)
+    if not alerts:
+        return {}
+    definitions: dict[str, list[ProtocolDefinition]] = {}
+    for version in ProtocolVersion.objects.select_related("protocol").filter(
+        version__in={alert.rule_version for alert in alerts}
+    ):
+        definitions.setdefault(version.version, []).append(protocol_definition(version))
+    titles = {}
+    for alert in alerts:
+        found = (
+            definition.rule_title(alert.rule_id, language) for definition in definitions.get(alert.rule_version, ())
+        )
+        titles[alert.pk] = next((title for title in found if title), alert.rule_title)
+    return titles
+
+
+def rule_title_in(*, rule_id: str, title: str, definitions: Iterable[ProtocolDefinition], language: str) -> str:
+    """A rule's title in ``language`` as the first of ``definitions`` (the protocols in
+    use) that knows the rule has it; ``title`` (the stored English) otherwise. For
+    figures that group alerts of a rule across versions (the metrics page)."""
+    found = (definition.rule_title(rule_id, language) for definition in definitions)
+    return next((one for one in found if one), title)

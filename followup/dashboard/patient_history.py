@@ -33,11 +33,14 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, TruncWeek
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from backend.models import Patient
+from followup.dashboard import labels as staff_labels
 from followup.dashboard.selectors import check_in_unanswered_labels
 from followup.models import Alert, Appointment, CheckIn, Observation
+from followup.rule_titles import alert_rule_titles
 from notifications.history import MessageRow, message_history_list, message_history_row
 
 TIMELINE_PAGE = 20
@@ -140,7 +143,7 @@ def patient_timeline_page(
     )
     alerts = list(
         Alert.objects.filter(_older_than("created_at", KIND_RANK["alert"], older_than), patient=patient)
-        .only("id", "created_at", "severity", "rule_title", "status", "outcome")
+        .only("id", "created_at", "severity", "rule_id", "rule_title", "rule_version", "status", "outcome")
         .order_by("-created_at", "-id")[: size + 1]
     )
     appointments = list(
@@ -158,12 +161,16 @@ def patient_timeline_page(
     shown = [item[3] for item in candidates[:size]]
     # The labels of the partial check-ins shown, in their protocol version's words.
     labels = check_in_unanswered_labels([row for row in shown if isinstance(row, CheckIn)])
-    entries = [_entry(row, labels) for row in shown]
+    # Alerts named in the reader's language, from the protocol's translations (one query).
+    titles = alert_rule_titles(alerts=[row for row in shown if isinstance(row, Alert)], language=get_language())
+    entries = [_entry(row, labels, titles) for row in shown]
     more = len(candidates) > size
     return TimelinePage(entries=entries, older=entries[-1].cursor if more and entries else None)
 
 
-def _entry(row: CheckIn | Alert | Appointment, labels: dict[int, tuple[str, ...]]) -> TimelineEntry:
+def _entry(
+    row: CheckIn | Alert | Appointment, labels: dict[int, tuple[str, ...]], titles: dict[int, str]
+) -> TimelineEntry:
     if isinstance(row, CheckIn):
         return TimelineEntry(
             row.taken_at,
@@ -171,36 +178,39 @@ def _entry(row: CheckIn | Alert | Appointment, labels: dict[int, tuple[str, ...]
             row.pk,
             row.level,
             _("Check-in"),
-            row.channel,
+            staff_labels.label(staff_labels.CHANNEL, row.channel),
             "",
             partial=not row.complete,
             unanswered=labels.get(row.pk, ()),
         )
     if isinstance(row, Alert):
-        return _alert_entry(row)
+        return _alert_entry(row, titles[row.pk])
     return _appointment_entry(row)
 
 
-def _alert_entry(alert: Alert) -> TimelineEntry:
+def _alert_entry(alert: Alert, title: str) -> TimelineEntry:
+    status = staff_labels.label(staff_labels.ALERT_STATUS, alert.status)
+    outcome = staff_labels.label(staff_labels.OUTCOME, alert.outcome) if alert.outcome else ""
     return TimelineEntry(
         alert.created_at,
         "alert",
         alert.pk,
         alert.severity,
-        alert.rule_title,
-        alert.status + (f" ({alert.outcome})" if alert.outcome else ""),
+        title,
+        status + (f" ({outcome})" if outcome else ""),
         reverse("dashboard-alert", args=[alert.pk]),
     )
 
 
 def _appointment_entry(appointment: Appointment) -> TimelineEntry:
+    status = staff_labels.label(staff_labels.APPOINTMENT_STATUS, appointment.status)
     return TimelineEntry(
         appointment.starts_at,
         "appointment",
         appointment.pk,
         "",
-        appointment.get_kind_display(),
-        appointment.status + (f": {appointment.reason}" if appointment.reason else ""),
+        staff_labels.label(staff_labels.APPOINTMENT_KIND, appointment.kind),
+        status + (f": {appointment.reason}" if appointment.reason else ""),
         "",
     )
 
@@ -209,7 +219,7 @@ def patient_open_alerts(*, patient: Patient) -> list[Alert]:
     """The patient's unresolved alerts, red first, the longest waiting first (one query)."""
     return list(
         Alert.objects.filter(patient=patient, status__in=UNRESOLVED)
-        .only("id", "created_at", "severity", "rule_title", "status")
+        .only("id", "created_at", "severity", "rule_id", "rule_title", "rule_version", "status", "patient_id")
         # "red" sorts after "amber": descending puts red first.
         .order_by("-severity", "created_at", "id")[:OPEN_ALERTS_LIMIT]
     )

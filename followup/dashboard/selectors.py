@@ -15,8 +15,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from backend.models import User
+from followup.dashboard import labels
 from followup.escalation import RosterGap, on_call_gaps
 from followup.models import Alert, CheckIn, ProtocolVersion
+from followup.rule_titles import alert_rule_titles
 from followup.services.alerts import COMPLICATION_GRADES, OUTCOMES, iso
 from followup.services.protocols import protocol_definition
 
@@ -67,17 +69,29 @@ def evidence_lines(evidence: Any) -> list[str]:
     return lines
 
 
-def alert_card(*, alert: Alert) -> dict[str, Any]:
+def alert_cards(*, alerts: Iterable[Alert], language: str) -> list[dict[str, Any]]:
+    """Cards of ``alerts`` for a reader of ``language``: the rule titles from the
+    protocol's translations (one query for all of them, ``alert_rule_titles``)."""
+    alerts = list(alerts)
+    titles = alert_rule_titles(alerts=alerts, language=language)
+    return [alert_card(alert=alert, rule_title=titles[alert.pk]) for alert in alerts]
+
+
+def alert_card(*, alert: Alert, rule_title: str) -> dict[str, Any]:
     """An alert as the dashboard shows it: what the API shows, plus the patient's name
-    and MRN, who acknowledged it and whether the on-call chain is exhausted. Reads the
-    patient and acknowledger from select_related, no further query."""
+    and MRN, who acknowledged it, whether the on-call chain is exhausted, and the words
+    of the active language for the rule (``rule_title``, from the protocol) and the
+    codes (the script writes these as they come). Reads the patient and acknowledger
+    from select_related, no further query."""
     patient = alert.patient
     chain_length = len(alert.escalation_chain or [])
     return {
         "id": alert.pk,
         "severity": alert.severity,
+        "severity_label": labels.label(labels.SEVERITY, alert.severity),
         "status": alert.status,
-        "rule": {"id": alert.rule_id, "title": alert.rule_title},
+        "status_label": labels.label(labels.ALERT_STATUS, alert.status),
+        "rule": {"id": alert.rule_id, "title": rule_title},
         "evidence_lines": evidence_lines(alert.evidence),
         "created_at": iso(alert.created_at),
         "updated_at": iso(alert.updated_at),

@@ -30,15 +30,15 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import get_language, get_language_info
+from django.utils.translation import get_language, get_language_info, gettext, gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from backend.audit import AuditContext, audit_record
 from backend.models import AuditAction, Patient, User
 from backend.scoping import patient_list_for
-from followup.dashboard import patient_history, selectors
+from followup.dashboard import labels, patient_history, selectors
 from followup.models import Alert
-from followup.rule_titles import alert_rule_title
+from followup.rule_titles import alert_rule_title, alert_rule_titles, rule_title_in
 from followup.services.alert_metrics import alert_metrics
 from followup.services.alert_review import alert_acknowledge, alert_resolve
 from followup.services.alerts import AlertConflict, AlertRejected, alert_data
@@ -104,7 +104,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     user = _staff(request)
     clinic_id: int = user.clinic_id  # type: ignore[assignment]
     position = feed_position_now()
-    cards = [selectors.alert_card(alert=alert) for alert in selectors.dashboard_alert_list(clinic_id=clinic_id)]
+    cards = selectors.alert_cards(alerts=selectors.dashboard_alert_list(clinic_id=clinic_id), language=get_language())
     _audit_read(request, object_type="alert_queue", objects=[("", None)])
     context = {
         "open_cards": [card for card in cards if card["status"] == Alert.Status.OPEN],
@@ -112,6 +112,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "exhausted": sum(1 for card in cards if card["escalation_exhausted"]),
         "roster_gaps": selectors.roster_warnings(clinic_id=clinic_id),
         "outcomes": selectors.RESOLVE_OUTCOMES,
+        # The words the script writes itself, in the reader's language.
+        "script_texts": labels.dashboard_script_texts(),
         "feed": {
             "since": position,
             "path": "/ws/alerts/",
@@ -132,11 +134,12 @@ def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
         {"level": step.level, "user": staff.get(step.user_id) if step.user_id else None, "step": step}
         for step in alert.escalation_steps.all()
     ]
+    # The rule's title in the reader's language, from the protocol's translations.
+    rule_title = alert_rule_title(alert=alert, language=get_language())
     context = {
         "alert": alert,
-        # The rule's title in the reader's language, from the protocol's translations.
-        "rule_title": alert_rule_title(alert=alert, language=get_language()),
-        "card": selectors.alert_card(alert=alert),
+        "rule_title": rule_title,
+        "card": selectors.alert_card(alert=alert, rule_title=rule_title),
         "steps": steps,
         "occurrences": list(alert.occurrences.all()),
         "outcomes": selectors.RESOLVE_OUTCOMES,
@@ -152,7 +155,12 @@ def alert_card(request: HttpRequest, alert_id: int) -> JsonResponse:
     """One alert as the dashboard's script draws a card that arrived live."""
     alert = _alert_or_404(request, alert_id)
     _audit_read(request, object_type="alert", objects=[(alert.pk, alert.patient_id)])
-    return JsonResponse(selectors.alert_card(alert=alert))
+    return JsonResponse(_card(alert))
+
+
+def _card(alert: Alert) -> dict[str, Any]:
+    """The alert's card in the reader's language (the rule's title from the protocol)."""
+    return selectors.alert_card(alert=alert, rule_title=alert_rule_title(alert=alert, language=get_language()))
 
 
 def _back(request: HttpRequest, alert: Alert) -> HttpResponseRedirect:
@@ -165,7 +173,7 @@ def _back(request: HttpRequest, alert: Alert) -> HttpResponseRedirect:
 def _changed(request: HttpRequest, alert: Alert, message: str) -> HttpResponse:
     if _wants_json(request):
         fresh = _alert_or_404(request, alert.pk)
-        return JsonResponse({"alert": alert_data(alert=fresh), "card": selectors.alert_card(alert=fresh)})
+        return JsonResponse({"alert": alert_data(alert=fresh), "card": _card(fresh)})
     messages.success(request, message)
     return _back(request, alert)
 
@@ -187,7 +195,7 @@ def alert_acknowledge_view(request: HttpRequest, alert_id: int) -> HttpResponse:
         alert = alert_acknowledge(alert=alert, by=_staff(request), audit=AuditContext.of(request))
     except AlertConflict as error:
         return _refused(request, alert, {"status": [str(error)]}, 409)
-    return _changed(request, alert, "Acknowledged: escalation stopped.")
+    return _changed(request, alert, gettext("Acknowledged: escalation stopped."))
 
 
 @require_POST
@@ -208,7 +216,7 @@ def alert_resolve_view(request: HttpRequest, alert_id: int) -> HttpResponse:
         return _refused(request, alert, error.errors, 400)
     except AlertConflict as error:
         return _refused(request, alert, {"status": [str(error)]}, 409)
-    return _changed(request, alert, "Resolved.")
+    return _changed(request, alert, gettext("Resolved."))
 
 
 @require_GET
@@ -232,9 +240,14 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
     # Each message shown is a read, as in the messages API (H12); one bulk insert.
     _audit_read(request, object_type="sms_message", objects=[(entry_id, patient.pk) for entry_id in thread.entry_ids])
     timeline = patient_history.patient_timeline_page(patient=patient, older_than=older_than)
+    open_alerts = patient_history.patient_open_alerts(patient=patient)
+    # Each named in the reader's language, from the protocol's translations.
+    titles = alert_rule_titles(alerts=open_alerts, language=get_language())
+    for alert in open_alerts:
+        alert.title_shown = titles[alert.pk]  # type: ignore[attr-defined]
     context = {
         "patient": patient,
-        "open_alerts": patient_history.patient_open_alerts(patient=patient),
+        "open_alerts": open_alerts,
         "timeline": timeline.entries,
         "timeline_older": timeline.older,
         "timeline_paged": older_than is not None,
@@ -259,7 +272,11 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 
 SMS_REPLY_DAYS = 30  # the metrics page's "SMS replies, last 30 days"
-ACK_ROWS = (("All", "all"), ("Red", "red"), ("Amber", "amber"))
+ACK_ROWS = (
+    (gettext_lazy("All"), "all"),
+    (pgettext_lazy("severity", "Red"), "red"),
+    (pgettext_lazy("severity", "Amber"), "amber"),
+)
 
 
 def _in_minutes(summary: dict[str, Any]) -> dict[str, Any]:
@@ -279,13 +296,18 @@ def metrics(request: HttpRequest) -> HttpResponse:
     days = int(days_text) if days_text.isdigit() and 0 < int(days_text) <= 3650 else 90
     figures = alert_metrics(clinic_id=user.clinic_id, since=timezone.now() - timedelta(days=days))  # type: ignore[arg-type]
     ack = figures["time_to_acknowledge_seconds"]
+    protocols = [protocol_definition(protocol_version_current(slug)) for slug in protocol_slugs()]
+    language = get_language()
+    # Each rule's title in the reader's language, from the protocols' translations.
+    for rule in figures["rules"]:
+        rule["title"] = rule_title_in(
+            rule_id=rule["rule_id"], title=rule["title"], definitions=protocols, language=language
+        )
     context = {
         "days": days,
         "day_options": sorted({7, 30, 90, 365, days}),
         "metrics": figures,
-        "ack_rows": [
-            (label, _in_minutes(ack[key])) for label, key in (("All", "all"), ("Red", "red"), ("Amber", "amber"))
-        ],
+        "ack_rows": [(label, _in_minutes(ack[key])) for label, key in ACK_ROWS],
         "auditor": auditor_figures(clinic_id=user.clinic_id),
         "roster_gaps": selectors.roster_warnings(clinic_id=user.clinic_id),  # type: ignore[arg-type]
         # Where a question's wording fails (H16): always the last 30 days, one query.
@@ -297,12 +319,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
             )
         ],
         # Translations nobody has reviewed yet (H6), staff and patient strings apart.
-        "translation_review": [
-            (_language_name(count.language), count)
-            for count in review_counts(
-                protocols=[protocol_definition(protocol_version_current(slug)) for slug in protocol_slugs()]
-            )
-        ],
+        "translation_review": [(_language_name(count.language), count) for count in review_counts(protocols=protocols)],
     }
     return render(request, "followup/dashboard/metrics.html", context)
 

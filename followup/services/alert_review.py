@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from backend.audit import AuditContext
 from backend.models import User
@@ -29,7 +30,7 @@ def alert_acknowledge(*, alert: Alert, by: User, audit: AuditContext | None = No
     with transaction.atomic():
         locked = Alert.objects.select_for_update().get(pk=alert.pk)
         if locked.status == Alert.Status.RESOLVED:
-            raise AlertConflict("This alert is already resolved.")
+            raise AlertConflict(gettext("This alert is already resolved."))
         if locked.status == Alert.Status.ACKNOWLEDGED:
             return locked
         locked.status = Alert.Status.ACKNOWLEDGED
@@ -63,7 +64,7 @@ def alert_resolve(
     with transaction.atomic():
         locked = Alert.objects.select_for_update().get(pk=alert.pk)
         if locked.status == Alert.Status.RESOLVED:
-            raise AlertConflict("This alert is already resolved.")
+            raise AlertConflict(gettext("This alert is already resolved."))
         now = timezone.now()
         if locked.acknowledged_at is None:
             locked.acknowledged_by = by

@@ -25,6 +25,7 @@ from django.shortcuts import render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -32,6 +33,7 @@ from backend.audit import AuditContext, audit_record
 from backend.models import AuditAction, Episode, Patient, User
 from followup import selectors
 from followup.dashboard.selectors import check_in_unanswered_labels
+from followup.dashboard.worklist_texts import worklist_with_details
 from followup.forms import (
     AppointmentAddForm,
     AppointmentMoveForm,
@@ -111,6 +113,8 @@ class StaffLoginView(auth_views.LoginView):
         return response
 
 
+    # Each item's text in the reader's language where its data allows (a nurse call).
+    worklist_with_details(items=plan_day.worklist, language=get_language())
 class StaffLogoutView(auth_views.LogoutView):
     next_page = LOGIN_URL
 
@@ -250,6 +254,7 @@ def _check_in_items(
             "unanswered": unanswered.get(result.pk, ()) if result is not None else (),
             "due_local": _local(row.due_at, tz),
             "closes_local": _local(closes_at, tz),
+    worklist_with_details(items=plan.worklist, language=get_language())
             "movable": row.status == ScheduledCheckIn.Status.SCHEDULED and closes_at > now,
             "open": row.status in selectors.OPEN_CHECKIN_STATUSES and closes_at > now,
             "form_key": key,

@@ -14,6 +14,15 @@
   "use strict";
 
   var config = JSON.parse(document.getElementById("feed-config").textContent);
+  // Every word this script writes, in the reader's language (rendered by the server).
+  var texts = JSON.parse(document.getElementById("dashboard-texts").textContent);
+
+  // texts[key] with its %(name)s marks filled from values.
+  function say(key, values) {
+    return texts[key].replace(/%\((\w+)\)s/g, function (mark, name) {
+      return values && name in values ? String(values[name]) : mark;
+    });
+  }
   var lists = {
     open: document.getElementById("open-alerts"),
     acknowledged: document.getElementById("acknowledged-alerts"),
@@ -35,9 +44,8 @@
   // --- connection indicator -----------------------------------------------------------
 
   function setConnection(state) {
-    var labels = { live: "live", reconnecting: "reconnecting…", offline: "offline: updates paused", connecting: "connecting…" };
     indicator.dataset.state = state;
-    indicator.querySelector('[data-slot="connection-text"]').textContent = labels[state];
+    indicator.querySelector('[data-slot="connection-text"]').textContent = say(state);
   }
 
   function wsUrl() {
@@ -95,7 +103,7 @@
 
   function showSound() {
     soundButton.setAttribute("aria-pressed", soundOn ? "true" : "false");
-    soundButton.textContent = soundOn ? "Sound on" : "Sound muted";
+    soundButton.textContent = say(soundOn ? "sound_on" : "sound_muted");
   }
 
   function beep() {
@@ -151,18 +159,19 @@
     return lists.open.querySelectorAll('.alert-card[data-severity="red"]').length;
   }
 
-  function ago(iso) {
+  // "raised 5 min ago", whole, in the reader's language.
+  function raised(iso) {
     var minutes = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 60000));
-    if (minutes < 1) return "just now";
-    if (minutes < 60) return minutes + " min ago";
+    if (minutes < 1) return say("just_now");
+    if (minutes < 60) return say("minutes_ago", { minutes: minutes });
     var hours = Math.floor(minutes / 60);
-    if (hours < 48) return hours + " h " + (minutes % 60) + " min ago";
-    return Math.floor(hours / 24) + " days ago";
+    if (hours < 48) return say("hours_ago", { hours: hours, minutes: minutes % 60 });
+    return say("days_ago", { days: Math.floor(hours / 24) });
   }
 
   function refreshAges() {
     document.querySelectorAll(".alert-card").forEach(function (card) {
-      if (card.dataset.createdAt) slot(card, "age").textContent = "raised " + ago(card.dataset.createdAt);
+      if (card.dataset.createdAt) slot(card, "age").textContent = raised(card.dataset.createdAt);
     });
   }
 
@@ -171,7 +180,7 @@
     document.getElementById("acknowledged-count").textContent = lists.acknowledged.children.length;
     document.getElementById("open-empty").hidden = lists.open.children.length > 0;
     var reds = openRedCount();
-    document.title = reds > 0 ? "(" + reds + ") RED — Vigil" : baseTitle;
+    document.title = reds > 0 ? say("title_red", { count: reds }) : baseTitle;
   }
 
   // Red before amber, then oldest first (the one waiting longest on top).
@@ -194,7 +203,7 @@
 
   function staffName(id, fallback) {
     if (id === null || id === undefined) return "";
-    return config.staff[String(id)] || fallback || "staff member " + id;
+    return config.staff[String(id)] || fallback || say("staff_member", { id: id });
   }
 
   function setStatus(card, status, data) {
@@ -208,7 +217,7 @@
     if (acknowledged) slot(card, "acknowledged-by").textContent = staffName(data.acknowledged_by, data.acknowledged_by_name);
     var exhausted = status === "open" && data.escalation_level > Number(card.dataset.chainLength);
     slot(card, "exhausted").hidden = !exhausted;
-    slot(card, "level").textContent = "escalation level " + data.escalation_level;
+    slot(card, "level").textContent = data.escalation_level ? say("level", { level: data.escalation_level }) : "";
     if (data.updated_at) card.dataset.updatedAt = data.updated_at;
   }
 
@@ -221,7 +230,7 @@
     card.dataset.chainLength = data.chain_length;
     card.classList.add(data.severity);
     var severity = slot(card, "severity");
-    severity.textContent = data.severity.toUpperCase();
+    severity.textContent = data.severity_label || texts.severity[data.severity] || data.severity;
     severity.classList.add(data.severity);
     var rule = slot(card, "rule");
     rule.textContent = data.rule.title;
@@ -256,7 +265,7 @@
     setStatus(card, data.status, data);
     place(card, data.status);
     if (fresh) {
-      slot(card, "age").textContent = "raised " + ago(data.created_at);
+      slot(card, "age").textContent = raised(data.created_at);
       if (data.severity === "red" && data.status === "open") {
         card.classList.add("arrived");
         beep();
@@ -309,13 +318,13 @@
               if (!response.ok) {
                 var messages = [];
                 Object.keys(body).forEach(function (key) { messages = messages.concat(body[key]); });
-                throw new Error(messages.join(" ") || "The server refused (" + response.status + ").");
+                throw new Error(messages.join(" ") || say("refused", { status: response.status }));
               }
               applyCard(body.card);
             });
           })
           .catch(function (failure) {
-            error.textContent = failure.message || "Could not reach the server; try again.";
+            error.textContent = failure.message || say("unreachable");
             error.hidden = false;
           })
           .finally(function () { button.disabled = false; });
