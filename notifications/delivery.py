@@ -185,7 +185,7 @@ def outbox_deliver(*, message_id: int) -> DeliveryOutcome | None:
                 _attempt(message, DeliveryAttempt.Outcome.SUPPRESSED, claim, reason=OPTED_OUT_REASON)
         return DeliveryOutcome(status=MessageStatus.SUPPRESSED)
 
-    number = sending_number()
+    number = sending_number(from_number=message.from_number, messaging_service_sid=message.messaging_service_sid)
     if number is not None:
         # The slot is taken last, just before the request, so Twilio sees the requests
         # spaced by the rate. A slot too far off is not taken: the row goes back to
@@ -209,6 +209,8 @@ def outbox_deliver(*, message_id: int) -> DeliveryOutcome | None:
         body=message.body,
         idempotency_key=message.idempotency_key,
         status_callback=status_callback_url(message.pk),
+        from_number=message.from_number,
+        messaging_service_sid=message.messaging_service_sid,
     )
     started = timezone.now()
     try:
@@ -298,8 +300,10 @@ def provider_message_find(*, message: OutgoingMessage, since: datetime) -> str |
     http_client.logger = _LOOKUP_HTTP_LOG
     client = Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=http_client)
     filters: dict[str, str] = {}
-    if settings.TWILIO_FROM_NUMBER:
-        filters["from_"] = settings.TWILIO_FROM_NUMBER
+    # The row's sender (a Messaging Service's sender is one of its pool: unfiltered).
+    sender = message.from_number or ("" if message.messaging_service_sid else settings.TWILIO_FROM_NUMBER)
+    if sender:
+        filters["from_"] = sender
     earliest = since - CLOCK_SKEW
     candidates: list[str] = []
     try:

@@ -43,6 +43,7 @@ from django.utils import timezone
 from backend.models import STAFF_ROLES, Patient, User
 from config.celery import app as celery_app
 from notifications.hooks import inbound_route, inbound_unhandled
+from notifications.identities import addressed_clinic_expression
 from notifications.models import InboundMessage
 
 logger = logging.getLogger(__name__)
@@ -91,14 +92,29 @@ def _schedule_after_commit(inbound_id: int) -> None:
 # --- the webhook's part ----------------------------------------------------------------------
 
 
-def inbound_store(*, message_sid: str, from_phone: str, to_phone: str, body: str) -> InboundMessage:
-    """Store one inbound SMS (once per ``message_sid``) and queue its handling."""
+def inbound_store(
+    *, message_sid: str, from_phone: str, to_phone: str, body: str, messaging_service_sid: str = ""
+) -> InboundMessage:
+    """Store one inbound SMS (once per ``message_sid``) and queue its handling.
+
+    The row's clinic is set in the same INSERT when ``to_phone`` (or the Messaging
+    Service it came through) is a clinic's sending identity: the router then matches
+    only that clinic's patients and staff."""
     sender = phone_e164(from_phone)
+    to = phone_e164(to_phone) or to_phone[:20]
+    addressed = addressed_clinic_expression(to_phone=to, messaging_service_sid=messaging_service_sid[:34])
     try:
         with transaction.atomic():
             inbound = InboundMessage.objects.create(
-                message_sid=message_sid, to_phone=to_phone[:20], from_phone=sender or "", body=body
+                message_sid=message_sid,
+                to_phone=to,
+                from_phone=sender or "",
+                body=body,
+                **({"clinic_id": addressed} if addressed is not None else {}),
             )
+            # The instance holds the subquery, not its value: made a deferred field,
+            # read from the row if anyone asks.
+            inbound.__dict__.pop("clinic_id", None)
             _schedule_after_commit(inbound.pk)
     except IntegrityError:
         # Twilio's retry of a message we have: stored once. If it is still waiting
@@ -204,17 +220,20 @@ def _give_up(inbound: InboundMessage, *, now: datetime) -> None:
     inbound.handling_failed_at = now
     inbound.handled_as = HandledAs.FAILED
     told = inbound_unhandled(inbound=inbound)
-    if not told and not _known(inbound.from_phone):
+    if not told and not _known(inbound.from_phone, clinic_id=inbound.clinic_id):
         inbound.from_phone, inbound.body = "", ""  # nobody's message: only the claim is kept
 
 
-def _known(phone: str) -> bool:
+def _known(phone: str, *, clinic_id: int | None) -> bool:
+    """Whether the phone is a patient's or a staff member's (of the clinic whose number
+    was texted, when it was one)."""
     if not phone:
         return False
-    return (
-        Patient.objects.filter(phone=phone).exists()
-        or User.objects.filter(phone=phone, is_active=True, role__in=STAFF_ROLES, clinic__isnull=False).exists()
-    )
+    patients = Patient.objects.filter(phone=phone)
+    staff = User.objects.filter(phone=phone, is_active=True, role__in=STAFF_ROLES, clinic__isnull=False)
+    if clinic_id is not None:
+        patients, staff = patients.filter(clinic_id=clinic_id), staff.filter(clinic_id=clinic_id)
+    return patients.exists() or staff.exists()
 
 
 # --- the sweep (celery beat) ----------------------------------------------------------------------

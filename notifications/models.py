@@ -3,9 +3,13 @@ the event that caused it, and delivered after commit by a Celery task."""
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
-from django.db import models
+from collections.abc import Collection
+
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.validators import RegexValidator
+from django.db import models, router
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from backend.models import Clinic, Patient, User
 
@@ -34,6 +38,118 @@ class MessageKind(models.TextChoices):
     KEYWORD_REPLY = "keyword_reply"
 
 
+# A Twilio Messaging Service SID: "MG" and 32 hex digits.
+MESSAGING_SERVICE_SID = RegexValidator(
+    r"^MG[0-9a-fA-F]{32}$", _("A Messaging Service SID is MG followed by 32 hexadecimal digits.")
+)
+E164_NUMBER = RegexValidator(r"^\+[1-9][0-9]{6,14}$", _("Enter the number in E.164 form, e.g. +905301234567."))
+CALLING_CODE = RegexValidator(r"^[1-9][0-9]{0,3}$", _("Enter a country calling code without +, e.g. 90 or 994."))
+
+
+class SendingIdentity(models.Model):
+    """Whom a clinic's SMS come from: a number (E.164) or a Twilio Messaging Service.
+
+    A clinic may have one per destination country (``country_code``, e.g. 90 for
+    Turkish patients and 994 for Azerbaijani ones) and one default for every other
+    country. ``sms_enqueue`` picks, when a message is queued, the clinic's active
+    identity for the destination's country, else its default, else the installation's
+    ``TWILIO_FROM_NUMBER`` / ``TWILIO_MESSAGING_SERVICE_SID``, and stores what it
+    picked on the outbox row.
+
+    Inbound SMS are routed by the identity the patient texted (the form's ``To``, or
+    its ``MessagingServiceSid``): only that clinic's patients and staff are matched.
+    Inactive identities still route (patients keep old numbers in their phones);
+    they are never sent from. A number or a service belongs to one clinic only."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="sending_identities")
+    country_code = models.CharField(
+        _("destination country calling code"),
+        max_length=4,
+        blank=True,
+        validators=[CALLING_CODE],
+        help_text=_("Messages to numbers of this country go from this identity (90, 994). Empty: the default."),
+    )
+    is_default = models.BooleanField(
+        _("clinic default"), default=False, help_text=_("Used for every country without an identity of its own.")
+    )
+    from_number = models.CharField(_("from number"), max_length=20, blank=True, validators=[E164_NUMBER])
+    messaging_service_sid = models.CharField(
+        _("Messaging Service SID"), max_length=34, blank=True, validators=[MESSAGING_SERVICE_SID]
+    )
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["clinic_id", "id"]
+        verbose_name = _("sending identity")
+        verbose_name_plural = _("sending identities")
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(from_number="") & ~Q(messaging_service_sid=""))
+                | (~Q(from_number="") & Q(messaging_service_sid="")),
+                name="sending_identity_number_or_service",
+                violation_error_message=_("Give either a from number or a Messaging Service SID, not both."),
+            ),
+            models.CheckConstraint(
+                condition=Q(is_default=True) | ~Q(country_code=""),
+                name="sending_identity_country_or_default",
+                violation_error_message=_("An identity without a country must be the clinic's default."),
+            ),
+            # Inbound routing by number: one number, one clinic.
+            models.UniqueConstraint(
+                fields=["from_number"],
+                condition=~Q(from_number=""),
+                name="sending_identity_number_once",
+                violation_error_message=_("This number is already a sending identity."),
+            ),
+            models.UniqueConstraint(
+                fields=["messaging_service_sid"],
+                condition=~Q(messaging_service_sid=""),
+                name="sending_identity_service_once",
+                violation_error_message=_("This Messaging Service is already a sending identity."),
+            ),
+            models.UniqueConstraint(
+                fields=["clinic"],
+                condition=Q(is_default=True, active=True),
+                name="sending_identity_one_default",
+                violation_error_message=_("The clinic has an active default identity already."),
+            ),
+            models.UniqueConstraint(
+                fields=["clinic", "country_code"],
+                condition=Q(active=True) & ~Q(country_code=""),
+                name="sending_identity_one_per_country",
+                violation_error_message=_("The clinic has an active identity for this country already."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_number or self.messaging_service_sid} ({self.country_code or 'default'})"
+
+    def validate_constraints(self, exclude: Collection[str] | None = None) -> None:
+        """Each constraint's message under the field it is about (the admin's form and
+        the API name the field), not among the form-wide errors."""
+        errors: dict[str, list[str]] = {}
+        for constraint in self._meta.constraints:
+            try:
+                constraint.validate(type(self), self, exclude=exclude, using=router.db_for_write(type(self)))
+            except ValidationError as error:
+                field = _CONSTRAINT_FIELDS.get(constraint.name, NON_FIELD_ERRORS)
+                errors.setdefault(field, []).extend(error.messages)
+        if errors:
+            raise ValidationError(errors)
+
+
+_CONSTRAINT_FIELDS = {
+    "sending_identity_number_or_service": "from_number",
+    "sending_identity_country_or_default": "country_code",
+    "sending_identity_number_once": "from_number",
+    "sending_identity_service_once": "messaging_service_sid",
+    "sending_identity_one_default": "is_default",
+    "sending_identity_one_per_country": "country_code",
+}
+
+
 class OutgoingMessage(models.Model):
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="outgoing_messages")
     patient = models.ForeignKey(
@@ -53,6 +169,11 @@ class OutgoingMessage(models.Model):
     twilio_sid = models.CharField(max_length=64, blank=True, db_index=True)
     error_code = models.IntegerField(null=True, blank=True)
     error_message = models.CharField(max_length=300, blank=True)
+    # The sender, chosen by sms_enqueue in the INSERT itself (a sending identity of the
+    # clinic, else the installation's settings) and read back (db_default: RETURNING).
+    # Both empty (rows from before): the backend's own settings.
+    from_number = models.CharField(max_length=20, blank=True, db_default="")
+    messaging_service_sid = models.CharField(max_length=34, blank=True, db_default="")
     # H6: the protocol question this SMS asks, so a reply is read against the question
     # the patient actually saw, and staff can tell which wording was sent.
     question_id = models.CharField(max_length=64, blank=True)
@@ -254,6 +375,9 @@ class InboundMessage(models.Model):
     to_phone = models.CharField(max_length=20, blank=True)
     from_phone = models.CharField(max_length=20, blank=True)
     body = models.TextField(blank=True)
+    # Set when stored if ``To`` (or the Messaging Service) is a clinic's sending
+    # identity: the message is that clinic's, and only its patients and staff are
+    # matched. Otherwise (the installation's number) the clinic of whoever wrote.
     clinic = models.ForeignKey(Clinic, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     patient = models.ForeignKey(
         Patient, null=True, blank=True, on_delete=models.PROTECT, related_name="inbound_messages"
@@ -296,6 +420,10 @@ class SharedPhoneChoice(models.Model):
     extends it), or until a check-in for another patient on the phone starts."""
 
     phone = models.CharField(max_length=20, db_index=True)
+    # The clinic whose sending identity the phone texted: its choice is its own (a
+    # family phone known at two clinics picks separately at each). Empty: the
+    # installation's number, where patients of every clinic are offered.
+    clinic = models.ForeignKey(Clinic, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     candidates = models.JSONField(help_text="Patient ids in the order offered (1, 2, ...).")
     held = models.JSONField(default=list, help_text="Ids of inbound messages waiting for the answer.")
     language = models.CharField(max_length=2, default="en")

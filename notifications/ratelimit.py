@@ -69,14 +69,17 @@ class Reservation:
     wait: float
 
 
-def sending_number() -> str | None:
-    """The number the rate applies to, or None when there is no per-number limit."""
+def sending_number(*, from_number: str = "", messaging_service_sid: str = "") -> str | None:
+    """The number a message's rate applies to, or None when there is no per-number
+    limit. A message names its sender (its clinic's identity); one that names none goes
+    from the installation's ``TWILIO_FROM_NUMBER``."""
     if settings.SMS_RATE_PER_SECOND <= 0:
         return None
-    number: str = settings.TWILIO_FROM_NUMBER
+    if not from_number and not messaging_service_sid:
+        from_number = settings.TWILIO_FROM_NUMBER
     # Only a Messaging Service (its own pool and queue), or no Twilio sender at all
     # (console and test backends): nothing to pace.
-    return number or None
+    return from_number or None
 
 
 def sms_slot_reserve(*, number: str, max_wait: float) -> Reservation:

@@ -24,6 +24,7 @@ from backend.patient_texts import patient_text
 from backend.services import enrollment_code_create
 from backend.write_batch import insert_rows, write_batch_open
 from config.celery import app as celery_app
+from notifications.identities import sender_expressions
 from notifications.models import MessageHistoryEntry, MessageKind, MessageStatus, OutgoingMessage
 
 SMS_SEND_TASK = "notifications.tasks.sms_send"
@@ -69,6 +70,7 @@ def sms_enqueue(
     reach_alert: bool = False,
     opt_out_exempt: bool = False,
     opted_out: bool | None = None,
+    sent_from: str = "",
 ) -> OutgoingMessage:
     """Write one outgoing SMS to the outbox; a worker sends it after commit.
 
@@ -81,6 +83,13 @@ def sms_enqueue(
     delivered, staff are alerted to phone the patient (H11). ``opted_out``: the
     caller's own fresh reading of the patient's STOP (the check-in path holds the
     patient's row locked); None reads it from the database.
+
+    The sender is chosen here, in the INSERT (``notifications.identities``): the
+    clinic's active sending identity for the destination's country, else the clinic's
+    default identity, else the installation's ``TWILIO_FROM_NUMBER`` /
+    ``TWILIO_MESSAGING_SERVICE_SID``; ``sent_from`` (the number a patient texted, when
+    this answers them) comes first if it is one of the clinic's active identities.
+    The row keeps what was chosen (``from_number`` / ``messaging_service_sid``).
 
     Inside a ``write_batch`` (the check-in path) the row is written with the batch's
     other rows, and the returned instance gets its id then.
@@ -103,6 +112,7 @@ def sms_enqueue(
         opt_out_exempt=opt_out_exempt,
         status=MessageStatus.SUPPRESSED if suppressed else MessageStatus.QUEUED,
         error_message=OPTED_OUT_REASON if suppressed else "",
+        **sender_expressions(clinic_id=clinic_id, to_phone=to_phone, sent_from=sent_from),
     )
     if write_batch_open():
         message = OutgoingMessage(**fields)
@@ -143,6 +153,7 @@ def _outbox_write_batched(messages: list[OutgoingMessage]) -> None:
             del fields["id"]
             stored, created = _outbox_insert(**fields)
             message.pk = stored.pk
+            message.from_number, message.messaging_service_sid = stored.from_number, stored.messaging_service_sid
             message._outbox_duplicate = not created  # type: ignore[attr-defined]
         return
     insert_rows(

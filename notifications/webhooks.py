@@ -59,6 +59,7 @@ def twilio_sms_webhook(request: HttpRequest) -> HttpResponse:
         from_phone=request.POST.get("From", ""),
         to_phone=request.POST.get("To", ""),
         body=request.POST.get("Body", ""),
+        messaging_service_sid=request.POST.get("MessagingServiceSid", ""),
     )
     return _twiml()
 

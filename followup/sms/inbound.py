@@ -14,20 +14,25 @@ Routing, in order:
    protocol's words in every language): STOP opts every patient on the number out
    (confirmed once), START opts them back in, HELP answers with the clinic's name and
    phone and how to stop, and changes nothing.
-3. The number is matched to patients of any clinic in E.164. No patient: a short
-   reply naming the clinic's phone, and nothing else is kept. Several (a family
+3. The number is matched to patients in E.164: of the clinic whose sending identity
+   was texted (``inbound.clinic``, set when the message was stored), or of any clinic
+   when the installation's own number was texted. No patient: a short reply naming
+   the clinic and its phone, and nothing else is kept. Several (a family
    phone, H5): "who is answering?" with their given names, numbered, and the message
    is held - recorded for nobody - until the sender picks.
 4. For the patient: a reply inside an active conversation is its next step; a YES to
    a recall texted lately confirms it; anything else is free text, kept and put on
    the nurses' worklist.
 
-Every reply goes through the outbox (recorded, tracked, listed in the history). A
+Every reply goes through the outbox (recorded, tracked, listed in the history), from
+the number the patient texted when it is one of the clinic's sending identities. A
 reply answers the patient's own message, so quiet hours do not hold it.
 
-Which clinic answers a stranger: Vigil runs one sending number per installation, so
-it is the installation's first clinic. (With a number per clinic, it would be the
-clinic whose number the message was sent to, the form's ``To``.)
+Which clinic a message is for: the one whose sending identity was texted (the form's
+``To``), and then a phone known at two clinics is only ever that clinic's patient
+there: clinic A's patient never lands in clinic B's conversation or worklist. A ``To``
+that is no clinic's identity (the installation's ``TWILIO_FROM_NUMBER``) matches
+patients of every clinic as before, and a stranger hears from the first clinic.
 """
 
 from __future__ import annotations
@@ -62,6 +67,7 @@ from followup.sms.texts import (
     ACK_UNKNOWN,
     FREE_TEXT_RECEIVED,
     STAFF_HELP,
+    UNKNOWN_SENDER,
     language_for_number,
 )
 from notifications.models import (
@@ -94,10 +100,20 @@ UNHANDLED_DETAIL = gettext_lazy(
 )
 
 
-def _staff_on(phone: str) -> list[User]:
-    return list(
-        User.objects.filter(phone=phone, is_active=True, role__in=STAFF_ROLES, clinic__isnull=False).order_by("id")
-    )
+def _staff_on(phone: str, *, clinic_id: int | None) -> list[User]:
+    staff = User.objects.filter(phone=phone, is_active=True, role__in=STAFF_ROLES, clinic__isnull=False)
+    if clinic_id is not None:
+        staff = staff.filter(clinic_id=clinic_id)
+    return list(staff.order_by("id"))
+
+
+def _patients_on(phone: str, *, clinic_id: int | None, lock: bool = False) -> list[Patient]:
+    """The patients on a phone: the texted clinic's only, when it was a clinic's number."""
+    patients = Patient.objects.select_for_update() if lock else Patient.objects.all()
+    patients = patients.filter(phone=phone)
+    if clinic_id is not None:
+        patients = patients.filter(clinic_id=clinic_id)
+    return list(patients.select_related("clinic").order_by("id"))
 
 
 def _definition_for(patient: Patient | None) -> ProtocolDefinition:
@@ -117,9 +133,11 @@ def inbound_route(*, inbound: InboundMessage, sender: str | None, body: str) -> 
     locked (``VIGIL_SMS_INBOUND_ROUTER``)."""
     if sender is None:
         return HandledAs.UNKNOWN_NUMBER  # nothing to answer to
+    # The clinic whose sending identity was texted, if it was one (set when stored).
+    addressed = inbound.clinic_id
     # Locked: one phone's messages are taken one at a time (see the module doc).
-    patients = list(Patient.objects.select_for_update().filter(phone=sender).select_related("clinic").order_by("id"))
-    staff = _staff_on(sender)
+    patients = _patients_on(sender, clinic_id=addressed, lock=True)
+    staff = _staff_on(sender, clinic_id=addressed)
     if staff:
         code = match_ack(body)
         if code is not None:
@@ -136,7 +154,7 @@ def inbound_route(*, inbound: InboundMessage, sender: str | None, body: str) -> 
             )
         return HandledAs.STAFF_OTHER
     if not patients:
-        return _stranger(inbound=inbound, sender=sender, keyword=keyword, definition=definition)
+        return _stranger(inbound=inbound, sender=sender, keyword=keyword)
     if keyword is not None:
         return _keyword(inbound=inbound, keyword=keyword, patients=patients, definition=definition)
     if len(patients) == 1:
@@ -156,6 +174,7 @@ def _staff_reply(*, inbound: InboundMessage, user: User, sender: str, body: str)
         kind=MessageKind.REPLY,
         idempotency_key=f"inbound-reply:{inbound.pk}",
         staff_user=user,
+        sent_from=inbound.to_phone,
     )
 
 
@@ -184,12 +203,25 @@ def _staff_ack(*, inbound: InboundMessage, staff: list[User], code: str, sender:
 # --- strangers and keywords ---------------------------------------------------------------------
 
 
-def _stranger(*, inbound: InboundMessage, sender: str, keyword: str | None, definition: ProtocolDefinition) -> str:
-    """A number that matches no patient: tell them whom to call, keep nothing else."""
-    clinic = Clinic.objects.order_by("id").first()
+def _stranger_language(*, sender: str, clinic: Clinic) -> str:
+    """The language of the sender's country (+90 Turkish, +994 Azerbaijani, ...), else
+    the clinic's default language."""
+    language = language_for_number(sender)
+    # No calling code maps to English: "en" means the country is not one of ours.
+    return language if language != "en" else (clinic.default_language or "en")
+
+
+def _stranger(*, inbound: InboundMessage, sender: str, keyword: str | None) -> str:
+    """A number that matches no patient of the clinic texted: tell them whom to call,
+    from the number they texted, and keep nothing else."""
+    if inbound.clinic_id is not None:
+        clinic = Clinic.objects.filter(pk=inbound.clinic_id).first()
+    else:
+        clinic = Clinic.objects.order_by("id").first()  # the installation's number
     if clinic is None or keyword == "stop":
         return HandledAs.UNKNOWN_NUMBER  # never text back someone who said STOP
     recently = OutgoingMessage.objects.filter(
+        clinic=clinic,
         to_phone=sender,
         kind=MessageKind.REPLY,
         patient__isnull=True,
@@ -197,11 +229,11 @@ def _stranger(*, inbound: InboundMessage, sender: str, keyword: str | None, defi
         created_at__gte=timezone.now() - STRANGER_REPLY_EVERY,
     ).exists()
     if not recently:
-        text = definition.sms_text(
-            "unknown_number",
-            language_for_number(sender),
-            clinic_name=clinic.name,
-            clinic_phone=clinic_phone_display(clinic=clinic),
+        text = patient_text(
+            language=_stranger_language(sender=sender, clinic=clinic),
+            message=UNKNOWN_SENDER,
+            clinic=clinic.name,
+            phone=clinic_phone_display(clinic=clinic),
         )
         sms_enqueue(
             clinic_id=clinic.pk,
@@ -209,6 +241,7 @@ def _stranger(*, inbound: InboundMessage, sender: str, keyword: str | None, defi
             body=text,
             kind=MessageKind.REPLY,
             idempotency_key=f"inbound-reply:{inbound.pk}",
+            sent_from=inbound.to_phone,
         )
     return HandledAs.UNKNOWN_NUMBER
 
@@ -231,6 +264,7 @@ def _keyword_reply(*, inbound: InboundMessage, patient: Patient, key: str, defin
         kind=MessageKind.KEYWORD_REPLY,
         idempotency_key=f"inbound-reply:{inbound.pk}",
         patient=patient,
+        sent_from=inbound.to_phone,
         # STOP's confirmation and HELP's answer reach an opted-out patient (carriers
         # require both); nothing else does.
         opt_out_exempt=key in ("stop", "help"),
@@ -291,8 +325,12 @@ def _shared_phone(
 ) -> str:
     now = timezone.now()
     by_id = {patient.pk: patient for patient in patients}
+    # The texted clinic's own choice (each clinic asks its own patients).
     choice = (
-        SharedPhoneChoice.objects.select_for_update().filter(phone=sender, expires_at__gt=now).order_by("-id").first()
+        SharedPhoneChoice.objects.select_for_update()
+        .filter(phone=sender, clinic_id=inbound.clinic_id, expires_at__gt=now)
+        .order_by("-id")
+        .first()
     )
     if choice is not None and choice.chosen_patient_id in by_id:
         choice.expires_at = now + CHOICE_HOLDS_FOR
@@ -320,6 +358,7 @@ def _shared_phone(
         offered = patients
         choice = SharedPhoneChoice.objects.create(
             phone=sender,
+            clinic_id=inbound.clinic_id,
             candidates=[patient.pk for patient in patients],
             held=[inbound.pk],
             language=patients[0].language,
@@ -333,6 +372,7 @@ def _shared_phone(
         body=definition.sms_text("which_patient", choice.language, options=options, **text_values(patient=first)),
         kind=MessageKind.REPLY,
         idempotency_key=f"inbound-reply:{inbound.pk}",
+        sent_from=inbound.to_phone,
     )
     return HandledAs.HELD
 
@@ -428,6 +468,7 @@ def _free_text(*, inbound: InboundMessage, patient: Patient) -> None:
             kind=MessageKind.REPLY,
             idempotency_key=f"free-text-reply:{inbound.pk}",
             patient=patient,
+            sent_from=inbound.to_phone,
         )
 
 
@@ -439,10 +480,11 @@ def inbound_failure_record(*, inbound: InboundMessage) -> bool:
     on its number; whether anyone was told. Red: it may hold a warning sign that was
     never read or judged (H16), so a nurse reads it and phones. Called by
     ``notifications.inbound`` inside its transaction, the row locked. On a shared
-    phone the message is nobody's until a nurse knows who wrote (H5)."""
+    phone the message is nobody's until a nurse knows who wrote (H5); sent to a
+    clinic's number, it is only that clinic's patients'."""
     if not inbound.from_phone:
         return False
-    patients = list(Patient.objects.filter(phone=inbound.from_phone).order_by("id"))
+    patients = _patients_on(inbound.from_phone, clinic_id=inbound.clinic_id)
     if len(patients) == 1:
         _attribute(inbound=inbound, patient=patients[0])
     for patient in patients:

@@ -31,6 +31,11 @@ RECALL_REQUEST: Final = gettext_noop(
     "Reply YES to confirm, or call %(clinic_phone)s."
 )
 RECALL_CONFIRMED: Final = gettext_noop("Thank you, your visit on %(when)s is confirmed.")
+# To a number that matches no patient of the clinic texted, in the language of the
+# number's country: whose number it is and whom to call. Nothing else is said or kept.
+UNKNOWN_SENDER: Final = gettext_noop(
+    "%(clinic)s: we could not match this number to a patient. Please call the clinic at %(phone)s."
+)
 
 # On-call pages (followup.escalation.staff_page_body), in the language of the person
 # paged (the clinic's default for its fallback number). Minimal PHI (H13): the rule's

@@ -24,13 +24,18 @@ class SmsMessage:
     ``to`` is in E.164 (``+905301234567``). ``idempotency_key`` names the outbox row
     the message came from; it is what logs and errors mention instead of the number
     or the body (both are PHI). ``status_callback`` is the URL Twilio reports
-    delivery status to.
+    delivery status to; ``from_number`` / ``messaging_service_sid`` who sends it.
     """
 
     to: str
     body: str
     idempotency_key: str
     status_callback: str | None = None
+    # The sender chosen when the message was queued (a clinic's sending identity):
+    # a number in E.164, or a Twilio Messaging Service SID. Both empty: the backend's
+    # own configuration (the installation's number).
+    from_number: str = ""
+    messaging_service_sid: str = ""
 
     def __repr__(self) -> str:
         # Keep the number and the body out of reprs: they end up in tracebacks and

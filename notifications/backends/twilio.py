@@ -2,7 +2,9 @@
 
 Configuration comes from keyword arguments, or, for any left out, from Django
 settings when they are configured: ``TWILIO_ACCOUNT_SID``, ``TWILIO_AUTH_TOKEN``,
-``TWILIO_FROM_NUMBER`` and/or ``TWILIO_MESSAGING_SERVICE_SID`` (one is required),
+``TWILIO_FROM_NUMBER`` and/or ``TWILIO_MESSAGING_SERVICE_SID`` (one is required: the
+sender of a message that names none; a clinic's sending identity, carried on the
+message, replaces both),
 ``TWILIO_API_BASE_URL`` (default ``https://api.twilio.com``; the test suite points
 it at the fake Twilio server) and ``TWILIO_TIMEOUT`` (seconds, default 10).
 
@@ -203,12 +205,17 @@ class TwilioBackend(BaseSmsBackend):
     def _send(self, message: SmsMessage) -> SendResult:
         assert self._client is not None and self._http_client is not None
         params: dict[str, Any] = {"to": message.to, "body": message.body}
+        # The message's own sender (its clinic's identity) if it has one, else ours.
         # With both set, Twilio sends from the number and applies the service's
         # features; with only the service, it picks a sender from its pool.
-        if self.from_number:
-            params["from_"] = self.from_number
-        if self.messaging_service_sid:
-            params["messaging_service_sid"] = self.messaging_service_sid
+        if message.from_number or message.messaging_service_sid:
+            from_number, service = message.from_number, message.messaging_service_sid
+        else:
+            from_number, service = self.from_number, self.messaging_service_sid
+        if from_number:
+            params["from_"] = from_number
+        if service:
+            params["messaging_service_sid"] = service
         if message.status_callback:
             params["status_callback"] = message.status_callback
 

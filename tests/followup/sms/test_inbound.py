@@ -185,9 +185,12 @@ def test_an_unknown_number_gets_the_clinics_phone_and_nothing_else_is_stored(web
     reply = OutgoingMessage.objects.get()
     assert reply.to_phone == "+905559876543"
     assert reply.patient is None
-    # Turkish for a Turkish number; the phone of the installation's (first) clinic.
+    # Turkish for a Turkish number; the name and phone of the installation's (first)
+    # clinic: its number is no clinic's sending identity (issue 19).
     phone = clinic_phone_display(clinic=first_clinic)
-    assert reply.body == f"Bu numarayı bir hastayla eşleştiremedik. Lütfen kliniği arayın: {phone}."
+    assert (
+        reply.body == f"{first_clinic.name}: Bu numarayı bir hastayla eşleştiremedik. Lütfen kliniği arayın: {phone}."
+    )
     inbound = InboundMessage.objects.get()
     assert (inbound.from_phone, inbound.body, inbound.patient_id) == ("", "", None)
     assert not WorklistItem.objects.exists()
