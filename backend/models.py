@@ -51,6 +51,9 @@ class Role(models.TextChoices):
     # A patient signs in with a one-time code only; the user row exists so that one
     # token scheme serves both kinds of principal.
     PATIENT = "patient", _("Patient")
+    # A hospital system's service account, one per clinic: it posts lab results and
+    # enrolments to /fhir/Bundle for its clinic and reads nothing (IsClinicIntegration).
+    INTEGRATION = "integration", _("Hospital system")
 
 
 STAFF_ROLES = frozenset({Role.SURGEON, Role.NURSE, Role.COORDINATOR, Role.ADMIN, Role.WALL_DISPLAY})
@@ -107,6 +110,10 @@ class User(AbstractUser):
     @property
     def is_patient(self) -> bool:
         return self.role == Role.PATIENT
+
+    @property
+    def is_clinic_integration(self) -> bool:
+        return self.role == Role.INTEGRATION and self.clinic_id is not None and self.is_active
 
     @property
     def is_clinic_staff(self) -> bool:

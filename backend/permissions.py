@@ -30,3 +30,16 @@ class IsClinicStaffOrPatient(BasePermission):
 
     def has_permission(self, request, view) -> bool:  # type: ignore[no-untyped-def]
         return IsClinicStaff().has_permission(request, view) or IsPatient().has_permission(request, view)
+
+
+class IsClinicIntegration(BasePermission):
+    """A clinic's hospital-system service account (role ``integration``): for the
+    endpoints it posts to (lab results and enrolments, POST /fhir/Bundle) and nothing
+    else. Staff and patient tokens are a 403 here, as the service account's is on
+    every other endpoint (it is neither staff nor patient)."""
+
+    message = "This endpoint is for a clinic's hospital system."
+
+    def has_permission(self, request, view) -> bool:  # type: ignore[no-untyped-def]
+        user = request.user
+        return bool(user and user.is_authenticated and getattr(user, "is_clinic_integration", False))
