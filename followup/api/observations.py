@@ -22,6 +22,7 @@ from backend.models import AuditAction
 from backend.permissions import IsClinicStaff
 from backend.serializers import AwareDateTimeField, StrictIntegerField
 from followup.models import AlertOccurrence, Observation
+from followup.services.observation_units import reference_range_convert
 from followup.services.observations import (
     OBSERVATION_CODES,
     ObservationRejected,
@@ -39,6 +40,8 @@ class ObservationOutputSerializer(serializers.Serializer):
     unit = serializers.CharField()
     entered_value = serializers.FloatField()
     entered_unit = serializers.CharField()
+    reference_low = serializers.FloatField(allow_null=True, help_text="the laboratory's range, in the SI unit")
+    reference_high = serializers.FloatField(allow_null=True, help_text="the laboratory's range, in the SI unit")
     observed_at = serializers.DateTimeField()
     created_at = serializers.DateTimeField()
     entered_by = serializers.IntegerField(source="entered_by_id", allow_null=True)
@@ -73,6 +76,10 @@ class ObservationsApi(GenericAPIView):
         # plausible range), so the reply names value and unit together.
         value = serializers.JSONField()
         unit = serializers.JSONField()
+        # The laboratory's reference range, in the unit of the value (either end may
+        # be left out); the lab rules use its upper limit (protocol v2).
+        reference_low = serializers.JSONField(required=False, allow_null=True)
+        reference_high = serializers.JSONField(required=False, allow_null=True)
         observed_at = AwareDateTimeField()
 
     @extend_schema(
@@ -121,6 +128,14 @@ class ObservationsApi(GenericAPIView):
             )
             for name, messages in convert_errors.items():
                 errors.setdefault(name, messages)
+            _range, range_errors = reference_range_convert(
+                code=body["code"],
+                unit=body.get("unit"),
+                low=body.get("reference_low"),
+                high=body.get("reference_high"),
+            )
+            for name, messages in range_errors.items():
+                errors.setdefault(name, messages)
         if errors:
             return Response(errors, status=status.HTTP_400_BAD_REQUEST)
         assert patient is not None
@@ -132,6 +147,8 @@ class ObservationsApi(GenericAPIView):
                 value=values["value"],
                 unit=values["unit"],
                 observed_at=values["observed_at"],
+                reference_low=values.get("reference_low"),
+                reference_high=values.get("reference_high"),
                 entered_by=request.user,
                 audit=AuditContext.of(request._request),
             )

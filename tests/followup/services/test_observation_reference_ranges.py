@@ -98,3 +98,46 @@ def test_a_source_id_is_unique_per_patient_not_across_patients(make_enrolled, nu
     # Without a source, two equal results are two results.
     assert create(one, nurse, "alt_u_l", 30, "U/L").created and create(one, nurse, "alt_u_l", 30, "U/L").created
     assert Observation.objects.count() == 4
+
+
+# --- staff entry through the API --------------------------------------------------------------
+
+URL = "/api/v1/observations/"
+
+
+def test_staff_entry_may_give_the_laboratory_range(make_enrolled, nurse_client):
+    """The range typed with the value (mg/dL) is stored and shown in SI, and the v2
+    lab rule uses it: ALT 210 U/L with the lab's upper limit 45 opens nothing."""
+    patient = make_enrolled(discharged_days_ago=2)  # day 9 after surgery
+    body = {
+        "patient": patient.pk,
+        "code": "bilirubin_umol_l",
+        "value": 0.8,
+        "unit": "mg/dL",
+        "reference_low": 0.3,
+        "reference_high": 1.2,
+        "observed_at": (timezone.now() - timedelta(minutes=5)).isoformat(),
+    }
+    response = nurse_client.post(URL, body, format="json")
+    assert response.status_code == 201, response.json()
+    assert (response.json()["reference_low"], response.json()["reference_high"]) == (5.13, 20.52)
+    alt = {**body, "code": "alt_u_l", "value": 210, "unit": "U/L", "reference_low": 5, "reference_high": 45}
+    assert nurse_client.post(URL, alt, format="json").json()["alerts"] == []
+    alt["reference_high"] = 35
+    fired = nurse_client.post(URL, alt, format="json").json()["alerts"]
+    assert [Alert.objects.get(pk=pk).rule_id for pk in fired] == ["transaminases_high"]
+
+
+def test_a_bad_range_is_named_with_the_other_bad_fields(enrolled, nurse_client):
+    body = {
+        "patient": enrolled.pk,
+        "code": "alt_u_l",
+        "value": "210",
+        "unit": "U/L",
+        "reference_high": "45",
+        "observed_at": (timezone.now() - timedelta(minutes=5)).isoformat(),
+    }
+    response = nurse_client.post(URL, body, format="json")
+    assert response.status_code == 400
+    assert set(response.json()) == {"value", "reference_high"}
+    assert not Observation.objects.exists()
