@@ -3,7 +3,7 @@ patient's plan and its forms, and the patient's web check-in behind an SMS link.
 
 from django.urls import path
 
-from followup.views import checkin_form, profile, staff
+from followup.views import checkin_form, profile, quiet_hours, staff
 
 urlpatterns = [
     path("login/", staff.StaffLoginView.as_view(), name="plans-login"),
@@ -17,6 +17,11 @@ urlpatterns = [
     path("plans/patients/", staff.patient_search, name="plans-patients"),
     path("plans/patients/<int:patient_id>/", staff.patient_plan, name="plans-patient"),
     path("plans/patients/<int:patient_id>/enroll/", staff.enroll, name="plans-enroll"),
+    path(
+        "plans/patients/<int:patient_id>/quiet-hours/",
+        quiet_hours.patient_quiet_hours,
+        name="plans-patient-quiet-hours",
+    ),
     path("plans/patients/<int:patient_id>/check-ins/", staff.check_in_add, name="plans-check-in-add"),
     path(
         "plans/patients/<int:patient_id>/check-ins/<int:check_in_id>/move/",

@@ -13,9 +13,13 @@ import zoneinfo
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext
 
-from backend.models import Patient
+from backend.audit import AuditContext, audit_record
+from backend.models import AuditAction, Patient, User
 
 
 def _as_time(value: time | str) -> time:
@@ -108,3 +112,36 @@ def awake_condition(candidates: QuerySet[Any], *, now: datetime) -> Q | None:
         awake |= group
         any_awake = True
     return awake if any_awake else None
+
+
+class QuietHoursRejected(ValueError):
+    """Only one end given (400): ``errors`` names the field."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+def patient_quiet_hours_set(
+    *, patient: Patient, start: time | None, end: time | None, by: User, audit: AuditContext | None = None
+) -> Patient:
+    """Give the patient their own quiet hours, or (both None) hand them back to the
+    clinic's. Every tick and planned send reads them from then on; what is already in
+    the outbox keeps the time it was given."""
+    if (start is None) != (end is None):
+        missing = "quiet_hours_start" if start is None else "quiet_hours_end"
+        raise QuietHoursRejected({missing: [gettext("Give both times, or clear both for the clinic's quiet hours.")]})
+    with transaction.atomic():
+        Patient.objects.filter(pk=patient.pk).update(
+            quiet_hours_start=start, quiet_hours_end=end, updated_at=timezone.now()
+        )
+        patient.quiet_hours_start, patient.quiet_hours_end = start, end
+        audit_record(
+            actor=by,
+            action=AuditAction.UPDATE,
+            object_type="patient",
+            objects=[(patient.pk, patient.pk)],
+            clinic_id=patient.clinic_id,
+            audit=audit,
+        )
+    return patient

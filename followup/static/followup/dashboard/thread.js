@@ -51,7 +51,10 @@
     item.dataset.direction = message.direction;
     var label = document.createElement("span");
     label.className = "direction";
-    label.textContent = message.direction === "inbound" ? form.dataset.labelInbound : form.dataset.labelOutbound;
+    // Only staff replies raise the event today; an inbound one borrows the label drawn by the server.
+    var inboundLabel = document.querySelector("#messages .message.inbound .direction");
+    label.textContent =
+      message.direction === "inbound" ? (inboundLabel ? inboundLabel.textContent : "") : form.dataset.labelOutbound;
     var when = document.createElement("time");
     when.setAttribute("datetime", message.created_at);
     when.textContent = new Date(message.created_at).toLocaleString();
