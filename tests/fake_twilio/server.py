@@ -367,10 +367,12 @@ class FakeTwilio:
         *,
         to: str | None = None,
         message_sid: str | None = None,
+        messaging_service_sid: str | None = None,
     ) -> dict[str, str]:
-        """The form Twilio posts to the SMS webhook when a patient texts ``to``."""
+        """The form Twilio posts to the SMS webhook when a patient texts ``to``; a
+        number in a Messaging Service's pool adds the service's ``MessagingServiceSid``."""
         sid = message_sid or _new_sid("SM")
-        return {
+        params = {
             "ToCountry": "US",
             "SmsMessageSid": sid,
             "NumMedia": "0",
@@ -384,6 +386,13 @@ class FakeTwilio:
             "From": from_,
             "ApiVersion": API_VERSION,
         }
+        if messaging_service_sid:
+            params["MessagingServiceSid"] = messaging_service_sid
+        return params
+
+    def messages_sent_by(self, sender: str) -> list[dict[str, Any]]:
+        """The accepted messages whose ``From`` or ``MessagingServiceSid`` is ``sender``."""
+        return [m for m in self.messages if sender in (m["from"], m["messaging_service_sid"])]
 
     def status_callback_params(self, sid: str, status: str, *, error_code: int | None = None) -> dict[str, str]:
         """The form Twilio posts to a message's StatusCallback, and records ``status``."""
