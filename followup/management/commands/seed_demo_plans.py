@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from backend.models import Patient, Role, User
@@ -28,6 +29,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["if_empty"] and Enrollment.objects.exists():
             return
+        # The clinics seed_demo just made had no quick replies when migration 0009 ran.
+        call_command("quick_replies_seed", stdout=self.stdout)
         enrolled = 0
         patients = Patient.objects.filter(mrn__startswith=DEMO_MRN_PREFIX).order_by("id")
         for patient in patients:
