@@ -7,7 +7,7 @@ PORT ?= 8000
 # Tests need a key; a local run generates and keeps its own (config/launcher.py).
 TEST_ENV = SECRET_KEY=$${SECRET_KEY:-test-only-secret-key} VIGIL_DATA_DIR=$${VIGIL_DATA_DIR:-$(CURDIR)/data}
 
-.PHONY: install browser run test test-faults lint bench clean
+.PHONY: install browser run test test-faults lint bench clean backup restore restore-drill
 
 install: $(VENV)/.installed
 
@@ -77,3 +77,19 @@ test-faults: install
 	@case "$$DATABASE_URL" in postgres*) ;; *) echo "make test-faults needs DATABASE_URL=postgres://... and REDIS_URL"; exit 2;; esac
 	$(TEST_ENV) DJANGO_SETTINGS_MODULE=tests.faults.settings $(PY) -m pytest tests/faults -p no:cacheprovider \
 	  -o addopts="-q --strict-markers" -s --timeout=900 $(PYTEST_ARGS)
+
+# Backups (README, Backups): `make backup` writes a backup and its manifest to
+# BACKUP_DIR (default data/backups): pg_dump's custom format on PostgreSQL, SQLite's
+# online backup on the embedded default. `make restore-drill [BACKUP=file]` restores one
+# (default: the newest) into a scratch database and compares counts, the last event and
+# the audit trail. `make restore BACKUP=file CONFIRM=yes` replaces the database with one:
+# stop web, worker and beat first. With REDIS_URL unset, the embedded Redis is started
+# for the command (settings need one), as `make run` does.
+manage = if [ -n "$$REDIS_URL" ]; then $(PY) manage.py $(1); else $(PY) -m config.launcher exec -- $(PY) manage.py $(1); fi
+backup: install
+	@$(call manage,backup)
+restore-drill: install
+	@$(call manage,restore_drill $(BACKUP))
+restore: install
+	@[ -n "$(BACKUP)" ] || { echo "make restore BACKUP=path/to/vigil-....dump CONFIRM=yes"; exit 2; }
+	@$(call manage,restore $(BACKUP) $(if $(filter yes,$(CONFIRM)),--yes))
