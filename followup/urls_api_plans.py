@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from followup.api.me import MeApi
 from followup.api.plans import AppointmentApi, EnrollmentApi, ScheduledCheckInApi, WorklistApi
+from followup.api.protocol_moves import ProtocolMoveApi
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -16,5 +17,10 @@ router.register("worklist", WorklistApi, basename="worklist-item")
 
 urlpatterns = [
     path("me/", MeApi.as_view(), name="me"),
+    path(
+        "enrollments/<int:pk>/protocol-move/",
+        ProtocolMoveApi.as_view(),
+        name="enrollment-protocol-move",
+    ),
     path("", include(router.urls)),
 ]

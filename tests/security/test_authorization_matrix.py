@@ -30,7 +30,9 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from followup.links import checkin_link_token
-from tests.security.conftest import ACTORS, Population, api_client_for, token_for
+from notifications.models import SendingIdentity
+from tests.security.conftest import ACTORS, Population, api_client_for
+from tests.ws_tickets import ws_ticket
 
 OK = "ok"
 LOGIN = "login"
@@ -57,6 +59,18 @@ WEBHOOK = dict.fromkeys(ACTORS, 403)
 # a test can do it) is authenticated but not staff: 403.
 PAGE_STAFF = profile(anonymous=LOGIN, patient=403, other_patient=403)
 PAGE_STAFF_OBJECT = profile(anonymous=LOGIN, patient=403, other_patient=403, other_nurse=404)
+NOT_YOURS = profile(
+    anonymous=401, patient=403, other_patient=403, nurse=404, surgeon=404, coordinator=404, admin=404, other_nurse=404
+)
+PAGE_NOT_YOURS = {**NOT_YOURS, "anonymous": LOGIN}
+PAGE_ADMIN = profile(
+    anonymous=LOGIN, patient=403, other_patient=403, nurse=403, surgeon=403, coordinator=403, other_nurse=403
+)
+# The clinic admin's APIs (data rights): the role is checked before the object, so
+# every other caller is refused without learning whether the patient exists.
+API_ADMIN = profile(
+    anonymous=401, patient=403, other_patient=403, nurse=403, surgeon=403, coordinator=403, other_nurse=403
+)
 # Django's admin: only superusers / is_staff users; clinic roles are not admin users.
 ADMIN = dict.fromkeys(ACTORS, LOGIN)
 
@@ -81,6 +95,13 @@ def page_kwargs(**names: str) -> Callable[[Population], dict[str, Any]]:
     return build
 
 
+def _sending_identity(clinic: Any) -> int:
+    identity, _created = SendingIdentity.objects.get_or_create(
+        clinic=clinic, is_default=True, defaults={"from_number": "+902125550999"}
+    )
+    return identity.pk
+
+
 ROUTES: dict[str, Route] = {
     # --- health, schema, docs: anyone ---
     "healthz": Route(("GET",), PUBLIC),
@@ -90,6 +111,12 @@ ROUTES: dict[str, Route] = {
     "auth-token": Route(("POST",), PUBLIC, body={"username": "nobody", "password": "wrong"}),
     "auth-patient-token": Route(("POST",), PUBLIC, body={"phone": "+442079460999", "code": "000000"}),
     "auth-logout": Route(("POST",), AUTHENTICATED),
+    # Own sessions and tokens, and websocket tickets (issue 20): staff only; another
+    # member's session or token (or one that does not exist) is a 404.
+    "auth-sessions": Route(("GET",), STAFF_LIST),
+    "auth-session-end": Route(("DELETE",), NOT_YOURS, kwargs=lambda p: {"pk": 999_999}),
+    "auth-token-end": Route(("DELETE",), NOT_YOURS, kwargs=lambda p: {"token_id": "0" * 16}),
+    "ws-tickets": Route(("POST",), STAFF_LIST),
     # --- clinic core (staff) ---
     "staff-me": Route(("GET", "PATCH"), STAFF_LIST),
     "clinic-detail": Route(("GET",), STAFF_OBJECT, kwargs=lambda p: {"pk": p.clinic.pk}),
@@ -97,12 +124,17 @@ ROUTES: dict[str, Route] = {
     "patient-detail": Route(("GET", "PATCH"), STAFF_OBJECT, kwargs=own("patient")),
     "patient-enrollment-code": Route(("POST",), STAFF_OBJECT, kwargs=own("patient")),
     "patient-messages": Route(("GET",), STAFF_OBJECT, kwargs=own("patient")),
+    # The clinic's sending identities (issue 19): its administrator only.
+    "sending-identities": Route(("GET", "POST"), API_ADMIN),
+    "sending-identity": Route(("GET", "PATCH"), API_ADMIN, kwargs=lambda p: {"pk": _sending_identity(p.clinic)}),
     "episode-list": Route(("GET", "POST"), STAFF_LIST),
     "episode-detail": Route(("GET", "PATCH"), STAFF_OBJECT, kwargs=own("episode")),
     # --- plans ---
     "enrollment-list": Route(("GET", "POST"), STAFF_LIST),
     "enrollment-detail": Route(("GET",), STAFF_OBJECT, kwargs=own("enrollment")),
     "enrollment-end": Route(("POST",), STAFF_OBJECT, kwargs=own("enrollment")),
+    # Already on the current version: a 400 about the version once permission passed.
+    "enrollment-protocol-move": Route(("GET", "POST"), STAFF_OBJECT, kwargs=own("enrollment")),
     "scheduled-check-in-list": Route(("GET", "POST"), STAFF_LIST),
     "scheduled-check-in-detail": Route(("GET", "PATCH", "DELETE"), STAFF_OBJECT, kwargs=own("scheduled_check_in")),
     "scheduled-check-in-send-now": Route(("POST",), STAFF_OBJECT, kwargs=own("scheduled_check_in")),
@@ -128,6 +160,21 @@ ROUTES: dict[str, Route] = {
     "twilio-status": Route(("POST",), WEBHOOK, body={"MessageSid": "SMx", "MessageStatus": "delivered"}),
     # --- staff pages (session) ---
     "plans-login": Route(("GET",), PUBLIC, page=True),
+    # The second step of signing in needs the first: everyone else is sent back to it.
+    "sign-in-code": Route(("GET", "POST"), dict.fromkeys(ACTORS, LOGIN), page=True),
+    "sign-in-enrol": Route(("GET", "POST"), dict.fromkeys(ACTORS, LOGIN), page=True),
+    "sign-in-recovery-codes": Route(("GET",), dict.fromkeys(ACTORS, LOGIN), page=True),
+    "own-sessions": Route(("GET",), PAGE_STAFF, page=True),
+    "own-session-end": Route(("POST",), PAGE_NOT_YOURS, page=True, kwargs=lambda p: {"session_id": 999_999}),
+    "own-token-end": Route(("POST",), PAGE_NOT_YOURS, page=True, kwargs=lambda p: {"token_id": "0" * 16}),
+    # Without an authenticator there are no recovery codes to renew.
+    "own-recovery-codes-renew": Route(("POST",), PAGE_NOT_YOURS, page=True),
+    # The clinic admin's: lost devices and locked accounts of their own clinic's staff.
+    "staff-security": Route(("GET",), PAGE_ADMIN, page=True),
+    "staff-two-factor-reset": Route(
+        ("POST",), PAGE_ADMIN, page=True, kwargs=lambda p: {"user_id": p.staff["nurse"].pk}
+    ),
+    "staff-unlock": Route(("POST",), PAGE_ADMIN, page=True, kwargs=lambda p: {"user_id": p.staff["nurse"].pk}),
     # Signing out sends everyone back to the sign-in page.
     "plans-logout": Route(("POST",), dict.fromkeys(ACTORS, LOGIN), page=True),
     "set_language": Route(("POST",), PUBLIC, page=True, body={"language": "tr"}),
@@ -186,6 +233,16 @@ ROUTES: dict[str, Route] = {
         page=True,
         kwargs=lambda p: {"token": checkin_link_token(scheduled_check_in_id=p.own.scheduled_check_in.pk)},
     ),
+    # --- a patient's data rights (issue 20): the clinic admin only ---
+    "patient-export": Route(("GET",), API_ADMIN, kwargs=own("patient")),
+    "patient-erasure": Route(("GET", "POST"), API_ADMIN, kwargs=own("patient"), body={"confirm_mrn": "not-it"}),
+    "data-rights-due": Route(("GET",), PAGE_ADMIN, page=True),
+    "data-rights-patient": Route(("GET",), PAGE_ADMIN, page=True, kwargs=page_kwargs(patient_id="patient")),
+    "data-rights-export": Route(("GET",), PAGE_ADMIN, page=True, kwargs=page_kwargs(patient_id="patient")),
+    "data-rights-erase": Route(
+        ("POST",), PAGE_ADMIN, page=True, kwargs=page_kwargs(patient_id="patient"), body={"confirm_mrn": "not-it"}
+    ),
+    "data-rights-consent-withdrawal": Route(("POST",), PAGE_ADMIN, page=True, kwargs=page_kwargs(patient_id="patient")),
     # --- Django's admin: every admin URL, checked on its index ---
     "admin:*": Route(("GET",), ADMIN, page=True, url_name="admin:index"),
 }
@@ -301,10 +358,10 @@ def test_route_answers_each_caller_as_the_matrix_says(population, key, method):
 # --- websockets ---------------------------------------------------------------------------------
 
 
-async def _ws_accepted(path: str, token: str | None) -> bool:
+async def _ws_accepted(path: str, ticket: str | None) -> bool:
     from config.asgi import application
 
-    query = f"?token={token}" if token else ""
+    query = f"?ticket={ticket}" if ticket else ""
     communicator = WebsocketCommunicator(application, f"/{path}{query}")
     connected, _ = await communicator.connect(timeout=5)
     await communicator.disconnect()
@@ -317,6 +374,8 @@ def test_websocket_route_accepts_only_the_matrix_callers(population, path):
     got = {}
     for actor in ACTORS:
         user = population.user_of(actor)
-        token = token_for(user) if user is not None else None
-        got[actor] = async_to_sync(_ws_accepted)(path, token)
+        # A program's ticket (no Origin), bought with the actor's token; a patient or
+        # an anonymous caller gets none (403/401) and connects without one.
+        ticket = ws_ticket(user, origin=None) if user is not None and user.is_clinic_staff else None
+        got[actor] = async_to_sync(_ws_accepted)(path, ticket)
     assert got == WEBSOCKET_ROUTES[path]
