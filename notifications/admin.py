@@ -14,3 +14,7 @@ class SendingIdentityAdmin(admin.ModelAdmin):
     list_filter = ("clinic", "active", "is_default")
     search_fields = ("from_number", "messaging_service_sid")
     fields = ("clinic", "country_code", "is_default", "from_number", "messaging_service_sid", "active")
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        # Switched off, never deleted: a number patients still text keeps routing.
+        return False
