@@ -3,7 +3,7 @@ patient's plan and its forms, and the patient's web check-in behind an SMS link.
 
 from django.urls import path
 
-from followup.views import audit_viewer, checkin_form, profile, quiet_hours, staff
+from followup.views import audit_viewer, checkin_form, profile, quiet_hours, research_export, staff
 
 urlpatterns = [
     path("login/", staff.StaffLoginView.as_view(), name="plans-login"),
@@ -14,6 +14,8 @@ urlpatterns = [
     path("profile/", profile.profile, name="staff-profile"),
     # The clinic admin's audit viewer (issue 20).
     path("audit/", audit_viewer.audit_viewer, name="audit-viewer"),
+    # The clinic admin's pseudonymised research export (issue 21).
+    path("research-export/", research_export.research_export, name="research-export"),
     path("plans/today/", staff.today, name="plans-today"),
     path("plans/worklist/<int:item_id>/done/", staff.worklist_done, name="plans-worklist-done"),
     path("plans/patients/", staff.patient_search, name="plans-patients"),
