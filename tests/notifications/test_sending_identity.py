@@ -275,3 +275,18 @@ def test_only_the_clinics_admin_sees_its_identities(
     )
     foreign.refresh_from_db()
     assert foreign.active
+
+
+@pytest.mark.django_db
+def test_django_admin_refuses_another_clinics_number_on_the_form(client: Any) -> None:
+    clinic, other = ClinicFactory(), ClinicFactory()
+    SendingIdentity.objects.create(clinic=other, is_default=True, from_number=TR_NUMBER)
+    client.force_login(UserFactory(is_staff=True, is_superuser=True, clinic=None))
+    form = {"clinic": clinic.pk, "country_code": "90", "from_number": TR_NUMBER, "active": "on"}
+    response = client.post("/admin/notifications/sendingidentity/add/", form)
+    assert response.status_code == 200  # the form again, not a redirect
+    assert "This number is already a sending identity." in response.content.decode()
+    assert not SendingIdentity.objects.filter(clinic=clinic).exists()
+    form["from_number"] = OTHER_NUMBER
+    assert client.post("/admin/notifications/sendingidentity/add/", form).status_code == 302
+    assert SendingIdentity.objects.get(clinic=clinic).from_number == OTHER_NUMBER
