@@ -60,6 +60,9 @@ class FhirApi(APIView):
     renderer_classes = [FhirJSONRenderer, JSONRenderer]
     parser_classes = [FhirJSONParser, JSONParser]
     permission_classes = [IsClinicStaffOrPatient]
+    # Out of the OpenAPI schema: a FHIR server describes itself with its
+    # CapabilityStatement (GET /fhir/metadata) and FHIR's own resource definitions.
+    schema = None
 
     def get_exception_handler(self):  # type: ignore[no-untyped-def]
         return fhir_exception_handler
