@@ -38,15 +38,14 @@ class IsClinicAdmin(BasePermission):
 
 
 class ZipRenderer(BaseRenderer):
-    """The export's ZIP as it is; an error answer (a dict) as JSON."""
+    """Lets a client ask for ``Accept: application/zip``; the view answers the ZIP
+    itself and errors in JSON (``PatientExportApi.handle_exception``)."""
 
     media_type = "application/zip"
     format = "zip"
 
     def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
-        if isinstance(data, bytes):
-            return data
-        return json.dumps(data).encode()
+        return data if isinstance(data, bytes) else json.dumps(data).encode()
 
 
 def _patient(request: Request, pk: int) -> Patient:
@@ -70,7 +69,14 @@ class PatientExportApi(APIView):
     patient's language) and ``data.json``."""
 
     permission_classes = [IsClinicAdmin]
-    renderer_classes = [ZipRenderer, JSONRenderer]
+    renderer_classes = [JSONRenderer, ZipRenderer]
+
+    def handle_exception(self, exc: Exception) -> Response:
+        """Errors answer in JSON, as documented, whatever the Accept header asked."""
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return response
 
     @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
     def get(self, request: Request, pk: int) -> HttpResponse:

@@ -203,6 +203,9 @@ def test_only_an_admin_of_the_patients_clinic_reaches_the_api(population, canary
         assert api_client_for(population.staff[role]).get(url).status_code == 403, role
     assert api_client_for(population.own.user).get(url).status_code == 403
     assert api_client_for(None).get(url).status_code == 401
+    # Asked for a ZIP, a refusal still answers in JSON, as the schema documents.
+    refused = api_client_for(population.staff["nurse"]).get(url, HTTP_ACCEPT="application/zip")
+    assert refused["Content-Type"] == "application/json" and "detail" in refused.json()
 
 
 def test_only_an_admin_of_the_patients_clinic_reaches_the_pages(client, population, canary):
