@@ -26,6 +26,9 @@ class PatientMessagesApi(PatientMessageListApi):
     patient's open message items on the worklist."""
 
     class ReplyInputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "StaffReplyInput"
+
         body = serializers.CharField(
             help_text=f"The text, 1 to {REPLY_MAX_LENGTH} characters.",
             allow_blank=True,
