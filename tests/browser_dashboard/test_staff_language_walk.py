@@ -179,6 +179,8 @@ def test_a_turkish_nurse_reads_no_english_on_the_staff_pages_and_an_english_coll
             )
             assert context.cookies() == []
             page = context.new_page()
+            script_errors: list[str] = []
+            page.on("pageerror", lambda error: script_errors.append(str(error)))
             sign_in(page, nurse)
 
             # The day's worklist: the amber alert's nurse call names the rule in Turkish.
@@ -208,6 +210,7 @@ def test_a_turkish_nurse_reads_no_english_on_the_staff_pages_and_an_english_coll
             walk(page, "alert page")
             page.locator(".patient-banner a.name").click()
             expect(page.locator(".patient-banner .name")).to_have_text("Mehmet Yılmaz")
+            expect(page.locator('.chart[data-series="temperature_c"] canvas')).to_have_count(1)
             walk(page, "dashboard patient page")
 
             # The plan pages: the patient's plan and the search.
@@ -242,6 +245,7 @@ def test_a_turkish_nurse_reads_no_english_on_the_staff_pages_and_an_english_coll
         finally:
             browser.close()
 
+    assert not script_errors, script_errors
     assert not english, "English on the Turkish nurse's pages:\n" + "\n".join(
         f"{name}: {text!r} (English: {msgid!r})" for name, found in english.items() for text, msgid in found
     )

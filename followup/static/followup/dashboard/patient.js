@@ -6,6 +6,15 @@
   var zone = document.getElementById("charts").dataset.timezone;
   // Axis times in the patient's zone, like the timeline below.
   var tzDate = function (seconds) { return uPlot.tzDate(new Date(seconds * 1000), zone); };
+  // Axis labels in the page's language (uPlot's own are American English): "6 Ara",
+  // "14:00" for ticks less than a day apart.
+  var language = document.documentElement.lang || "en";
+  var dayLabel = new Intl.DateTimeFormat(language, { timeZone: zone, day: "numeric", month: "short" });
+  var hourLabel = new Intl.DateTimeFormat(language, { timeZone: zone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  var timeLabels = function (self, splits, axis, space, increment) {
+    var format = increment < 86400 ? hourLabel : dayLabel;
+    return splits.map(function (seconds) { return format.format(new Date(seconds * 1000)); });
+  };
   // The data's own span and at least a day either side (uPlot stretches a single
   // value's time axis over years).
   var around = function (xs) {
@@ -27,7 +36,7 @@
         tzDate: tzDate,
         scales: { x: { time: true, range: around(xs) } },
         series: [{}, { label: one.title, stroke: "#0b5cad", width: 2, points: { show: true, size: 6 } }],
-        axes: [{}, { label: one.unit }],
+        axes: [{ values: timeLabels }, { label: one.unit }],
       },
       [xs, ys],
       figure
