@@ -27,6 +27,7 @@ from backend.serializers import (
     UserSummarySerializer,
 )
 from backend.services import AuthenticationFailed, patient_token_exchange, staff_token_issue
+from backend.sign_in import Outcome, SignInRefused
 from backend.signals import record_changed
 from backend.throttles import (
     LoginAccountThrottle,
@@ -48,6 +49,15 @@ class StaffTokenApi(APIView):
 
         username = serializers.CharField(max_length=150)
         password = serializers.CharField(max_length=256, trim_whitespace=False)
+        otp_token = serializers.CharField(
+            max_length=32,
+            required=False,
+            default="",
+            allow_blank=True,
+            help_text="The 6-digit code of the staff member's authenticator app, or one of their "
+            "single-use recovery codes. Required while staff two-factor sign-in is on (always in "
+            "production); an account without a confirmed authenticator gets a 403 naming it.",
+        )
 
     class OutputSerializer(serializers.Serializer):
         class Meta:
@@ -57,17 +67,39 @@ class StaffTokenApi(APIView):
         expires_at = serializers.DateTimeField()
         user = UserSummarySerializer()
 
-    @extend_schema(request=InputSerializer, responses={200: OutputSerializer, 400: OpenApiResponse()})
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            200: OutputSerializer,
+            400: OpenApiResponse(description="Wrong username, password or code (the field named)."),
+            403: OpenApiResponse(description="No confirmed authenticator (`otp_token` names it), or a wall display."),
+            429: OpenApiResponse(description="Too many failed attempts: the account or address is locked."),
+        },
+    )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
             issued = staff_token_issue(request=request._request, **data.validated_data)
-        except AuthenticationFailed as error:
-            return Response({"non_field_errors": [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
+        except SignInRefused as error:
+            return sign_in_refused_response(error)
         return Response(
             self.OutputSerializer({"token": issued.key, "expires_at": issued.expires_at, "user": issued.user}).data
         )
+
+
+def sign_in_refused_response(error: SignInRefused) -> Response:
+    """400 naming the field (the failure that sets a lock says so too); 403 when the
+    account cannot have a token this way; 429 with Retry-After while locked."""
+    if error.outcome == Outcome.LOCKED:
+        return Response(
+            {"detail": error.message, error.field: [error.message]},
+            status=status.HTTP_429_TOO_MANY_REQUESTS,
+            headers={"Retry-After": str(error.retry_after)},
+        )
+    if error.outcome in (Outcome.NO_DEVICE, Outcome.NOT_ALLOWED):
+        return Response({"detail": error.message, error.field: [error.message]}, status=status.HTTP_403_FORBIDDEN)
+    return Response({error.field: [error.message]}, status=status.HTTP_400_BAD_REQUEST)
 
 
 class PatientTokenApi(APIView):

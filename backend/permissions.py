@@ -13,7 +13,8 @@ class IsClinicStaff(BasePermission):
 
     def has_permission(self, request, view) -> bool:  # type: ignore[no-untyped-def]
         user = request.user
-        return bool(user and user.is_authenticated and user.is_clinic_staff)
+        # A wall display watches the dashboard page and nothing else: no API at all.
+        return bool(user and user.is_authenticated and user.is_clinic_staff and not user.is_wall_display)
 
 
 class IsPatient(BasePermission):

@@ -8,15 +8,24 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.contrib.auth import authenticate
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext as _
 from knox.models import AuthToken
 
 from backend.audit import AuditContext, audit_record
 from backend.models import AuditAction, EnrollmentCode, Patient, Role, User
+from backend.sign_in import (
+    Outcome,
+    SignInRefused,
+    sign_in_audit,
+    staff_code_check,
+    staff_password_check,
+    staff_sign_in_succeeded,
+)
+from backend.two_factor import totp_device_confirmed, two_factor_required
 
 
 class AuthenticationFailed(Exception):
@@ -31,21 +40,29 @@ class IssuedToken:
     user: User
 
 
-def staff_token_issue(*, username: str, password: str, request: HttpRequest | None) -> IssuedToken:
-    user = authenticate(request, username=username, password=password)
-    if user is None or not user.is_clinic_staff:
-        raise AuthenticationFailed("Unable to sign in with the username and password given.")
+def staff_token_issue(*, username: str, password: str, otp_token: str = "", request: HttpRequest | None) -> IssuedToken:
+    """An API token for a member of staff: the password, and with two-factor sign-in on
+    (always in production) a code of their confirmed authenticator or a recovery code.
+    Raises ``SignInRefused`` (each attempt audited and counted by the lock-out)."""
+    user = staff_password_check(username=username, password=password, request=request)
+    if user.is_wall_display:
+        sign_in_audit(user=user, outcome=Outcome.NOT_ALLOWED, request=request)
+        message = _("A wall display watches the dashboard page only: it has no API token.")
+        raise SignInRefused(Outcome.NOT_ALLOWED, message)
+    if two_factor_required(user):
+        if not otp_token:
+            if totp_device_confirmed(user) is None:
+                staff_code_check(user=user, code="", request=request)  # refuses, naming the missing device
+            raise SignInRefused(
+                Outcome.BAD_CODE,
+                _("Two-factor sign-in is on: send the code of your authenticator app (or a recovery code)."),
+                field="otp_token",
+            )
+        staff_code_check(user=user, code=otp_token, request=request)
     instance, key = AuthToken.objects.create(user=user, expiry=settings.STAFF_TOKEN_TTL)
     user.last_login = timezone.now()
     user.save(update_fields=["last_login"])
-    audit_record(
-        actor=user,
-        action=AuditAction.LOGIN,
-        object_type="user",
-        objects=[(user.pk, None)],
-        clinic_id=user.clinic_id,
-        audit=AuditContext.of(request),
-    )
+    staff_sign_in_succeeded(user=user, request=request)
     return IssuedToken(key=key, expires_at=instance.expiry, user=user)
 
 

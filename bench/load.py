@@ -176,6 +176,19 @@ class LatencyResult:
         return percentile(self.latencies_ms, 0.99)
 
 
+async def _feed_url(session: aiohttp.ClientSession, ws_url: str, token: str) -> str:
+    """Vigil's feed takes no token in its URL: a single-use ticket bought with the token
+    (POST /api/v1/ws-tickets/, at set-up, outside the timed part). The anchor's bare
+    feed (bench/anchor/) still reads ``?token=``."""
+    if "/ws/alerts/" not in ws_url:
+        return f"{ws_url}?token={token}"
+    base = ws_url.replace("ws://", "http://", 1).replace("wss://", "https://", 1).split("/ws/alerts/")[0]
+    async with session.post(f"{base}/api/v1/ws-tickets/", headers={"Authorization": f"Token {token}"}) as response:
+        response.raise_for_status()
+        ticket = (await response.json())["ticket"]
+    return f"{ws_url}?ticket={ticket}"
+
+
 async def _event_latency(
     *,
     post_url: str,
@@ -195,7 +208,7 @@ async def _event_latency(
     async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=0)) as session:
         sockets = []
         for token in staff_tokens:
-            sockets.append(await session.ws_connect(f"{ws_url}?token={token}", heartbeat=None))
+            sockets.append(await session.ws_connect(await _feed_url(session, ws_url, token), heartbeat=None))
 
         async def listen(ws: aiohttp.ClientWebSocketResponse) -> None:
             async for message in ws:

@@ -261,11 +261,21 @@ class Dashboards:
         import websockets
 
         for token in self.tokens:
-            # A program with a token and no Origin header: accepted (see the consumer).
-            self.sockets.append(await websockets.connect(f"{self.ws_url}?token={token}", max_queue=None))
+            # A program (no Origin header) with a single-use ticket bought with its token:
+            # the feed takes no token in its URL (see the consumer).
+            ticket = await asyncio.to_thread(self._ticket, token)
+            self.sockets.append(await websockets.connect(f"{self.ws_url}?ticket={ticket}", max_queue=None))
         self.tasks = [asyncio.ensure_future(self._listen(ws)) for ws in self.sockets]
         await asyncio.sleep(0.5)  # every consumer has joined its group
         return self
+
+    def _ticket(self, token: str) -> str:
+        base = self.ws_url.replace("ws://", "http://", 1).split("/ws/alerts/")[0]
+        request = urllib.request.Request(
+            f"{base}/api/v1/ws-tickets/", method="POST", headers={"Authorization": f"Token {token}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return str(json.loads(response.read())["ticket"])
 
     async def _listen(self, ws: Any) -> None:
         async for message in ws:

@@ -103,6 +103,15 @@ def _demo_password(env: dict[str, str], data_dir: Path) -> str:
     return password_file.read_text().strip()
 
 
+def _two_factor_notice(env: dict[str, str]) -> str:
+    """What the start-up banner says about staff two-factor sign-in."""
+    if env.get("VIGIL_STAFF_2FA", "1").strip().lower() in ("0", "false", "off", "no"):
+        return (
+            "  WARNING: staff two-factor sign-in is OFF (VIGIL_STAFF_2FA=0): a demo only, never with real patients.\n"
+        )
+    return "  Staff sign in with the password, then set up an authenticator app (two-factor sign-in).\n"
+
+
 def run(port: int) -> int:
     _stop_on_signals()
     embedded = EmbeddedRedis(_data_dir())
@@ -110,6 +119,11 @@ def run(port: int) -> int:
     try:
         env = _prepare_environment(embedded)
         env["VIGIL_DEMO_PASSWORD"] = _demo_password(env, _data_dir())
+        # The demo runs without staff two-factor sign-in unless VIGIL_STAFF_2FA=1, so that
+        # scripts and first-time users sign in with the demo password; settings honour
+        # that only here, on the embedded SQLite, and every staff page says so.
+        env["VIGIL_EMBEDDED_DEMO"] = "1"
+        env.setdefault("VIGIL_STAFF_2FA", "0")
         _run(env, "migrate", "--no-input")
         _run(env, "seed_demo", "--if-empty")
         _run(env, "seed_demo_plans", "--if-empty")
@@ -127,7 +141,8 @@ def run(port: int) -> int:
             f"\nVigil is running at http://{bind}:{port}/  (Ctrl-C stops web, worker and beat)\n"
             f"  API docs:  http://{bind}:{port}/api/docs/\n"
             f"  Demo logins: demo-surgeon, demo-nurse, demo-coordinator (clinic 1), demo-nurse-2 (clinic 2)\n"
-            f"  Password: {env['VIGIL_DEMO_PASSWORD']}\n",
+            f"  Password: {env['VIGIL_DEMO_PASSWORD']}\n"
+            f"{_two_factor_notice(env)}",
             flush=True,
         )
         while all(process.poll() is None for process in processes):

@@ -51,6 +51,10 @@ INSTALLED_APPS = [
     "phonenumber_field",
     "channels",
     "django_celery_beat",
+    # Staff two-factor sign-in (backend.two_factor): TOTP apps and recovery codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "backend",
     "followup",
     "notifications",
@@ -67,9 +71,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): the session passed the second factor (django-otp).
+    "django_otp.middleware.OTPMiddleware",
     # After authentication: a signed-in staff member's stored language wins.
     "backend.middleware.StaffLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A staff session without its second factor is no session; idle staff sessions end
+    # (said in the member's language, as a message); a wall display only watches
+    # (backend.session_guard).
+    "backend.session_guard.StaffSessionGuardMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -87,6 +97,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # The banner of a demo running without two-factor sign-in.
+                "backend.context_processors.staff_sign_in",
             ],
         },
     },
@@ -221,6 +233,9 @@ LANGUAGES = [
     ("az", "Azərbaycanca"),
 ]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates on staff pages are Django's per-language formats; English is written day
+# first on a 24-hour clock, as in the clinics (config/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["config.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -234,9 +249,6 @@ STORAGES = {
 }
 # Static files are served by whitenoise straight from the app folders (no collectstatic
 # step needed to run).
-# Dates on staff pages are Django's per-language formats; English is written day
-# first on a 24-hour clock, as in the clinics (config/formats/en/formats.py).
-FORMAT_MODULE_PATH = ["config.formats"]
 WHITENOISE_USE_FINDERS = True
 
 LOGIN_URL = "plans-login"
@@ -429,6 +441,34 @@ VIGIL_RETENTION = {
 # A country not listed above: the longest listed period, with a retention duty.
 VIGIL_RETENTION_DEFAULT_YEARS = env.int("VIGIL_RETENTION_DEFAULT_YEARS", default=25)
 
+# --- Staff sign-in: second factor, lock-out, websocket tickets (issue 20) ----------
+# Two-factor sign-in (TOTP or a recovery code) for every staff role, on the pages and
+# for API tokens. Only a DEBUG run, the embedded demo of `make run` (config.launcher
+# sets VIGIL_EMBEDDED_DEMO) or a test run (VIGIL_TEST_RUN: the suite signs staff in
+# with force_login) may turn it off; anywhere else these settings refuse to load.
+STAFF_TWO_FACTOR = env.bool("VIGIL_STAFF_2FA", default=True)
+# Honoured on the embedded SQLite only: a PostgreSQL installation is never "the demo".
+EMBEDDED_DEMO = env.bool("VIGIL_EMBEDDED_DEMO", default=False) and DATABASES["default"]["ENGINE"].endswith("sqlite3")
+if not STAFF_TWO_FACTOR and not (DEBUG or EMBEDDED_DEMO or TEST_RUN):
+    raise ImproperlyConfigured(
+        "VIGIL_STAFF_2FA cannot be off with DEBUG off: staff two-factor sign-in is required in production."
+    )
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Vigil")
+# Wrong codes are counted by our own lock-out (backend.lockout), per account and
+# address; django-otp's per-device back-off would also refuse the right code for a
+# while after a typo, which the lock-out already covers.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
+# Failed passwords and codes: this many in the window lock the account (or the
+# address) until the oldest leaves the window, or until the clinic admin unlocks it.
+LOCKOUT_ACCOUNT_FAILURES = env.int("LOCKOUT_ACCOUNT_FAILURES", default=5)
+LOCKOUT_ADDRESS_FAILURES = env.int("LOCKOUT_ADDRESS_FAILURES", default=20)
+LOCKOUT_WINDOW = timedelta(minutes=env.int("LOCKOUT_MINUTES", default=15))
+# Staff pages sign out after the clinic's idle time (Clinic.idle_timeout_minutes); the
+# test suite turns it off by default (tests/conftest.py), like two-factor sign-in.
+STAFF_IDLE_SIGN_OUT = True
+# A websocket ticket (POST /api/v1/ws-tickets/) lives this long and works once.
+WS_TICKET_TTL = timedelta(seconds=30)
 # Pinged (POST, the auditor's counts as JSON) on every auditor run, e.g. a
 # healthchecks.io check, so that an auditor that stops running is noticed too.
 VIGIL_AUDITOR_HEARTBEAT_URL = env.str("VIGIL_AUDITOR_HEARTBEAT_URL", default="")

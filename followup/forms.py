@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
@@ -25,20 +24,6 @@ from followup.models import Appointment, Channel
 from followup.protocols import ProtocolDefinition, Question
 
 CHANNEL_CHOICES = [(Channel.SMS, "SMS"), (Channel.APP, _("App"))]
-
-# --- staff sign-in -----------------------------------------------------------------------------
-
-
-class StaffLoginForm(AuthenticationForm):
-    """Only active clinic staff sign in to the staff pages; a patient's account (which
-    has no password anyway) or a user without a clinic is refused with the same words
-    as a wrong password."""
-
-    def confirm_login_allowed(self, user: Any) -> None:
-        super().confirm_login_allowed(user)
-        if not getattr(user, "is_clinic_staff", False):
-            raise self.get_invalid_login_error()
-
 
 # --- local times ------------------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ from django.urls import path
 from followup.views import audit_viewer, checkin_form, profile, quiet_hours, research_export, staff
 
 urlpatterns = [
-    path("login/", staff.StaffLoginView.as_view(), name="plans-login"),
+    # Sign-in ("plans-login") is backend.urls_pages_security: two factors (issue 20).
     path("logout/", staff.StaffLogoutView.as_view(), name="plans-logout"),
     # The language switch of the staff pages: Django's set_language, and for a
     # signed-in staff member the choice saved on the user.

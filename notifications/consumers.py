@@ -5,15 +5,19 @@ hands out stored events in `seq` order. What it sends comes from the database or
 fan-out of a row already committed (notifications.events), never from anywhere else.
 
 Who may connect
-- Staff of a clinic only: the session cookie (the dashboard page) or `?token=<knox
-  token>` (apps, integrations). A patient's token, an expired or unknown one, or no
-  credentials at all are refused in the handshake (daphne answers HTTP 403).
+- Staff of a clinic only, never with a long-lived credential in the URL (proxies log
+  URLs): a staff page by its session cookie (signed in with both factors while
+  two-factor sign-in is on, and not idle past the clinic's time); an API client by
+  `?ticket=` from `POST /api/v1/ws-tickets/` (backend.ws_tickets: single use, 30 s,
+  bound to the user and to the Origin of that POST). `?token=` is refused, as are a
+  patient, an unknown, used or expired ticket, and no credentials at all: all in the
+  handshake (daphne answers HTTP 403).
 - Origin: a browser always sends one, and a foreign one is refused — that is what stops
   another site's page from opening the feed with a signed-in surgeon's cookie. The
   allowed origins are ALLOWED_HOSTS and CSRF_TRUSTED_ORIGINS. A request without an
   Origin header comes from a program, not a browser (browsers cannot omit it), so it
-  cannot be carrying someone's cookie by accident: it is accepted with `?token=` and
-  refused with a session cookie alone.
+  cannot be carrying someone's cookie by accident: it is accepted with a ticket made
+  without an Origin, and refused with a session cookie alone.
 
 What it sends
 - `?since=<seq>`: first every stored event of the clinic after that seq, in order, then
@@ -25,8 +29,8 @@ What it sends
   commit) makes the consumer read the database up to it (notifications.event_feed), so
   the database decides the order. A timer does the same every SWEEP_SECONDS, so an
   event whose fan-out was lost still arrives. The same timer re-checks the
-  credentials: a revoked token, a signed-out session or a deactivated account closes
-  the feed (code 4401).
+  credentials: a revoked token (the one the ticket was made with), a signed-out or
+  idle session or a deactivated account closes the feed (code 4401).
 - Slow clients: frames wait in a bounded queue for the client. Replays wait for room;
   live events do not: a client so far behind that MAX_BACKLOG frames are waiting is
   closed (code 4008) and its dashboard reconnects with `?since=`. (daphne buffers
@@ -53,11 +57,16 @@ from channels.security.websocket import OriginValidator
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.db.models import Max
-from knox.auth import TokenAuthentication
-from rest_framework.exceptions import AuthenticationFailed
+from django.utils import timezone
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.models import Device
+from knox.models import AuthToken
 
 from backend.audit import audit_record
 from backend.models import AuditAction, User
+from backend.session_guard import session_idle_expired
+from backend.two_factor import two_factor_required
+from backend.ws_tickets import ws_ticket_consume
 from notifications.event_feed import FeedCursor, feed_position_now
 from notifications.events import clinic_group
 from notifications.models import Event
@@ -91,28 +100,55 @@ def origin_status(scope: dict[str, Any]) -> str:
     return "allowed" if validator.validate_origin(parsed) else "foreign"
 
 
-def staff_from_token(key: str) -> User | None:
-    """The user of a knox token, checked as knox's TokenAuthentication checks a header
-    (hash compared in constant time, expiry enforced, inactive users refused)."""
-    try:
-        user, _token = TokenAuthentication().authenticate_credentials(key.encode())
-    except (AuthenticationFailed, UnicodeError, ValueError):
+def _origin_header(scope: dict[str, Any]) -> str:
+    values = [value for name, value in scope.get("headers", []) if name == b"origin"]
+    return values[0].decode("latin1") if values else ""
+
+
+def staff_from_ticket(ticket: str, origin: str) -> tuple[User, dict[str, Any]] | None:
+    """The staff user a ticket was made for (it is used up here), with the credential
+    it was made with, re-checked by the sweep."""
+    holder = ws_ticket_consume(ticket=ticket, origin=origin)
+    if holder is None:
         return None
-    return user
+    user = User.objects.select_related("clinic").filter(pk=holder.user_id).first()
+    if user is None or not user.is_clinic_staff:
+        return None
+    return user, {"token_digest": holder.token_digest, "session_key": holder.session_key or None}
 
 
-def credentials_still_valid(*, user_id: int, clinic_id: int, token: str, session_key: str | None) -> bool:
-    """Re-checked every SWEEP_SECONDS: a revoked or expired token, a signed-out
+def staff_from_session(scope: dict[str, Any]) -> User | None:
+    """The session's staff user, if the session passed both factors (when required)
+    and is not idle past the clinic's time."""
+    user = scope.get("user")
+    session = scope.get("session")
+    if user is None or not user.is_authenticated or session is None or not user.is_clinic_staff:
+        return None
+    if two_factor_required(user) and not _session_verified(session, user):
+        return None
+    if session_idle_expired(session, user):
+        return None
+    return user  # type: ignore[no-any-return]
+
+
+def _session_verified(session: Any, user: User) -> bool:
+    device_id = session.get(DEVICE_ID_SESSION_KEY)
+    device = Device.from_persistent_id(device_id) if device_id else None
+    return device is not None and device.user_id == user.pk and device.confirmed
+
+
+def credentials_still_valid(*, user_id: int, clinic_id: int, token_digest: str, session_key: str | None) -> bool:
+    """Re-checked every SWEEP_SECONDS: a revoked or expired token, a signed-out or idle
     session, a deactivated account or a move to another clinic ends the feed (H12)."""
-    user = User.objects.filter(pk=user_id).first()
+    user = User.objects.select_related("clinic").filter(pk=user_id).first()
     if user is None or not user.is_clinic_staff or user.clinic_id != clinic_id:
         return False
-    if token:
-        return getattr(staff_from_token(token), "pk", None) == user_id
+    if token_digest:
+        return AuthToken.objects.filter(digest=token_digest, user_id=user_id, expiry__gt=timezone.now()).exists()
     if not session_key:
         return False
     session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-    return str(session.get(SESSION_KEY)) == str(user_id)
+    return str(session.get(SESSION_KEY)) == str(user_id) and not session_idle_expired(session, user)
 
 
 def _feed_open(*, user: User, since: int | None) -> FeedCursor:
@@ -153,26 +189,23 @@ class AlertFeedConsumer(AsyncWebsocketConsumer):
         self._group: str | None = None
 
         query = parse_qs(self.scope.get("query_string", b"").decode("latin1"))
-        token = (query.get("token") or [""])[0]
+        ticket = (query.get("ticket") or [""])[0]
         origin = origin_status(self.scope)
-        if origin == "foreign" or (origin == "missing" and not token):
+        # A long-lived credential in a URL is refused even when it is valid.
+        if "token" in query or origin == "foreign" or (origin == "missing" and not ticket):
             await self.close()
             return
-        if token:
-            user = await database_sync_to_async(staff_from_token)(token)
+        if ticket:
+            found = await database_sync_to_async(staff_from_ticket)(ticket, _origin_header(self.scope))
+            user, credential = found if found is not None else (None, {})
         else:
-            session_user = self.scope.get("user")
-            user = session_user if session_user is not None and session_user.is_authenticated else None
-        if user is None or not user.is_clinic_staff:
+            user = await database_sync_to_async(staff_from_session)(self.scope)
+            session = self.scope.get("session")
+            credential = {"token_digest": "", "session_key": None if session is None else session.session_key}
+        if user is None:
             await self.close()
             return
-        session = self.scope.get("session")
-        self._credentials = {
-            "user_id": user.pk,
-            "clinic_id": user.clinic_id,
-            "token": token,
-            "session_key": None if token or session is None else session.session_key,
-        }
+        self._credentials = {"user_id": user.pk, "clinic_id": user.clinic_id, **credential}
 
         since_text = (query.get("since") or [None])[0]
         since: int | None = None

@@ -5,12 +5,14 @@ chain; a frozen clock; the fake Twilio server and signed webhook posts."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
 import time_machine
+from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
@@ -40,6 +42,22 @@ from tests.fake_twilio import FakeTwilio
 def _clear_cache():
     # Throttle counters live in the cache (Redis); each test starts from zero.
     cache.clear()
+
+
+# Staff two-factor sign-in and the idle sign-out are off for the suite by default: its
+# tests sign staff in with force_login or a username and password, which the second
+# factor would refuse, and move clocks past any idle time. The tests of those controls
+# (tests/security/test_two_factor.py, test_idle_and_sessions.py) switch them on. The
+# servers a test starts (daphne, celery) inherit the switch; settings accept it off
+# only in a test run (VIGIL_TEST_RUN, set by `make test`), DEBUG or the demo.
+if django_settings.TEST_RUN:
+    os.environ.setdefault("VIGIL_STAFF_2FA", "0")
+
+
+@pytest.fixture(autouse=True)
+def _staff_sign_in_controls_off(settings: Any) -> None:
+    settings.STAFF_TWO_FACTOR = False
+    settings.STAFF_IDLE_SIGN_OUT = False
 
 
 @pytest.fixture

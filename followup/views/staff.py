@@ -41,7 +41,6 @@ from followup.forms import (
     CheckInMoveForm,
     EnrollForm,
     PatientActionForm,
-    StaffLoginForm,
     WorklistDoneForm,
 )
 from followup.models import Appointment, Enrollment, ScheduledCheckIn
@@ -91,30 +90,6 @@ def _audit_read(request: HttpRequest, object_type: str, rows: list[Any]) -> None
 # --- sign-in ---------------------------------------------------------------------------------------------
 
 
-class StaffLoginView(auth_views.LoginView):
-    template_name = "followup/plans/login.html"
-    authentication_form = StaffLoginForm
-    redirect_authenticated_user = True
-
-    def get_default_redirect_url(self) -> str:
-        return reverse("plans-today")
-
-    def form_valid(self, form: StaffLoginForm) -> HttpResponse:
-        response = super().form_valid(form)
-        user = form.get_user()
-        audit_record(
-            actor=user,
-            action=AuditAction.LOGIN,
-            object_type="user",
-            objects=[(user.pk, None)],
-            clinic_id=user.clinic_id,
-            audit=AuditContext.of(self.request),
-        )
-        return response
-
-
-    # Each item's text in the reader's language where its data allows (a nurse call).
-    worklist_with_details(items=plan_day.worklist, language=get_language())
 class StaffLogoutView(auth_views.LogoutView):
     next_page = LOGIN_URL
 
@@ -138,6 +113,8 @@ def today(request: HttpRequest) -> HttpResponse:
     assert clinic is not None
     day = _day_param(request, clinic.timezone)
     plan_day = selectors.clinic_day_get(user=user, day=day)
+    # Each item's text in the reader's language where its data allows (a nurse call).
+    worklist_with_details(items=plan_day.worklist, language=get_language())
     _audit_read(request, "scheduled_check_in", plan_day.check_ins)
     _audit_read(request, "appointment", plan_day.appointments)
     _audit_read(request, "worklist_item", plan_day.worklist)
@@ -254,7 +231,6 @@ def _check_in_items(
             "unanswered": unanswered.get(result.pk, ()) if result is not None else (),
             "due_local": _local(row.due_at, tz),
             "closes_local": _local(closes_at, tz),
-    worklist_with_details(items=plan.worklist, language=get_language())
             "movable": row.status == ScheduledCheckIn.Status.SCHEDULED and closes_at > now,
             "open": row.status in selectors.OPEN_CHECKIN_STATUSES and closes_at > now,
             "form_key": key,
@@ -278,6 +254,7 @@ def _render_plan(
     come is shown whole; closed check-ins a page at a time (``?past_before=``)."""
     past_before = _past_before_param(request) if request.method == "GET" else None
     plan = selectors.patient_plan_get(patient=patient, past_before=past_before)
+    worklist_with_details(items=plan.worklist, language=get_language())
     forms = forms or {}
     tz = patient.timezone
     now = timezone.now()

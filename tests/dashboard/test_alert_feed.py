@@ -14,6 +14,7 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.db import connection, transaction
 from knox.models import AuthToken
+from rest_framework.test import APIClient
 
 from backend.models import AuditRecord
 from backend.services import patient_user_get_or_create
@@ -21,6 +22,7 @@ from config.asgi import application
 from notifications.events import event_publish
 from notifications.models import Event
 from tests.dashboard.conftest import ORIGIN, session_cookie
+from tests.ws_tickets import ws_ticket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,6 +39,11 @@ def publish(clinic_id: int, number: int = 1, type: str = "check_in.received") ->
 def token_for(user) -> str:  # type: ignore[no-untyped-def]
     _instance, key = AuthToken.objects.create(user=user)
     return key
+
+
+def ticket_for(user, origin: bytes | None = ORIGIN) -> str:  # type: ignore[no-untyped-def]
+    """A single-use ticket bought with a token (POST /api/v1/ws-tickets/) from ``origin``."""
+    return ws_ticket(user, origin=origin)
 
 
 def communicator(path: str, *, origin: bytes | None = ORIGIN, cookie: str | None = None) -> WebsocketCommunicator:
@@ -64,16 +71,21 @@ async def test_it_refuses_a_connection_without_credentials():
     assert not connected
 
 
-async def test_it_refuses_an_unknown_token(nurse):
-    comm = communicator("/ws/alerts/?token=not-a-real-token-at-all")
+async def test_it_refuses_an_unknown_ticket(nurse):
+    comm = communicator("/ws/alerts/?ticket=not-a-real-ticket-at-all")
     connected, _code = await comm.connect()
     assert not connected
 
 
 async def test_it_refuses_a_patient_token(patient):
-    """H12: a patient's token is valid for the API, never for the staff feed."""
+    """H12: a patient's token is valid for the API, never for the staff feed: it buys no
+    ticket, and in the URL it is refused like any token."""
     key = await database_sync_to_async(lambda: token_for(patient_user_get_or_create(patient)))()
-    comm = communicator(f"/ws/alerts/?token={key}")
+    refused = await database_sync_to_async(
+        lambda: APIClient().post("/api/v1/ws-tickets/", HTTP_AUTHORIZATION=f"Token {key}", HTTP_ORIGIN=ORIGIN.decode())
+    )()
+    assert refused.status_code == 403
+    comm = communicator(f"/ws/alerts/?ticket={key}")
     connected, _code = await comm.connect()
     assert not connected
 
@@ -86,9 +98,9 @@ async def test_it_refuses_a_foreign_origin_even_with_a_valid_session(nurse):
     assert not connected
 
 
-async def test_it_refuses_a_foreign_origin_with_a_valid_token(nurse):
-    key = await database_sync_to_async(token_for)(nurse)
-    comm = communicator(f"/ws/alerts/?token={key}", origin=b"http://attacker.test")
+async def test_it_refuses_a_foreign_origin_with_a_valid_ticket(nurse):
+    key = await database_sync_to_async(ticket_for)(nurse)
+    comm = communicator(f"/ws/alerts/?ticket={key}", origin=b"http://attacker.test")
     connected, _code = await comm.connect()
     assert not connected
 
@@ -101,9 +113,9 @@ async def test_it_refuses_a_session_cookie_without_an_origin(nurse):
     assert not connected
 
 
-async def test_it_accepts_a_program_with_a_token_and_no_origin(nurse):
-    key = await database_sync_to_async(token_for)(nurse)
-    comm = communicator(f"/ws/alerts/?token={key}", origin=None)
+async def test_it_accepts_a_program_with_a_ticket_and_no_origin(nurse):
+    key = await database_sync_to_async(ticket_for)(nurse, None)
+    comm = communicator(f"/ws/alerts/?ticket={key}", origin=None)
     connected, _code = await comm.connect()
     assert connected
     await comm.disconnect()
@@ -124,8 +136,8 @@ async def test_it_accepts_a_staff_session_and_audits_the_subscription(nurse):
 async def test_a_nurse_of_clinic_a_never_receives_clinic_b_events(nurse, other_nurse, clinic, other_clinic):
     """H12: the feed is scoped to the user's clinic, live and in replay."""
     before = await database_sync_to_async(publish)(other_clinic.pk, 2)
-    key = await database_sync_to_async(token_for)(nurse)
-    comm = communicator(f"/ws/alerts/?token={key}&since={before[0] - 1}")
+    key = await database_sync_to_async(ticket_for)(nurse)
+    comm = communicator(f"/ws/alerts/?ticket={key}&since={before[0] - 1}")
     connected, _code = await comm.connect()
     assert connected
     mine = await database_sync_to_async(publish)(clinic.pk)
@@ -137,8 +149,8 @@ async def test_a_nurse_of_clinic_a_never_receives_clinic_b_events(nurse, other_n
 
 
 async def test_messages_carry_exactly_seq_type_and_data(nurse, clinic):
-    key = await database_sync_to_async(token_for)(nurse)
-    comm = communicator(f"/ws/alerts/?token={key}")
+    key = await database_sync_to_async(ticket_for)(nurse)
+    comm = communicator(f"/ws/alerts/?ticket={key}")
     assert (await comm.connect())[0]
     [seq] = await database_sync_to_async(publish)(clinic.pk)
     frame = await comm.receive_json_from(timeout=2)
@@ -152,8 +164,8 @@ async def test_since_replays_exactly_the_missed_events_then_live_ones(nurse, cli
     missed = await database_sync_to_async(publish)(clinic.pk, 3)
     await database_sync_to_async(publish)(other_clinic.pk, 2)
     missed += await database_sync_to_async(publish)(clinic.pk)
-    key = await database_sync_to_async(token_for)(nurse)
-    comm = communicator(f"/ws/alerts/?token={key}&since={seen[-1]}")
+    key = await database_sync_to_async(ticket_for)(nurse)
+    comm = communicator(f"/ws/alerts/?ticket={key}&since={seen[-1]}")
     assert (await comm.connect())[0]
     replayed = await receive_all(comm, quiet=0.3)
     assert [frame["seq"] for frame in replayed] == missed
@@ -177,12 +189,12 @@ async def test_since_has_no_gap_and_no_repeat_while_events_arrive_during_the_rep
         finally:
             connection.close()
 
-    key = await database_sync_to_async(token_for)(nurse)
+    key = await database_sync_to_async(ticket_for)(nurse)
     writer = threading.Thread(target=keep_publishing)
     writer.start()
     try:
         await asyncio.sleep(0.05)
-        comm = communicator(f"/ws/alerts/?token={key}&since={start[9]}")
+        comm = communicator(f"/ws/alerts/?ticket={key}&since={start[9]}")
         assert (await comm.connect())[0]
         await asyncio.sleep(0.3)
     finally:
@@ -202,8 +214,8 @@ async def test_a_later_commit_does_not_overtake_an_earlier_seq(nurse, clinic):
     """Transaction A takes a seq and commits late; transaction B takes the next seq
     and commits first. The client still receives A before B, each once (on SQLite B
     waits for A's lock; on PostgreSQL the feed holds B back until A is settled)."""
-    key = await database_sync_to_async(token_for)(nurse)
-    comm = communicator(f"/ws/alerts/?token={key}")
+    key = await database_sync_to_async(ticket_for)(nurse)
+    comm = communicator(f"/ws/alerts/?ticket={key}")
     assert (await comm.connect())[0]
     a_inserted = threading.Event()
     release_a = threading.Event()
@@ -244,8 +256,8 @@ async def test_a_later_commit_does_not_overtake_an_earlier_seq(nurse, clinic):
 
 
 async def test_a_malformed_frame_gets_an_error_frame_and_the_feed_goes_on(nurse, clinic):
-    key = await database_sync_to_async(token_for)(nurse)
-    comm = communicator(f"/ws/alerts/?token={key}")
+    key = await database_sync_to_async(ticket_for)(nurse)
+    comm = communicator(f"/ws/alerts/?ticket={key}")
     assert (await comm.connect())[0]
     await comm.send_to(text_data="{not json")
     error = await comm.receive_json_from(timeout=2)
@@ -262,8 +274,8 @@ async def test_a_malformed_frame_gets_an_error_frame_and_the_feed_goes_on(nurse,
 
 @pytest.mark.parametrize("since", ["-3", "abc", "%C2%B2", "1" * 30])
 async def test_a_bad_since_is_answered_with_an_error_and_closed(nurse, since):
-    key = await database_sync_to_async(token_for)(nurse)
-    comm = communicator(f"/ws/alerts/?token={key}&since={since}")
+    key = await database_sync_to_async(ticket_for)(nurse)
+    comm = communicator(f"/ws/alerts/?ticket={key}&since={since}")
     connected, _code = await comm.connect()
     assert connected
     error = await comm.receive_json_from(timeout=2)
@@ -288,8 +300,8 @@ async def test_a_client_too_slow_to_keep_up_is_closed_so_that_it_resyncs(nurse, 
 
         await application(scope, receive, slow_send)
 
-    key = await database_sync_to_async(token_for)(nurse)
-    comm = WebsocketCommunicator(server_that_applies_backpressure, f"/ws/alerts/?token={key}")
+    key = await database_sync_to_async(ticket_for)(nurse, None)
+    comm = WebsocketCommunicator(server_that_applies_backpressure, f"/ws/alerts/?ticket={key}")
     assert (await comm.connect())[0]
     await database_sync_to_async(publish)(clinic.pk, 12)
     blocked.set()
@@ -309,8 +321,8 @@ async def test_a_revoked_token_ends_the_feed(nurse, monkeypatch):
     from notifications.consumers import AlertFeedConsumer
 
     monkeypatch.setattr(AlertFeedConsumer, "SWEEP_SECONDS", 0.2)
-    key = await database_sync_to_async(token_for)(nurse)
-    comm = communicator(f"/ws/alerts/?token={key}")
+    key = await database_sync_to_async(ticket_for)(nurse)
+    comm = communicator(f"/ws/alerts/?ticket={key}")
     assert (await comm.connect())[0]
     await database_sync_to_async(lambda: AuthToken.objects.filter(user=nurse).delete())()
     closed = await comm.receive_output(timeout=3)
@@ -332,8 +344,8 @@ async def test_signing_out_ends_a_session_feed_and_a_move_to_another_clinic_too(
     assert (await comm.receive_output(timeout=3))["code"] == 4401
     await comm.disconnect()
 
-    key = await database_sync_to_async(token_for)(nurse)
-    comm = communicator(f"/ws/alerts/?token={key}")
+    key = await database_sync_to_async(ticket_for)(nurse)
+    comm = communicator(f"/ws/alerts/?ticket={key}")
     assert (await comm.connect())[0]
     nurse.clinic = other_clinic
     await database_sync_to_async(nurse.save)()

@@ -22,11 +22,11 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
-from knox.models import AuthToken
 
 from config.asgi import application
 from followup.models import Alert
 from tests.dashboard.conftest import ORIGIN
+from tests.ws_tickets import ws_ticket
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -125,8 +125,8 @@ async def a_worker_alert_reaches_the_dashboard(*, redis_url: str, nurse, enrolle
     worker = Worker(redis_url=redis_url, log=tmp_path / "worker.log")
     try:
         await database_sync_to_async(worker.wait_ready)()
-        _token, key = await database_sync_to_async(AuthToken.objects.create)(user=nurse)
-        comm = WebsocketCommunicator(application, f"/ws/alerts/?token={key}", headers=[(b"origin", ORIGIN)])
+        ticket = await database_sync_to_async(ws_ticket)(nurse, origin=ORIGIN)
+        comm = WebsocketCommunicator(application, f"/ws/alerts/?ticket={ticket}", headers=[(b"origin", ORIGIN)])
         assert (await comm.connect())[0]
 
         sent = time.monotonic()

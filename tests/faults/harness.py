@@ -398,7 +398,13 @@ class DashboardClient:
 
     # -- the thread --
     def _connect_url(self) -> str:
-        query = {"token": self.token}
+        # No token in a URL: each (re)connection buys a single-use ticket with it.
+        base = self.url.replace("ws://", "http://", 1).split("/ws/alerts/")[0]
+        answer = requests.post(
+            f"{base}/api/v1/ws-tickets/", headers={"Authorization": f"Token {self.token}"}, timeout=10
+        )
+        answer.raise_for_status()
+        query = {"ticket": answer.json()["ticket"]}
         if self.last_seq is not None or self.connects:
             query["since"] = str(self.last_seq if self.last_seq is not None else self._since0)
         return f"{self.url}?{urllib.parse.urlencode(query)}"

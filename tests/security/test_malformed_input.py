@@ -20,7 +20,8 @@ from django.conf import settings
 from backend.services import patient_user_get_or_create
 from followup.models import CheckIn
 from tests.answers import red_answers
-from tests.security.conftest import api_client_for, token_for
+from tests.security.conftest import api_client_for
+from tests.ws_tickets import ws_ticket
 
 
 @pytest.fixture
@@ -94,10 +95,10 @@ def test_a_malformed_signed_looking_webhook_form_is_refused_without_a_server_err
     assert response.status_code == 403
 
 
-async def _frames(token: str) -> list[dict]:
+async def _frames(ticket: str) -> list[dict]:
     from config.asgi import application
 
-    communicator = WebsocketCommunicator(application, f"/ws/alerts/?token={token}")
+    communicator = WebsocketCommunicator(application, f"/ws/alerts/?ticket={ticket}")
     connected, _ = await communicator.connect(timeout=5)
     assert connected
     replies = []
@@ -117,7 +118,7 @@ async def _frames(token: str) -> list[dict]:
 
 @pytest.mark.django_db(transaction=True)
 def test_malformed_websocket_frames_get_an_error_frame_and_the_connection_stays(population):
-    replies = async_to_sync(_frames)(token_for(population.staff["nurse"]))
+    replies = async_to_sync(_frames)(ws_ticket(population.staff["nurse"], origin=None))
     assert [reply["type"] for reply in replies] == ["error", "error", "error", "error", "pong"]
     assert all(reply["seq"] is None for reply in replies)
     assert all(reply["data"].get("detail") for reply in replies[:4])

@@ -1,0 +1,127 @@
+"""Lock-out of staff sign-in after repeated failures, per account and per address.
+
+A failed password and a failed second-factor code both count. ``LOCKOUT_ACCOUNT_FAILURES``
+failures of one account (or ``LOCKOUT_ADDRESS_FAILURES`` from one address) within
+``LOCKOUT_WINDOW`` lock it until the oldest of them leaves the window; the clinic admin
+can lift an account's lock at once (``lockout_clear``). A full sign-in clears the
+account's count (not the address's: one good account must not launder the guesses made
+from that address against others).
+
+Each subject keeps a sorted set of its failures in Redis (the project's, with the
+cache's key prefix, like ``backend.sliding_window``), scored with Django's clock rather
+than Redis' so that a test can move time with time-machine. The prune-and-count runs
+as one Lua step, so parallel guesses on many workers all see every failure counted
+before them. Chosen over DRF's throttles, which limit requests whatever their outcome:
+here only failures count, and a lock is lifted by a person, not only by time.
+
+Subjects are digests, never the typed text: a password typed into the username field
+must not end up in Redis.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils import timezone
+
+from backend.sliding_window import _client
+
+# KEYS: the failure log. ARGV: now (ms), window (ms), new member or "" to only count.
+# Returns the number of failures in the window (after adding the new one).
+_COUNT = """
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if ARGV[3] ~= '' then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], window)
+end
+local count = redis.call('ZCARD', KEYS[1])
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local oldest_ms = 0
+if oldest[2] then oldest_ms = tonumber(oldest[2]) end
+return {count, oldest_ms}
+"""
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.strip().lower().encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def account_subject(username: str) -> str:
+    """The account's lock key: its username as the user typed it, normalised."""
+    return f"account:{_digest(username)}"
+
+
+def address_subject(address: str | None) -> str:
+    return f"address:{_digest(address or 'unknown')}"
+
+
+def _key(subject: str) -> str:
+    return f"{settings.CACHES['default']['KEY_PREFIX']}:sign-in-failures:{subject}"
+
+
+def _now_ms() -> int:
+    return int(timezone.now().timestamp() * 1000)
+
+
+def _window_ms() -> int:
+    return int(settings.LOCKOUT_WINDOW.total_seconds() * 1000)
+
+
+def _limit(subject: str) -> int:
+    if subject.startswith("address:"):
+        return int(settings.LOCKOUT_ADDRESS_FAILURES)
+    return int(settings.LOCKOUT_ACCOUNT_FAILURES)
+
+
+@dataclass(frozen=True)
+class Lock:
+    """Why sign-in is refused now: which subject and for how many more seconds."""
+
+    subject: str
+    retry_after: int
+
+
+def _run(subject: str, member: str) -> tuple[int, int]:
+    count, oldest_ms = _client().eval(_COUNT, 1, _key(subject), _now_ms(), _window_ms(), member)
+    return int(count), int(oldest_ms)
+
+
+def _lock_of(subject: str, count: int, oldest_ms: int) -> Lock | None:
+    if count < _limit(subject):
+        return None
+    retry_ms = oldest_ms + _window_ms() - _now_ms()
+    return Lock(subject=subject, retry_after=max(1, -(-retry_ms // 1000)))
+
+
+def lockout_check(*, username: str, address: str | None) -> Lock | None:
+    """The lock in force on this account or address, if any (checked before the
+    password is even looked at, so a locked account tells a guesser nothing)."""
+    for subject in (account_subject(username), address_subject(address)):
+        lock = _lock_of(subject, *_run(subject, ""))
+        if lock is not None:
+            return lock
+    return None
+
+
+def lockout_failure_record(*, username: str, address: str | None) -> Lock | None:
+    """Count one failed password or code; returns the lock this failure set, if any."""
+    lock: Lock | None = None
+    for subject in (account_subject(username), address_subject(address)):
+        lock = lock or _lock_of(subject, *_run(subject, secrets.token_hex(8)))
+    return lock
+
+
+def lockout_clear(*, username: str) -> None:
+    """A full sign-in, or the clinic admin unlocking the account."""
+    _client().delete(_key(account_subject(username)))
+
+
+def lockout_is_locked(*, username: str) -> bool:
+    """For the admin's page: is this account locked now?"""
+    subject = account_subject(username)
+    return _lock_of(subject, *_run(subject, "")) is not None
