@@ -142,6 +142,11 @@ def plan_entries(*, entries: list[Entry], caller: Caller) -> list[Plan]:
             plan.lab = _lab_checked(entry)
         elif plan.kind == "check_in":
             plan.answers = checkin_answers(entry)
+        elif plan.kind == "procedure" and not any(
+            other.type == "Encounter" and other.resource.get("subject") == entry.resource.get("subject")
+            for other in entries
+        ):
+            entry.problem("a Procedure is taken with the Encounter of the discharge of the same subject; none came.")
         elif plan.kind == "enrolment":
             subject = entry.resource.get("subject")
             same = [p for p in procedures if p.resource.get("subject") == subject]

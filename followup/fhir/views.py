@@ -93,21 +93,19 @@ class FhirApi(APIView):
         return patient
 
 
-def searchset(resources: list[dict[str, Any]], *, bundle_type: str = "searchset") -> dict[str, Any]:
-    bundle: dict[str, Any] = {
+def searchset(request: Request, resources: list[dict[str, Any]]) -> dict[str, Any]:
+    """A searchset Bundle; each entry's fullUrl is absolute, as Bundle wants."""
+    base = request.build_absolute_uri("/fhir/")
+    return {
         "resourceType": "Bundle",
-        "type": bundle_type,
+        "type": "searchset",
         "timestamp": timezone.now().isoformat(timespec="seconds"),
+        "total": len(resources),
         "entry": [
-            {"fullUrl": f"{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": "match"}} for r in resources
+            {"fullUrl": f"{base}{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": "match"}}
+            for r in resources
         ],
     }
-    if bundle_type == "searchset":
-        bundle["total"] = len(resources)
-    else:
-        for entry in bundle["entry"]:
-            del entry["search"]
-    return bundle
 
 
 class MetadataApi(FhirApi):
@@ -134,7 +132,7 @@ class PatientEverythingApi(FhirApi):
         rows = reads.patient_rows(patient=patient)
         resources = [patient_resource(patient), *reads.patient_resources(rows)]
         self.audit_read({"patient": [(patient.pk, patient.pk)], **rows.audit_objects()})
-        return self.fhir(searchset(resources))
+        return self.fhir(searchset(request, resources))
 
 
 def _patient_param(request: Request) -> int:
@@ -162,7 +160,7 @@ class SearchApi(FhirApi):
     def get(self, request: Request) -> Response:
         patient = reads.patient_for(user=request.user, patient_id=_patient_param(request))
         if patient is None:
-            return self.fhir(searchset([]))
+            return self.fhir(searchset(request, []))
         types = (self.resource_type,)
         rows = reads.patient_rows(patient=patient, types=types)
         resources = reads.patient_resources(rows, types=types)
@@ -175,7 +173,7 @@ class SearchApi(FhirApi):
             "CarePlan": ("enrollment",),
         }[self.resource_type]
         self.audit_read({name: audited[name] for name in keep})
-        return self.fhir(searchset(resources))
+        return self.fhir(searchset(request, resources))
 
 
 class QuestionnaireReadApi(FhirApi):

@@ -6,6 +6,7 @@ it is stored."""
 from __future__ import annotations
 
 import pytest
+from fhir.resources.R4B.operationoutcome import OperationOutcome
 
 from backend.models import AuditRecord
 from followup.models import Alert, Observation
@@ -19,7 +20,7 @@ def _refused(response, *, index: int, words: str) -> dict:
     assert response.status_code == 400, response.content
     assert response["Content-Type"].startswith("application/fhir+json")
     outcome = response.json()
-    assert outcome["resourceType"] == "OperationOutcome"
+    OperationOutcome.model_validate(outcome)
     issue = next(issue for issue in outcome["issue"] if f"entry {index}" in issue["diagnostics"])
     assert f"urn:uuid:00000000-0000-0000-0000-{index + 1:012d}" in issue["diagnostics"]
     assert any(path.startswith(f"Bundle.entry[{index}]") for path in issue["expression"])

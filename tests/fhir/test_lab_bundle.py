@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from fhir.resources.R4B.bundle import Bundle
 
 from followup.models import Alert, Observation
 from notifications.models import MessageKind, OutgoingMessage
@@ -20,7 +21,7 @@ def test_it_stores_six_results_in_si_with_ranges_and_fires_phlf_once(
     assert response.status_code == 200, response.json()
     assert response["Content-Type"].startswith("application/fhir+json")
     reply = response.json()
-    assert reply["type"] == "transaction-response"
+    assert Bundle.model_validate(reply).type == "transaction-response"
     assert [entry["response"]["status"] for entry in reply["entry"]] == ["201 Created"] * 6
 
     stored = {o.code: o for o in Observation.objects.filter(patient=day5_patient)}
