@@ -2,7 +2,7 @@
 chromium through Playwright, against daphne serving the ASGI application, visits each
 kind of page in turn (sign-in, the clinic's day, patient search and plan, the live
 dashboard receiving an alert over its websocket, the alert and patient pages, metrics,
-the staff settings, the audit viewer, the patient's web check-in form and its invalid
+the staff settings, the audit viewer and research export, the patient's web check-in form and its invalid
 link, the API docs and the admin). Each answer carries the policy without
 'unsafe-inline', and the browser reports no violation: neither in the console nor as a
 ``securitypolicyviolation`` event (an init script, which CSP does not govern, turns
@@ -119,6 +119,7 @@ def test_every_page_loads_under_the_policy_without_a_violation(
             )
             for path in (
                 "/audit/",
+                "/research-export/",
                 "/admin/",
                 "/admin/backend/user/",
                 f"/admin/backend/user/{surgeon.pk}/change/",
@@ -136,4 +137,4 @@ def test_every_page_loads_under_the_policy_without_a_violation(
         finally:
             browser.close()
 
-    assert len(visited) == 17, visited
+    assert len(visited) == 18, visited
