@@ -263,6 +263,7 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
                 "since": feed_position_now(),
                 "path": "/ws/alerts/",
                 "patient": patient.pk,
+                "timezone": patient.timezone,
                 "messages_url": reverse("patient-messages", args=[patient.pk]),
                 "last_id": max(thread.entry_ids, default=0),
             },

@@ -57,7 +57,12 @@
       message.direction === "inbound" ? (inboundLabel ? inboundLabel.textContent : "") : form.dataset.labelOutbound;
     var when = document.createElement("time");
     when.setAttribute("datetime", message.created_at);
-    when.textContent = new Date(message.created_at).toLocaleString();
+    // As the server draws it: short date and time in the patient's zone, the page's language.
+    when.textContent = new Date(message.created_at).toLocaleString(document.documentElement.lang || undefined, {
+      timeZone: config.timezone,
+      dateStyle: "short",
+      timeStyle: "short",
+    });
     var body = document.createElement("div");
     body.className = "body";
     body.textContent = message.body;
