@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.apps import apps
-from django.db import models
+from django.db import DatabaseError, models, transaction
 from django.utils import timezone
 
 from backend.models import AuditRecord, Patient, Role
@@ -170,7 +170,9 @@ def test_it_exports_every_kind_of_the_patients_data_and_nothing_of_another(canar
     assert data["patient"]["mrn"] == MRN
     assert data["consent"]["sms_consent"] is True
     assert "Hier ist Zebulon Quixwhistle" in json.dumps(data, ensure_ascii=False)
-    # The summary reads in the patient's language: the protocol's German questions.
+    # The summary reads in the patient's language: the catalogue's German headings and
+    # the protocol's German questions.
+    assert "Ihre bei Vigil gespeicherten Daten" in summary
     assert "Hatten Sie seit Ihrer letzten Antwort" in summary
     assert MRN in summary and GIVEN in summary
     for value in OTHER_CANARIES:
@@ -291,6 +293,9 @@ def test_after_the_retention_date_erasure_leaves_no_identifying_value_and_the_st
     assert audit_after[: len(audit_before)] == audit_before
     erasure = [row for row in audit_after[len(audit_before) :] if row["object_type"] == "patient_erasure"]
     assert len(erasure) == 1 and erasure[0]["patient_id"] == patient.pk and erasure[0]["action"] == "delete"
+    # Still append-only: the database refuses to rewrite a row of it.
+    with pytest.raises(DatabaseError), transaction.atomic():
+        AuditRecord.objects.filter(pk=erasure[0]["id"]).update(actor_username="someone else")
     # The clinical record is kept, anonymised.
     assert CheckIn.objects.filter(patient_id=patient.pk).count() == 2
     assert Alert.objects.filter(patient_id=patient.pk).exclude(rule_id="").count() >= 1
