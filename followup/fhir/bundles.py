@@ -31,13 +31,11 @@ from followup.fhir.outcome import FhirError, Issue, operation_outcome
 from followup.fhir.plan import Caller, Plan, plan_entries
 from followup.fhir.validate import fhir_validated
 
-INTEGRATION_ROLE = "integration"
-
 
 def caller_of(user: User) -> Caller | None:
     if user.is_clinic_staff:
         return Caller(kind="staff", user=user, clinic_id=user.clinic_id)
-    if user.role == INTEGRATION_ROLE and user.clinic_id is not None and user.is_active:
+    if user.is_clinic_integration:
         return Caller(kind="integration", user=user, clinic_id=user.clinic_id)
     if user.is_patient:
         patient_id = patient_id_of(user)

@@ -9,7 +9,6 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,7 +16,7 @@ from rest_framework.views import APIView
 
 from backend.audit import AuditContext, audit_record
 from backend.models import AuditAction
-from backend.permissions import IsClinicStaffOrPatient
+from backend.permissions import IsClinicIntegration, IsClinicStaffOrPatient
 from backend.token_auth import patient_id_of
 from backend.write_batch import write_batch
 from followup.fhir import codes, reads
@@ -177,10 +176,8 @@ class SearchApi(FhirApi):
 
 
 class QuestionnaireReadApi(FhirApi):
-    """A protocol version as a Questionnaire: protocol data, no patient's, so any
-    signed-in caller may read it."""
-
-    permission_classes = [IsAuthenticated]
+    """A protocol version as a Questionnaire (protocol data, no patient's). Staff and
+    patients read it; the service account reads nothing, this included."""
 
     def get(self, request: Request, pk: int) -> Response:
         version = reads.protocol_version_get(version_id=pk)
@@ -195,7 +192,7 @@ class BundleApi(FhirApi):
     (QuestionnaireResponse). Who may post which entry is the service's decision
     (``followup.fhir.bundles``)."""
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsClinicIntegration | IsClinicStaffOrPatient]
 
     def post(self, request: Request) -> Response:
         body = request.data

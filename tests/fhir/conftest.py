@@ -8,15 +8,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from backend.models import Patient
+from backend.models import Patient, Role
 from tests.conftest import token_client
 from tests.factories import EnrollmentFactory, EpisodeFactory, PatientFactory, UserFactory
 
 
 @pytest.fixture
 def integration_user(clinic):
-    # The role v2rules21 adds to Role ("integration"); a CharField, so the row is valid either way.
-    return UserFactory(clinic=clinic, role="integration", username=f"hospital-lis-{clinic.pk}")
+    return UserFactory(clinic=clinic, role=Role.INTEGRATION, username=f"hospital-lis-{clinic.pk}")
 
 
 @pytest.fixture

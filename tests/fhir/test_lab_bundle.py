@@ -60,3 +60,27 @@ def test_a_batch_takes_each_entry_on_its_own(integration_client, clinic, day5_pa
     assert statuses == ["201 Created"] * 3 + ["400 Bad Request"] + ["201 Created"] * 2
     assert "entry 3" in response.json()["entry"][3]["response"]["outcome"]["issue"][0]["diagnostics"]
     assert Observation.objects.filter(patient=day5_patient).count() == 5
+
+
+def test_another_clinics_service_account_posts_nothing_for_this_clinic(other_clinic, clinic, day5_patient):
+    """H12: the account's own clinic's MRN system is the only one it can name."""
+    from backend.models import Role
+    from tests.conftest import token_client
+    from tests.factories import UserFactory
+
+    other = token_client(UserFactory(clinic=other_clinic, role=Role.INTEGRATION))
+    response = post_bundle(other, bundle(six_labs(clinic, "H-0042")))
+    assert response.status_code == 400
+    assert "not this clinic's MRN system" in response.json()["issue"][0]["diagnostics"]
+    assert not Observation.objects.exists()
+
+
+def test_an_account_that_is_neither_staff_patient_nor_integration_posts_nothing(clinic, day5_patient):
+    from backend.models import Role
+    from tests.conftest import token_client
+    from tests.factories import UserFactory
+
+    wall = token_client(UserFactory(clinic=clinic, role=Role.WALL_DISPLAY, phone=""))
+    response = post_bundle(wall, bundle(six_labs(clinic, "H-0042")))
+    assert response.status_code == 403 and response.json()["resourceType"] == "OperationOutcome"
+    assert not Observation.objects.exists()

@@ -145,9 +145,10 @@ def test_staff_read_only_their_clinics_patients(make_enrolled, nurse_client, oth
     assert reads.filter(object_type="patient").exists() and reads.filter(object_type="alert").exists()
 
 
-def test_the_service_account_reads_nothing(make_enrolled, integration_client):
+def test_the_service_account_reads_nothing(make_enrolled, integration_client, protocol_version):
     patient = make_enrolled()
     paths = [f"/fhir/Patient/{patient.pk}", f"/fhir/Patient/{patient.pk}/$everything"]
+    paths.append(f"/fhir/Questionnaire/{protocol_version.pk}")
     paths += [f"/fhir/{name}?patient={patient.pk}" for name in SEARCHES]
     for path in paths:
         response = integration_client.get(path)
