@@ -3,16 +3,50 @@
 An item stores its text as first written (H17), in the language of whoever's code
 wrote it. Where the item's own data says the same thing, the page writes it afresh in
 the reader's language instead: a nurse call for an amber alert names the alert's rule
-from the protocol's translations. Other kinds show their stored text."""
+from the protocol's translations; a no-response item, stored from one of the English
+templates of followup.services.worklist, is read back against them and said again in
+the reader's language. Other texts show as stored."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from django.utils.translation import gettext
 
 from followup.models import Alert, WorklistItem
 from followup.rule_titles import alert_rule_titles
+from followup.services.worklist import (
+    MISSED_ONE_TEXT,
+    MISSED_ONE_TEXT_NO_DAY,
+    MISSED_RUN_TEXT,
+    MISSED_RUN_TEXT_NO_DAY,
+)
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    """The English ``template`` as a pattern whose groups are its (numeric) values."""
+    parts = _PLACEHOLDER.split(template)
+    # split alternates text and placeholder names: text, name, text, name, text...
+    pattern = "".join(re.escape(part) if index % 2 == 0 else f"(?P<{part}>[0-9]+)" for index, part in enumerate(parts))
+    return re.compile(rf"\A{pattern}\Z")
+
+
+_STORED_TEMPLATES = [
+    (template, _pattern(template))
+    for template in (MISSED_RUN_TEXT, MISSED_RUN_TEXT_NO_DAY, MISSED_ONE_TEXT, MISSED_ONE_TEXT_NO_DAY)
+]
+
+
+def _said_again(detail: str) -> str:
+    """A stored English template text in the active language; any other text as is."""
+    for template, pattern in _STORED_TEMPLATES:
+        match = pattern.match(detail)
+        if match is not None:
+            return gettext(template) % match.groupdict()
+    return detail
 
 
 def worklist_details(*, items: Iterable[WorklistItem], language: str) -> dict[int, str]:
@@ -31,6 +65,8 @@ def worklist_details(*, items: Iterable[WorklistItem], language: str) -> dict[in
         alert_id = calls.get(item.pk)
         if alert_id in titles:
             details[item.pk] = gettext("Call the patient today: %(rule)s") % {"rule": titles[alert_id]}
+        elif item.kind == WorklistItem.Kind.NO_RESPONSE:
+            details[item.pk] = _said_again(item.detail)
         else:
             details[item.pk] = item.detail
     return details

@@ -26,7 +26,7 @@ from django.db import transaction
 from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone, translation
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 from backend.audit import AuditContext, audit_record
 from backend.models import AuditAction, Patient, User
@@ -36,6 +36,12 @@ from followup.services.alerts import alert_data, alert_record_finding
 from notifications.events import event_publish
 
 EARLY_LAST_DAY = 14
+# A no-response item's text, stored in English as first written (H17); the staff pages
+# show it in the reader's language (followup.dashboard.worklist_texts reads it back).
+MISSED_RUN_TEXT = gettext_noop("%(count)s check-ins missed in a row (the last on day %(day)s): call the patient.")
+MISSED_RUN_TEXT_NO_DAY = gettext_noop("%(count)s check-ins missed in a row: call the patient.")
+MISSED_ONE_TEXT = gettext_noop("Check-in on day %(day)s missed: call the patient.")
+MISSED_ONE_TEXT_NO_DAY = gettext_noop("Check-in missed: call the patient.")
 ALERT_RUN = 3
 ITEM_RUN = 2
 NO_RESPONSE_RULE_ID = "no_response"
@@ -132,12 +138,11 @@ def _no_response_wants(
             run = _run_at(history[patient_id], positions[row.pk]) if row.pk in positions else []
             count = max(len(run), 1)
             if _is_early(row.day) or count >= ITEM_RUN:
-                day_text = f" on day {row.day}" if row.day is not None else ""
-                detail = (
-                    f"{count} check-ins missed in a row (the last{day_text}): call the patient."
-                    if count >= ITEM_RUN
-                    else f"Check-in{day_text} missed: call the patient."
-                )
+                if count >= ITEM_RUN:
+                    template = MISSED_RUN_TEXT if row.day is not None else MISSED_RUN_TEXT_NO_DAY
+                else:
+                    template = MISSED_ONE_TEXT if row.day is not None else MISSED_ONE_TEXT_NO_DAY
+                detail = template % {"count": count, "day": row.day}
                 wants_item[patient_id] = (row, detail)
             early_run = run[:ALERT_RUN]
             if len(early_run) == ALERT_RUN and all(_is_early(day) for _pk, _status, day in early_run):

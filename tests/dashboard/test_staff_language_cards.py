@@ -19,6 +19,7 @@ from followup.dashboard.labels import dashboard_script_texts
 from followup.models import WorklistItem
 from followup.rule_titles import alert_rule_titles
 from followup.services.checkins import checkin_submit
+from followup.services.worklist import MISSED_RUN_TEXT
 from followup.templatetags.staff_labels import with_patient_time
 from tests.dashboard.conftest import red_alert_raise
 from tests.factories import green_answers
@@ -88,3 +89,17 @@ def test_the_script_texts_are_in_the_active_language() -> None:
     assert texts["severity"]["red"] == "KIRMIZI"
     with translation.override("en"):
         assert dashboard_script_texts()["title_red"] == "(%(count)s) RED — Vigil"
+
+
+def test_a_no_response_item_stored_in_english_reads_in_the_readers_language(nurse: User, patient: Any) -> None:
+    nurse.language = "de"
+    nurse.save(update_fields=["language"])
+    WorklistItem.objects.create(
+        patient=patient,
+        clinic_id=patient.clinic_id,
+        kind=WorklistItem.Kind.NO_RESPONSE,
+        detail=MISSED_RUN_TEXT % {"count": 3, "day": 18},
+    )
+    html = _client(nurse).get("/plans/today/").content.decode()
+    assert "3 Abfragen in Folge verpasst (die letzte an Tag 18): Patient/in anrufen." in html
+    assert "missed in a row" not in html
