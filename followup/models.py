@@ -107,6 +107,10 @@ class ScheduledCheckIn(models.Model):
     )
     due_at = models.DateTimeField()
     window_minutes = models.PositiveIntegerField(default=720)
+    # When the reminder goes, in minutes after due_at, when the protocol's schedule says
+    # (v2: 24 h into a 72 h surveillance window); null: half of what is left of the
+    # window after the announcement.
+    reminder_minutes = models.PositiveIntegerField(null=True, blank=True)
     channel = models.CharField(max_length=4, choices=Channel.choices, default=Channel.SMS)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
     phase = models.CharField(max_length=12, default="acute")

@@ -26,6 +26,16 @@ _WINDOW = ExpressionWrapper(
 )
 #: When a check-in's window closes: due_at + window_minutes (computed in the database).
 CLOSES_AT = ExpressionWrapper(F("due_at") + _WINDOW, output_field=DateTimeField())
+#: When a check-in with its own reminder time is reminded: due_at + reminder_minutes
+#: (null when it has none).
+REMIND_AT = ExpressionWrapper(
+    F("due_at")
+    + ExpressionWrapper(
+        ExpressionWrapper(F("reminder_minutes"), output_field=IntegerField()) * Value(timedelta(minutes=1)),
+        output_field=DurationField(),
+    ),
+    output_field=DateTimeField(),
+)
 
 
 def moment_value(now: datetime) -> Value:

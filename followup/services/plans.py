@@ -65,6 +65,7 @@ def plan_checkin_row(*, item: PlannedItem, enrollment: Enrollment, channel: str,
         enrollment=enrollment,
         due_at=item.due_at,
         window_minutes=item.window_minutes,
+        reminder_minutes=item.reminder_minutes,
         channel=channel,
         phase=item.phase,
         day=item.day,
@@ -149,8 +150,14 @@ def _check_in_moved(row: ScheduledCheckIn, item: PlannedItem | None, now: dateti
     if item is None:
         row.status, row.closed_at = ScheduledCheckIn.Status.CANCELLED, now
         change.cancelled_check_ins.append(row.pk)
-    elif row.due_at != item.due_at or row.window_minutes != item.window_minutes or revivable:
+    elif (
+        row.due_at != item.due_at
+        or row.window_minutes != item.window_minutes
+        or row.reminder_minutes != item.reminder_minutes
+        or revivable
+    ):
         row.due_at, row.window_minutes = item.due_at, item.window_minutes
+        row.reminder_minutes = item.reminder_minutes
         row.day, row.phase = item.day, item.phase
         row.status, row.closed_at = ScheduledCheckIn.Status.SCHEDULED, None
         change.moved_check_ins.append(row.pk)
@@ -173,7 +180,7 @@ def _check_ins_recompute(
     channel = next((row.channel for row in reversed(check_ins)), default_channel(patient=enrollment.patient))
     touched = [row for row in check_ins if _check_in_moved(row, wanted.get(row.plan_key), now, change)]
     ScheduledCheckIn.objects.bulk_update(
-        touched, ["due_at", "window_minutes", "day", "phase", "status", "closed_at", "updated_at"]
+        touched, ["due_at", "window_minutes", "reminder_minutes", "day", "phase", "status", "closed_at", "updated_at"]
     )
     known_keys = {row.plan_key for row in check_ins}
     created = ScheduledCheckIn.objects.bulk_create(

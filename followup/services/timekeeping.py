@@ -33,6 +33,7 @@ from django.utils import timezone
 from followup.models import Channel, ScheduledCheckIn
 from followup.services.claims import (
     CLOSES_AT,
+    REMIND_AT,
     STEP_LIMIT,
     audit_system_update,
     moment_value,
@@ -116,12 +117,15 @@ def scheduled_checkins_announce(*, now: datetime) -> list[int]:
 def scheduled_checkins_remind(*, now: datetime) -> list[int]:
     """Remind once when half of the time between the announcement and the window's
     close is gone (half the window for a check-in announced on time; for one held by
-    quiet hours, half of what is left), unless it was answered. The reminder goes by
-    SMS for app check-ins too: the link opens the same form, and a patient who has
-    not opened the app should still hear from us before the window closes (H8)."""
+    quiet hours, half of what is left), or at its own ``reminder_minutes`` after it
+    opened when its protocol says (v2 surveillance: 24 h into 72 h), unless it was
+    answered. The reminder goes by SMS for app check-ins too: the link opens the same
+    form, and a patient who has not opened the app should still hear from us before
+    the window closes (H8)."""
     with transaction.atomic():
         left = ExpressionWrapper(CLOSES_AT - moment_value(now), output_field=DurationField())
         gone = ExpressionWrapper(moment_value(now) - F("announced_at"), output_field=DurationField())
+        due = Q(reminder_minutes__isnull=True, left__lte=F("gone")) | Q(remind_at__lte=now)
         candidates = (
             ScheduledCheckIn.objects.filter(
                 textable_condition(),
@@ -131,8 +135,8 @@ def scheduled_checkins_remind(*, now: datetime) -> list[int]:
                 check_in__isnull=True,
                 due_at__lte=now,
             )
-            .alias(closes_at=CLOSES_AT, left=left, gone=gone)
-            .filter(closes_at__gt=now, left__lte=F("gone"))
+            .alias(closes_at=CLOSES_AT, left=left, gone=gone, remind_at=REMIND_AT)
+            .filter(due, closes_at__gt=now)
         )
         awake = awake_condition(candidates, now=now)
         if awake is None:
