@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from backend.audit import AuditContext, audit_rows
+from backend.audit import AuditContext, audit_record, audit_rows
 from backend.models import AuditAction, Clinic, Episode, Patient
 from backend.serializers import PatientSerializer
 from followup.fhir import codes
@@ -16,6 +16,7 @@ from followup.fhir.entries import Entry, moment_of
 from followup.fhir.outcome import Issue
 from followup.fhir.plan import Caller, Plan
 from followup.models import CheckIn
+from followup.selectors import active_enrollment
 from followup.services.checkin_rate import CheckInRateExceeded, checkin_submit_within_rate
 from followup.services.checkins import CheckInRejected, checkin_submit
 from followup.services.enrollment import enrollment_create
@@ -112,11 +113,11 @@ def _patient(*, plan: Plan, caller: Caller, created: dict[str, int], audit: Audi
     if not serializer.is_valid():
         raise _refuse(plan.entry, dict(serializer.errors))
     patient = serializer.save(clinic_id=clinic.pk)
-    audit_rows(
+    audit_record(
         actor=caller.user,
         action=AuditAction.CREATE,
         object_type="patient",
-        rows=[SimpleNamespace(pk=patient.pk, patient_id=patient.pk)],
+        objects=[(patient.pk, patient.pk)],
         clinic_id=clinic.pk,
         audit=audit,
     )
@@ -180,9 +181,26 @@ def _lab(*, plan: Plan, caller: Caller, patient: Patient, audit: AuditContext | 
     return Outcome(status=status, location=f"Observation/{result.observation.pk}")
 
 
+def _questionnaire_check(*, plan: Plan, patient: Patient) -> None:
+    """A QuestionnaireResponse naming a Questionnaire answers that protocol's
+    questions: it must be the protocol the patient is followed on (any version: the
+    answers are validated against the patient's own)."""
+    named = str(plan.entry.resource.get("questionnaire") or "").partition("|")[0]
+    enrollment = active_enrollment(patient_id=patient.pk)
+    if not named or enrollment is None:
+        return  # no enrollment: the check-in path refuses it, naming why
+    expected = codes.protocol_url(enrollment.protocol_version.protocol.slug)
+    if named != expected:
+        plan.entry.problem(
+            f"questionnaire {named} is not the patient's protocol ({expected}).", element="questionnaire"
+        )
+        raise EntryRefused(plan.entry)
+
+
 def _check_in(*, plan: Plan, caller: Caller, patient: Patient, audit: AuditContext | None) -> Outcome:
     """Through the check-in path: a patient's app within the protocol's rate, answered
     now; staff may say when the answers were given (``authored``)."""
+    _questionnaire_check(plan=plan, patient=patient)
     try:
         if caller.kind == "patient":
             result = checkin_submit_within_rate(

@@ -44,7 +44,8 @@ def test_a_malformed_entry_refuses_the_whole_transaction(integration_client, cli
 
 
 def test_a_missing_patient_refuses_the_whole_transaction(integration_client, clinic, day5_patient):
-    """H12: a patient of another clinic is as unknown as one that does not exist."""
+    """H5 (a result attached to the wrong patient) and H12: a patient of another clinic
+    is as unknown as one that does not exist."""
     entries = six_labs(clinic, "H-0042")
     entries[2]["resource"]["subject"] = mrn_ref(clinic, "H-9999")
     issue = _refused(post_bundle(integration_client, bundle(entries)), index=2, words="no patient with MRN H-9999")
@@ -53,6 +54,7 @@ def test_a_missing_patient_refuses_the_whole_transaction(integration_client, cli
 
 
 def test_another_clinics_patient_is_a_missing_patient(integration_client, clinic, other_clinic, day5_patient):
+    """H5, H12: an MRN is read in the account's own clinic's system only."""
     from tests.factories import PatientFactory
 
     PatientFactory(clinic=other_clinic, mrn="X-1")

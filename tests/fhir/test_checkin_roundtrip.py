@@ -87,3 +87,17 @@ def test_a_patient_posts_only_its_own_check_ins(enrolled, make_enrolled, patient
     response = post_bundle(integration_client, bundle([{"fullUrl": "urn:uuid:qr-3", "resource": resource}]))
     assert response.status_code == 403 and response.json()["issue"][0]["code"] == "forbidden"
     assert not CheckIn.objects.exists()
+
+
+def test_answers_to_another_questionnaire_are_refused(enrolled, patient_client):
+    resource = {
+        "resourceType": "QuestionnaireResponse",
+        "questionnaire": "http://example.org/Questionnaire/phq-9",
+        "status": "completed",
+        "subject": {"reference": f"Patient/{enrolled.pk}"},
+        "item": [{"linkId": "temperature_c", "answer": [{"valueDecimal": 37.0}]}],
+    }
+    response = post_bundle(patient_client, bundle([{"fullUrl": "urn:uuid:qr-4", "resource": resource}]))
+    assert response.status_code == 400
+    assert "is not the patient's protocol" in response.json()["issue"][0]["diagnostics"]
+    assert not CheckIn.objects.exists()
