@@ -39,6 +39,7 @@ from tests.factories import PASSWORD, UserFactory
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
 TURKISH_CATALOGUE = ROOT / "locale" / "tr" / "LC_MESSAGES" / "django.po"
 PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]|%[sd]")
 
@@ -153,6 +154,7 @@ def test_a_turkish_nurse_reads_no_english_on_the_staff_pages_and_an_english_coll
     from playwright.sync_api import expect, sync_playwright
 
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    ARTIFACTS.mkdir(exist_ok=True)
     english: dict[str, list[tuple[str, str]]] = {}
 
     def walk(page, name: str) -> None:  # type: ignore[no-untyped-def]
@@ -202,12 +204,14 @@ def test_a_turkish_nurse_reads_no_english_on_the_staff_pages_and_an_english_coll
             expect(card.locator('[data-slot="age"]')).not_to_be_empty()
             expect(page).not_to_have_title(re.compile("RED"))
             walk(page, "dashboard with a live red card")
+            page.screenshot(path=str(ARTIFACTS / "staff-language-dashboard-tr.png"), full_page=True)
 
             # The red alert's page, then its patient's page.
             card.locator('[data-slot="rule"]').click()
             expect(page.locator("h1.rule")).to_have_text(jaundice_tr)
             expect(page.locator(".patient-time").first).to_contain_text("Asia/Baku")
             walk(page, "alert page")
+            page.screenshot(path=str(ARTIFACTS / "staff-language-alert-tr.png"), full_page=True)
             page.locator(".patient-banner a.name").click()
             expect(page.locator(".patient-banner .name")).to_have_text("Mehmet Yılmaz")
             expect(page.locator('.chart[data-series="temperature_c"] canvas')).to_have_count(1)
