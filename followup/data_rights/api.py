@@ -19,8 +19,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend import scoping
-from backend.audit import AuditContext
-from backend.models import Patient, Role
+from backend.audit import AuditContext, audit_record
+from backend.models import AuditAction, Patient, Role
 from followup.data_rights.erasure import ErasureRefused, patient_erase
 from followup.data_rights.export import patient_export
 from followup.data_rights.retention import RetentionStatus, retention_status
@@ -112,7 +112,16 @@ class PatientErasureApi(APIView):
     @extend_schema(responses={200: StatusSerializer})
     def get(self, request: Request, pk: int) -> Response:
         patient = _patient(request, pk)
-        return Response(self.StatusSerializer(status_data(retention_status(patient=patient))).data)
+        state = retention_status(patient=patient)
+        audit_record(
+            actor=request.user,
+            action=AuditAction.READ,
+            object_type="patient_data_rights",
+            objects=[(patient.pk, patient.pk)],
+            clinic_id=patient.clinic_id,
+            audit=AuditContext.of(request._request),
+        )
+        return Response(self.StatusSerializer(status_data(state)).data)
 
     @extend_schema(
         request=InputSerializer,

@@ -112,10 +112,11 @@ def _messages_erase(patient: Patient, *, phone_only_theirs: bool) -> dict[str, i
     outgoing = OutgoingMessage.objects.filter(Q(patient_id=patient.pk) | (page_keys if alert_ids else Q(pk__in=[])))
     outgoing_ids = list(outgoing.values_list("pk", flat=True))
     counts = {
-        "sms_outgoing": OutgoingMessage.objects.filter(pk__in=outgoing_ids, staff_user__isnull=True).update(
+        "sms_outgoing": OutgoingMessage.objects.filter(pk__in=outgoing_ids, patient_id=patient.pk).update(
             body="", display_body="", to_phone="", error_message=""
-        )
-        + OutgoingMessage.objects.filter(pk__in=outgoing_ids, staff_user__isnull=False).update(
+        ),
+        # A page's number is the staff member's or the clinic's: it stays.
+        "sms_staff_pages": OutgoingMessage.objects.filter(pk__in=outgoing_ids, patient__isnull=True).update(
             body="", display_body="", error_message=""
         ),
         "delivery_attempts": DeliveryAttempt.objects.filter(message_id__in=outgoing_ids).update(error_message=""),

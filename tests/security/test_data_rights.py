@@ -350,3 +350,18 @@ def test_the_nightly_review_lists_patients_past_retention_and_erases_nothing(cli
     assert MRN in page.content.decode()
     fresh = Patient.objects.get(pk=patient.pk)
     assert fresh.erasure_due_since == until and fresh.erased_at is None and fresh.mrn == MRN
+
+
+def test_the_api_states_the_retention_date_and_its_basis(settings, canary, admin, population):
+    settings.VIGIL_RETENTION = settings.VIGIL_RETENTION | {"GB": {"years": 7, "retention_duty": True, "basis": "x"}}
+    response = api_client_for(admin).get(f"/api/v1/patients/{canary.patient.pk}/erasure/")
+    assert response.status_code == 200
+    body = response.json()
+    # The clinic's country (GB, 7 years here) and the patient's (DE, 10): the longer wins.
+    assert [entry["country"] for entry in body["countries"]] == ["GB", "DE"]
+    assert (
+        body["retention_until"]
+        == date(timezone.localdate().year + 10, *timezone.localdate().timetuple()[1:3]).isoformat()
+    )
+    assert body["erasable"] is False and body["follow_up_active"] is False
+    assert AuditRecord.objects.filter(object_type="patient_data_rights", patient_id=canary.patient.pk).exists()
