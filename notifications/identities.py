@@ -52,9 +52,12 @@ def _candidates(*, clinic_id: int, to_phone: str, sent_from: str) -> tuple[Q, Ex
 
 
 def sender_expressions(*, clinic_id: int, to_phone: str, sent_from: str = "") -> dict[str, Expression]:
-    """``from_number`` and ``messaging_service_sid`` for an outbox row's INSERT: the
-    chosen identity's (one of the two is empty), or, when the clinic has none that
-    fits, the installation's settings as before identities existed."""
+    """``from_number`` and ``messaging_service_sid`` for an outbox row's INSERT (one of
+    the two empty): of the clinic's active identities, the one ``sent_from`` names
+    (the number a patient texted, when the message answers them), else the one for
+    the destination's country, else the clinic's default; with none of these, the
+    installation's ``TWILIO_FROM_NUMBER`` / ``TWILIO_MESSAGING_SERVICE_SID`` as before
+    identities existed."""
     condition, order = _candidates(clinic_id=clinic_id, to_phone=to_phone, sent_from=sent_from)
     best = SendingIdentity.objects.filter(condition).order_by(order, "id")
     return {

@@ -74,25 +74,16 @@ def sms_enqueue(
 ) -> OutgoingMessage:
     """Write one outgoing SMS to the outbox; a worker sends it after commit.
 
-    The same ``idempotency_key`` returns the row already written instead of a second
-    one. A message to a patient who opted out (STOP) is stored as ``suppressed`` and
-    never sent, unless it is ``opt_out_exempt`` (the STOP confirmation itself, and the
-    answer to HELP, which carriers require), so the history shows what was held back
-    and why. ``send_after`` (quiet hours) is the
-    caller's decision. ``reach_alert`` marks recalls and red advice: if they cannot be
-    delivered, staff are alerted to phone the patient (H11). ``opted_out``: the
-    caller's own fresh reading of the patient's STOP (the check-in path holds the
-    patient's row locked); None reads it from the database.
-
-    The sender is chosen here, in the INSERT (``notifications.identities``): the
-    clinic's active sending identity for the destination's country, else the clinic's
-    default identity, else the installation's ``TWILIO_FROM_NUMBER`` /
-    ``TWILIO_MESSAGING_SERVICE_SID``; ``sent_from`` (the number a patient texted, when
-    this answers them) comes first if it is one of the clinic's active identities.
-    The row keeps what was chosen (``from_number`` / ``messaging_service_sid``).
-
-    Inside a ``write_batch`` (the check-in path) the row is written with the batch's
-    other rows, and the returned instance gets its id then.
+    The same ``idempotency_key`` returns the row already written. A message to a
+    patient who opted out (STOP) is stored ``suppressed`` and never sent, so the
+    history shows what was held back, unless ``opt_out_exempt`` (the STOP confirmation
+    and the HELP answer, which carriers require). ``send_after`` (quiet hours) is the
+    caller's decision. ``reach_alert`` marks recalls and red advice: undeliverable,
+    they alert staff to phone the patient (H11). ``opted_out``: the caller's fresh
+    reading of the patient's STOP (the check-in path holds the row locked); None reads
+    it. The sender is chosen in the INSERT and kept on the row
+    (``notifications.identities``), ``sent_from`` (the number a patient texted) first.
+    In a ``write_batch`` the row is written with the batch's others (its id set then).
     """
     suppressed = _suppressed(patient=patient, opt_out_exempt=opt_out_exempt, opted_out=opted_out)
     fields = dict(
