@@ -121,12 +121,32 @@ def _messages_erase(patient: Patient, *, phone_only_theirs: bool) -> dict[str, i
         ),
         "delivery_attempts": DeliveryAttempt.objects.filter(message_id__in=outgoing_ids).update(error_message=""),
     }
+    if not phone_only_theirs:
+        counts["sms_shared_phone"] = _shared_phone_mentions_erase(patient)
     inbound = Q(patient_id=patient.pk)
     if phone_only_theirs:
         inbound |= Q(patient__isnull=True, from_phone=str(patient.phone))
         counts["shared_phone_choices"] = SharedPhoneChoice.objects.filter(phone=str(patient.phone)).update(phone="")
     counts["sms_inbound"] = InboundMessage.objects.filter(inbound).update(body="", from_phone="")
     return counts
+
+
+def _shared_phone_mentions_erase(patient: Patient) -> int:
+    """On a phone shared with others (H5) the messages to the phone name whom they are
+    for ("who is answering? 1 Zebulon, 2 ..."): those naming this patient are blanked;
+    the others' own messages, and the phone, stay theirs."""
+    names = [name for name in (patient.given_name, patient.family_name) if len(name) >= 3]
+    if not names:
+        return 0
+    mentions = Q()
+    for name in names:
+        mentions |= Q(body__icontains=name) | Q(display_body__icontains=name)
+    return (
+        OutgoingMessage.objects.filter(to_phone=str(patient.phone))
+        .exclude(patient_id=patient.pk)
+        .filter(mentions)
+        .update(body="", display_body="")
+    )
 
 
 def _free_text_erase(patient: Patient) -> dict[str, int]:

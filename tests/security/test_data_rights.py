@@ -365,3 +365,30 @@ def test_the_api_states_the_retention_date_and_its_basis(settings, canary, admin
     )
     assert body["erasable"] is False and body["follow_up_active"] is False
     assert AuditRecord.objects.filter(object_type="patient_data_rights", patient_id=canary.patient.pk).exists()
+
+
+def test_erasure_on_a_shared_phone_leaves_the_other_patient_their_phone_and_messages(
+    canary, population, webhooks, admin
+):
+    """H5: a phone shared with another patient stays theirs; what names the erased
+    patient (the "who is answering?" question) goes."""
+    sibling = patient_data_create(
+        clinic=population.clinic,
+        care_team=None,
+        by=population.staff["nurse"],
+        given_name="Philippa",
+        family_name="Fernsby",
+        mrn="MRN-SIBLING-2207",
+        phone=PHONE,
+    ).patient
+    webhooks.sms(PHONE, "wer bin ich")  # two patients on the phone: the sender is asked who writes
+    assert OutgoingMessage.objects.filter(to_phone=PHONE, body__contains=GIVEN).exclude(patient=canary.patient)
+    until = retention_status(patient=canary.patient).retention_until
+    with time_machine.travel(datetime.combine(until, datetime.min.time()) + timedelta(hours=12), tick=False):
+        response = api_client_for(admin).post(
+            f"/api/v1/patients/{canary.patient.pk}/erasure/", {"confirm_mrn": MRN}, format="json"
+        )
+        assert response.status_code == 200, response.content
+    assert _found((GIVEN, FAMILY, MRN)) == []
+    assert str(Patient.objects.get(pk=sibling.pk).phone) == PHONE
+    assert InboundMessage.objects.filter(from_phone=PHONE, body="wer bin ich").exists()
