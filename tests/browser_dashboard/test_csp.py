@@ -8,7 +8,10 @@ link, the API docs and the admin). Each answer carries the policy without
 ``securitypolicyviolation`` event (an init script, which CSP does not govern, turns
 each event into a console line that survives the page's navigation). A last step
 injects an inline style on purpose and expects the listener to catch it, so a silent
-listener cannot pass the test."""
+listener cannot pass the test. A second walk signs a clinic admin in with two-factor
+sign-in on, as in production (password, QR enrolment, recovery codes, the code step)
+and visits the security, sessions, data-rights, audit and research pages."""
+
 
 from __future__ import annotations
 
@@ -66,6 +69,7 @@ def test_every_page_loads_under_the_policy_without_a_violation(
     def visit(page, path: str, status: int = 200) -> None:
         response = page.goto(f"{daphne_server}{path}")
         assert response is not None and response.status == status, (path, response and response.status)
+        assert page.url == f"{daphne_server}{path}", (path, page.url)  # not redirected to a sign-in step
         policy = response.headers.get("content-security-policy", "")
         assert "script-src 'self'" in policy and "style-src 'self'" in policy, (path, policy)
         assert "unsafe-inline" not in policy and "unsafe-eval" not in policy, (path, policy)
@@ -138,3 +142,89 @@ def test_every_page_loads_under_the_policy_without_a_violation(
             browser.close()
 
     assert len(visited) == 18, visited
+
+
+@pytest.fixture
+def two_factor_on(monkeypatch):
+    """The daphne a test starts after this runs with staff two-factor sign-in on."""
+    monkeypatch.setenv("VIGIL_STAFF_2FA", "1")
+
+
+@pytest.fixture
+def daphne_two_factor(two_factor_on, daphne_server):  # noqa: F811
+    return daphne_server
+
+
+def test_the_two_factor_sign_in_and_the_admins_pages_load_under_the_policy(daphne_two_factor, clinic, make_enrolled):
+    """A clinic admin's first sign-in as it happens in production: password, the QR code
+    of enrolment (an inline SVG), the recovery codes, then their security, sessions,
+    data-rights, audit and research pages; signed out, the code step of the next
+    sign-in. No violation on any of them."""
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.factories import PASSWORD
+
+    base = daphne_two_factor
+    admin = UserFactory(clinic=clinic, role=Role.ADMIN)
+    patient = make_enrolled()
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    console: list[str] = []
+    visited: list[str] = []
+
+    def arrived(page, path: str) -> None:
+        expect(page).to_have_url(f"{base}{path}", timeout=10_000)
+        page.wait_for_load_state("networkidle")
+        visited.append(path)
+
+    def visit(page, path: str) -> None:
+        response = page.goto(f"{base}{path}")
+        assert response is not None and response.status == 200, (path, response and response.status)
+        assert "unsafe-inline" not in response.headers.get("content-security-policy", "unsafe-inline"), path
+        arrived(page, path)
+
+    def code_for(user) -> str:
+        device = TOTPDevice.objects.filter(user=user).order_by("-id").first()
+        return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):0{device.digits}d}"
+
+    def password_step(page) -> None:
+        visit(page, "/login/")
+        page.fill("#id_username", admin.username)
+        page.fill("#id_password", PASSWORD)
+        page.locator("form:has(#id_password) button[type=submit]").click()
+
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            context.add_init_script(LISTENER)
+            page = context.new_page()
+            page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+
+            password_step(page)
+            arrived(page, "/login/enrol/")
+            expect(page.locator(".totp-qr svg")).to_be_visible()
+            page.fill("#id_code", code_for(admin))
+            page.locator("form:has(#id_code) button[type=submit]").click()
+            arrived(page, "/login/recovery-codes/")
+
+            for path in (
+                "/profile/sessions/",
+                "/profile/staff-sign-in/",
+                "/dashboard/data-rights/",
+                f"/dashboard/patients/{patient.pk}/data-rights/",
+                "/audit/",
+                "/research-export/",
+            ):
+                visit(page, path)
+
+            page.get_by_role("button", name="Sign out").click()
+            password_step(page)
+            arrived(page, "/login/code/")
+
+            found = [line for line in console if VIOLATION_PREFIX in line or "Content Security Policy" in line]
+            assert found == [], found
+        finally:
+            browser.close()
+    assert len(visited) == 11, visited
