@@ -22,7 +22,7 @@ The guarantee ("never twice for one outbox row")
    wait, so the request in flight has either reached Twilio or died), ``outbox_verify``
    settles it: a status callback may already have named its sid (the StatusCallback
    URL carries the outbox id, ``?m=<id>``); otherwise it reads Twilio's message list
-   (from our number, newest first) back to when the try in doubt began, less two
+   (from the row's sender, newest first) back to when the try in doubt began, less two
    minutes of clock skew, for a message to that number with the same body that no
    other row holds. Found: the row is ``sent`` with that sid. Not found: it is queued
    again. Twilio cannot be asked (down, or too much traffic to look back that far):
@@ -287,7 +287,7 @@ class LookupUnavailable(Exception):
 def provider_message_find(*, message: OutgoingMessage, since: datetime) -> str | None:
     """The sid of the provider's message that this row became, if it exists.
 
-    Only Twilio can be asked. Its message list (from our number, newest first) is read
+    Only Twilio can be asked. Its message list (from the row's number, newest first) is read
     back to ``since`` (the try in doubt began then; less clock skew), looking for a
     message to the row's number with the same body whose sid no other row holds.
     The list is filtered by our number only, never the patient's: a query string

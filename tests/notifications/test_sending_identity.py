@@ -5,6 +5,7 @@ what it received). Status callbacks find the rows of every identity."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 
 from backend.models import AuditRecord, Clinic, Role
 from backend.write_batch import write_batch
-from notifications.delivery import outbox_deliver
+from notifications.delivery import outbox_deliver, outbox_verify
 from notifications.models import MessageKind, MessageStatus, OutgoingMessage, SendingIdentity
 from notifications.services import sms_enqueue
 from tests.conftest import token_client
@@ -290,3 +291,23 @@ def test_django_admin_refuses_another_clinics_number_on_the_form(client: Any) ->
     form["from_number"] = OTHER_NUMBER
     assert client.post("/admin/notifications/sendingidentity/add/", form).status_code == 302
     assert SendingIdentity.objects.get(clinic=clinic).from_number == OTHER_NUMBER
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_send_in_doubt_is_looked_up_at_twilio_under_the_rows_own_number(twilio_backend: Any, settings: Any) -> None:
+    """No answer within the timeout: Twilio's message list is read filtered by the
+    identity's number the row went from (not the installation's), and the row is
+    settled with the message found, never sent twice."""
+    settings.SMS_SENDING_STALE_SECONDS = 1
+    clinic = ClinicFactory()
+    identities(clinic)
+    message = enqueue(clinic, "+905301234567", "doubt")
+    twilio_backend.fail_next(timeout=3)  # answers after the client's 2 s timeout
+    assert outbox_deliver(message_id=message.pk).status == MessageStatus.SENDING
+    twilio_backend.wait_idle(timeout=5)
+    time.sleep(1.1)
+
+    assert outbox_verify(message_id=message.pk).status == MessageStatus.SENT
+    message.refresh_from_db()
+    [sent] = twilio_backend.messages_sent_by(TR_NUMBER)
+    assert message.twilio_sid == sent["sid"] and len(twilio_backend.messages) == 1
