@@ -54,20 +54,36 @@ STEP_NOTE: dict[str, Promise] = {
         "on-call chain exhausted and the clinic has no fallback number: nobody paged"
     ),
 }
-APPOINTMENT_STATUS: dict[str, Promise] = {
-    "proposed": _("proposed"),
+# Statuses of scheduled check-ins and appointments (plans pages, the patient timeline).
+PLAN_STATUS: dict[str, Promise] = {
     "scheduled": _("scheduled"),
-    "confirmed": _("confirmed"),
-    "attended": _("attended"),
+    "sent": _("sent"),
+    "completed": _("answered"),
     "missed": _("missed"),
     "cancelled": _("cancelled"),
+    "proposed": _("proposed"),
+    "confirmed": _("confirmed"),
+    "attended": _("attended"),
 }
-APPOINTMENT_KIND: dict[str, Promise] = {
+# Kinds of appointments and worklist items, channels, and check-in levels as the plans
+# pages name them.
+KIND: dict[str, Promise] = {
     "clinic_visit": _("Clinic visit"),
     "telemedicine": _("Telemedicine visit"),
     "lab": _("Lab tests"),
     "imaging": _("Imaging"),
     "recall": _("Recall"),
+    "no_response": _("No response"),
+    "patient_message": _("Patient message"),
+    "nurse_call": _("Nurse call"),
+    "unreachable": _("Unreachable"),
+    "check_in_burst": _("Too many check-ins"),
+    "sms": pgettext_lazy("check-in channel", "SMS"),
+    "app": _("App"),
+    "web": pgettext_lazy("check-in channel", "web form"),
+    "red": _("red"),
+    "amber": _("amber"),
+    "green": _("green"),
 }
 
 

@@ -203,13 +203,13 @@ def _alert_entry(alert: Alert, title: str) -> TimelineEntry:
 
 
 def _appointment_entry(appointment: Appointment) -> TimelineEntry:
-    status = staff_labels.label(staff_labels.APPOINTMENT_STATUS, appointment.status)
+    status = staff_labels.label(staff_labels.PLAN_STATUS, appointment.status)
     return TimelineEntry(
         appointment.starts_at,
         "appointment",
         appointment.pk,
         "",
-        staff_labels.label(staff_labels.APPOINTMENT_KIND, appointment.kind),
+        staff_labels.label(staff_labels.KIND, appointment.kind),
         status + (f": {appointment.reason}" if appointment.reason else ""),
         "",
     )

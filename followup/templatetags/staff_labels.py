@@ -55,13 +55,13 @@ def step_note_label(code: object) -> str:
 
 
 @register.filter
-def appointment_status_label(code: object) -> str:
-    return labels.label(labels.APPOINTMENT_STATUS, code)
+def plan_status_label(code: object) -> str:
+    return labels.label(labels.PLAN_STATUS, code)
 
 
 @register.filter
-def appointment_kind_label(code: object) -> str:
-    return labels.label(labels.APPOINTMENT_KIND, code)
+def kind_label(code: object) -> str:
+    return labels.label(labels.KIND, code)
 
 
 @register.filter
