@@ -104,11 +104,13 @@ def patient_user_get_or_create(patient: Patient) -> User:
     return user
 
 
-def patient_token_exchange(*, phone: str, code: str, request: HttpRequest | None) -> tuple[IssuedToken, Patient]:
-    """Trade a phone number and a one-time code for a patient token.
+def patient_code_redeem(*, phone: str, code: str, request: HttpRequest | None) -> tuple[Patient, User]:
+    """Check a phone number and a one-time code, use the code up and audit the sign-in;
+    the patient and their user. Raises ``AuthenticationFailed``.
 
     A code works once and expires; each wrong guess counts against every live code of
-    that phone, and a code dies after ENROLLMENT_CODE_MAX_ATTEMPTS wrong guesses."""
+    that phone, and a code dies after ENROLLMENT_CODE_MAX_ATTEMPTS wrong guesses. The
+    token exchange and the patient app's session sign-in both go through here."""
     now = timezone.now()
     wanted = _code_hash(code)
     with transaction.atomic():
@@ -127,14 +129,11 @@ def patient_token_exchange(*, phone: str, code: str, request: HttpRequest | None
             for row in live:
                 row.failed_attempts += 1
                 row.save(update_fields=["failed_attempts"])
-            failed = True
         else:
-            failed = False
             match.used_at = now
             match.save(update_fields=["used_at"])
             patient = match.patient
             user = patient_user_get_or_create(patient)
-            instance, key = AuthToken.objects.create(user=user, expiry=settings.PATIENT_TOKEN_TTL)
             audit_record(
                 actor=user,
                 action=AuditAction.LOGIN,
@@ -144,6 +143,13 @@ def patient_token_exchange(*, phone: str, code: str, request: HttpRequest | None
                 audit=AuditContext.of(request),
             )
     # Raised outside the atomic block so that the failed-attempt counts are kept.
-    if failed:
+    if match is None:
         raise AuthenticationFailed("The code is wrong, used or expired.")
+    return patient, user
+
+
+def patient_token_exchange(*, phone: str, code: str, request: HttpRequest | None) -> tuple[IssuedToken, Patient]:
+    """Trade a phone number and a one-time code for a patient token (``patient_code_redeem``)."""
+    patient, user = patient_code_redeem(phone=phone, code=code, request=request)
+    instance, key = AuthToken.objects.create(user=user, expiry=settings.PATIENT_TOKEN_TTL)
     return IssuedToken(key=key, expires_at=instance.expiry, user=user), patient

@@ -160,6 +160,8 @@ class Appointment(models.Model):
         ATTENDED = "attended"
         MISSED = "missed"
         CANCELLED = "cancelled"
+        # The patient said "I can't come" in the app: a nurse calls to find another time.
+        DECLINED = "declined"
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="appointments")
     enrollment = models.ForeignKey(
