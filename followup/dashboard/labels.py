@@ -64,6 +64,7 @@ PLAN_STATUS: dict[str, Promise] = {
     "proposed": _("proposed"),
     "confirmed": _("confirmed"),
     "attended": _("attended"),
+    "declined": pgettext_lazy("appointment status", "declined by the patient"),
 }
 # Kinds of appointments and worklist items, channels, and check-in levels as the plans
 # pages name them.
