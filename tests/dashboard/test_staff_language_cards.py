@@ -15,12 +15,14 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
 from backend.models import User
+from followup.dashboard import labels
 from followup.dashboard.labels import dashboard_script_texts
-from followup.models import WorklistItem
+from followup.models import Alert, Appointment, CheckIn, ScheduledCheckIn, WorklistItem
 from followup.rule_titles import alert_rule_titles
 from followup.services.checkins import checkin_submit
 from followup.services.worklist import MISSED_RUN_TEXT
 from followup.templatetags.staff_labels import with_patient_time
+from notifications.models import MessageStatus
 from tests.dashboard.conftest import red_alert_raise
 from tests.factories import green_answers
 
@@ -103,3 +105,23 @@ def test_a_no_response_item_stored_in_english_reads_in_the_readers_language(nurs
     html = _client(nurse).get("/plans/today/").content.decode()
     assert "3 Abfragen in Folge verpasst (die letzte an Tag 18): Patient/in anrufen." in html
     assert "missed in a row" not in html
+
+
+@pytest.mark.parametrize(
+    ("table", "choices"),
+    [
+        ("SEVERITY", Alert.Severity),
+        ("ALERT_STATUS", Alert.Status),
+        ("OUTCOME", Alert.Outcome),
+        ("CHANNEL", CheckIn.Source),
+        ("SEVERITY", CheckIn.Level),
+        ("PLAN_STATUS", ScheduledCheckIn.Status),
+        ("PLAN_STATUS", Appointment.Status),
+        ("KIND", Appointment.Kind),
+        ("KIND", WorklistItem.Kind),
+        ("MESSAGE_STATUS", MessageStatus),
+    ],
+)
+def test_every_stored_code_has_a_label_for_staff(table: str, choices: Any) -> None:
+    """A status added to a model later must get its words, or it shows as a code."""
+    assert set(choices.values) <= set(getattr(labels, table)), set(choices.values) - set(getattr(labels, table))
