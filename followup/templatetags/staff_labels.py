@@ -70,10 +70,20 @@ def with_patient_time(moment: datetime | None, patient_zone: str) -> SafeString 
     formatted for the reader's language, and the patient's local time beside it when
     their zone's clock reads differently at that moment (a patient who went home to
     another country): staff calling them see both."""
+    return _both_times(moment, patient_zone, "SHORT_DATETIME_FORMAT")
+
+
+@register.filter
+def time_with_patient_time(moment: datetime | None, patient_zone: str) -> SafeString | str:
+    """As ``with_patient_time``, the time of day only (a page that shows one day)."""
+    return _both_times(moment, patient_zone, "TIME_FORMAT")
+
+
+def _both_times(moment: datetime | None, patient_zone: str, here_format: str) -> SafeString | str:
     if moment is None:
         return ""
     here = timezone.localtime(moment)
-    shown = date_format(here, "SHORT_DATETIME_FORMAT")
+    shown = date_format(here, here_format)
     try:
         there = moment.astimezone(zoneinfo.ZoneInfo(patient_zone))
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):

@@ -21,7 +21,7 @@ from followup.models import Alert, Appointment, CheckIn, ScheduledCheckIn, Workl
 from followup.rule_titles import alert_rule_titles
 from followup.services.checkins import checkin_submit
 from followup.services.worklist import MISSED_RUN_TEXT
-from followup.templatetags.staff_labels import with_patient_time
+from followup.templatetags.staff_labels import time_with_patient_time, with_patient_time
 from notifications.models import MessageStatus
 from tests.dashboard.conftest import red_alert_raise
 from tests.factories import green_answers
@@ -80,6 +80,8 @@ def test_the_patients_time_shows_beside_the_clinics_only_where_the_clocks_differ
     with translation.override("en"), timezone.override("Europe/Istanbul"):
         assert with_patient_time(moment, "Europe/Istanbul") == "07.12.2026 00:00"
         shown = with_patient_time(moment, "Asia/Baku")
+        time_only = time_with_patient_time(moment, "Asia/Baku")
+    assert time_only.startswith("00:00 ") and "01:00 (Asia/Baku)" in time_only
     assert shown.startswith("07.12.2026 00:00 ")
     assert "patient's time 01:00 (Asia/Baku)" in shown.replace("&#x27;", "'")
 
