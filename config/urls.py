@@ -53,6 +53,8 @@ urlpatterns = [
     # FHIR R4 (followup/fhir): application/fhir+json, errors as OperationOutcome.
     path("fhir/", include("followup.fhir.urls")),
     path("admin/", admin.site.urls),
+    # The patient app (issue 18): sign-in with the SMS code, home, check-in, history, plan, messages.
+    path("app/", include("followup.patient_app.urls")),
     path("webhooks/", include("notifications.urls_webhooks")),
     # Staff sign-in (two factors), own sessions, the admin's reset of a lost device.
     path("", include("backend.urls_pages_security")),

@@ -25,11 +25,10 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from backend.audit import audit_record
-from backend.models import AuditAction, Patient
+from backend.models import Patient
 from backend.patient_texts import patient_text
 from followup.models import Appointment
-from followup.services.appointments import appointment_updated_publish
+from followup.services.appointment_answers import appointment_patient_confirm
 from followup.services.quiet_hours import quiet_hours_end_after
 from followup.sms.outgoing import addressed, patient_can_receive_sms, text_values
 from followup.sms.texts import DATE_FORMAT, RECALL_CONFIRMED, RECALL_REQUEST
@@ -163,21 +162,9 @@ def recall_confirm(*, appointment: Appointment, patient: Patient, reply_key: str
     """The patient said YES: the appointment is confirmed (a conditional update, so a
     nurse's change at the same moment wins), and they are told so."""
     with transaction.atomic():
-        now = timezone.now()
-        changed = Appointment.objects.filter(pk=appointment.pk, status__in=CONFIRMABLE).update(
-            status=Appointment.Status.CONFIRMED, updated_at=now
-        )
-        if not changed:
+        # The same state change as the app's Confirm button.
+        if not appointment_patient_confirm(appointment=appointment, patient=patient):
             return False
-        appointment.refresh_from_db()
-        audit_record(
-            actor=patient.user if patient.user_id else None,
-            action=AuditAction.UPDATE,
-            object_type="appointment",
-            objects=[(appointment.pk, patient.pk)],
-            clinic_id=patient.clinic_id,
-        )
-        appointment_updated_publish(appointment=appointment, clinic_id=patient.clinic_id)
         when = appointment_local_time(appointment=appointment, patient=patient)
         sms_enqueue(
             clinic_id=patient.clinic_id,
