@@ -1,6 +1,6 @@
 """The clinic admin's audit viewer (issue 20): their clinic's records only, filtered by
 user, patient and day, paged, exported as CSV; other roles are refused; each read and
-export is itself in the audit trail."""
+export is itself in the audit trail (H12: another clinic's records are never shown)."""
 
 from __future__ import annotations
 

@@ -175,6 +175,9 @@ ROUTES: dict[str, Route] = {
         ("POST",), PAGE_ADMIN, page=True, kwargs=lambda p: {"user_id": p.staff["nurse"].pk}
     ),
     "staff-unlock": Route(("POST",), PAGE_ADMIN, page=True, kwargs=lambda p: {"user_id": p.staff["nurse"].pk}),
+    # The clinic admin's audit viewer (issue 20) and research export (issue 21).
+    "audit-viewer": Route(("GET",), PAGE_ADMIN, page=True),
+    "research-export": Route(("GET", "POST"), PAGE_ADMIN, page=True),
     # Signing out sends everyone back to the sign-in page.
     "plans-logout": Route(("POST",), dict.fromkeys(ACTORS, LOGIN), page=True),
     "set_language": Route(("POST",), PUBLIC, page=True, body={"language": "tr"}),
