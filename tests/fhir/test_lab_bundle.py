@@ -84,3 +84,18 @@ def test_an_account_that_is_neither_staff_patient_nor_integration_posts_nothing(
     response = post_bundle(wall, bundle(six_labs(clinic, "H-0042")))
     assert response.status_code == 403 and response.json()["resourceType"] == "OperationOutcome"
     assert not Observation.objects.exists()
+
+
+def test_the_token_create_service_account_issues_posts_labs(clinic, day5_patient):
+    """End to end with the account and token as the clinic's admin issues them."""
+    from rest_framework.test import APIClient
+
+    from backend.service_accounts import service_account_issue
+
+    issued = service_account_issue(clinic=clinic, days=30, keep_existing=False)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {issued.token}")
+    response = post_bundle(client, bundle(six_labs(clinic, "H-0042")))
+    assert response.status_code == 200, response.json()
+    assert Observation.objects.filter(patient=day5_patient, entered_by=issued.user).count() == 6
+    assert client.get(f"/fhir/Patient/{day5_patient.pk}").status_code == 403
