@@ -14,7 +14,9 @@ from backend.services import enrollment_code_create
 
 def app_sign_in(client: Client, patient: Patient, nurse) -> Client:  # type: ignore[no-untyped-def]
     code = enrollment_code_create(patient=patient, by=nurse)
-    response = client.post("/app/sign-in/", {"phone": str(patient.phone), "code": code})
+    client.get("/app/sign-in/")
+    token = client.cookies["csrftoken"].value
+    response = client.post("/app/sign-in/", {"phone": str(patient.phone), "code": code, "csrfmiddlewaretoken": token})
     assert response.status_code == 302 and response["Location"] == "/app/", response.content[:500]
     return client
 
