@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from types import SimpleNamespace
 from typing import Any
 
@@ -34,7 +35,7 @@ class Outcome:
 
     @classmethod
     def refused(cls, status: int, issues: list[Issue]) -> Outcome:
-        return cls(status=f"{status} {'Forbidden' if status == 403 else 'Bad Request'}", issues=issues)
+        return cls(status=f"{status} {HTTPStatus(status).phrase}", issues=issues)
 
 
 class EntryRefused(Exception):

@@ -90,3 +90,9 @@ def test_a_body_that_is_not_a_bundle_is_an_operation_outcome(integration_client)
     response = integration_client.post("/fhir/Bundle", data={"resourceType": "Patient"}, format="json")
     assert response.status_code == 400
     assert response.json()["resourceType"] == "OperationOutcome"
+
+
+def test_a_body_that_is_not_json_is_an_operation_outcome(integration_client):
+    response = integration_client.generic("POST", "/fhir/Bundle", "{not json", content_type="application/fhir+json")
+    assert response.status_code == 400
+    OperationOutcome.model_validate(response.json())
