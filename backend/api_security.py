@@ -4,7 +4,7 @@ and ``backend.sessions``."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from knox.models import AuthToken
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from backend.audit import AuditContext
 from backend.models import User
 from backend.permissions import IsClinicStaff
-from backend.sessions import signed_in_session_end, signed_in_session_list, token_end, token_list
+from backend.sessions import TOKEN_ID_LENGTH, signed_in_session_end, signed_in_session_list, token_end, token_list
 from backend.ws_tickets import ws_ticket_create
 
 
@@ -114,7 +114,19 @@ class SessionEndApi(APIView):
 class TokenEndApi(APIView):
     permission_classes = [IsClinicStaff]
 
-    @extend_schema(request=None, responses={204: None, 404: OpenApiResponse()})
+    @extend_schema(
+        request=None,
+        parameters=[
+            OpenApiParameter(
+                "token_id",
+                str,
+                OpenApiParameter.PATH,
+                pattern=f"^[0-9a-f]{{{TOKEN_ID_LENGTH}}}$",
+                description="The token's `id` as `GET /api/v1/auth/sessions/` lists it.",
+            )
+        ],
+        responses={204: None, 404: OpenApiResponse()},
+    )
     def delete(self, request: Request, token_id: str) -> Response:
         user: User = request.user  # type: ignore[assignment]
         if not token_end(user=user, token_id_=token_id, audit=AuditContext.of(request._request)):
