@@ -10,7 +10,8 @@ each event into a console line that survives the page's navigation). A last step
 injects an inline style on purpose and expects the listener to catch it, so a silent
 listener cannot pass the test. A second walk signs a clinic admin in with two-factor
 sign-in on, as in production (password, QR enrolment, recovery codes, the code step)
-and visits the security, sessions, data-rights, audit and research pages."""
+and visits the security, sessions, data-rights, audit and research pages. A third walks
+the patient app (/app/) on a phone-sized screen."""
 
 
 from __future__ import annotations
@@ -228,3 +229,51 @@ def test_the_two_factor_sign_in_and_the_admins_pages_load_under_the_policy(daphn
         finally:
             browser.close()
     assert len(visited) == 11, visited
+
+
+def test_the_patient_app_pages_load_under_the_policy(daphne_server, clinic, nurse, make_enrolled):  # noqa: F811
+    """The patient app (/app/): sign-in, home, the check-in screens, history with its
+    charts, plan and messages, in a phone-sized chromium; no violation on any."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.patient_app.conftest import app_sign_in
+
+    patient = make_enrolled()
+    signed_in = app_sign_in(Client(), patient, nurse)
+    session = signed_in.cookies[settings.SESSION_COOKIE_NAME].value
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    console: list[str] = []
+    visited: list[str] = []
+
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            context = browser.new_context(viewport={"width": 390, "height": 844})
+            context.add_init_script(LISTENER)
+            page = context.new_page()
+            page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+            for path in (
+                "/app/sign-in/",
+                None,
+                "/app/",
+                "/app/check-in/",
+                "/app/history/",
+                "/app/plan/",
+                "/app/messages/",
+            ):
+                if path is None:
+                    context.add_cookies(
+                        [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": daphne_server}]
+                    )
+                    continue
+                response = page.goto(f"{daphne_server}{path}")
+                assert response is not None and response.status == 200, (path, response and response.status)
+                assert page.url == f"{daphne_server}{path}", (path, page.url)
+                assert "unsafe-inline" not in response.headers.get("content-security-policy", "unsafe-inline"), path
+                page.wait_for_load_state("networkidle")
+                visited.append(path)
+            found = [line for line in console if VIOLATION_PREFIX in line or "Content Security Policy" in line]
+            assert found == [], found
+        finally:
+            browser.close()
+    assert len(visited) == 6, visited
