@@ -16,13 +16,22 @@ class BodySizeLimitMiddleware:
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            return JsonResponse({"detail": "Invalid Content-Length header."}, status=400)
+            return _refusal(request, 400, "Invalid Content-Length header.")
         if limit is not None and length > limit:
-            return JsonResponse(
-                {"detail": f"Request body too large: {length} bytes; the limit is {limit}."},
-                status=413,
-            )
+            return _refusal(request, 413, f"Request body too large: {length} bytes; the limit is {limit}.")
         return self.get_response(request)
+
+
+def _refusal(request: HttpRequest, status: int, message: str) -> JsonResponse:
+    if request.path.startswith("/fhir/"):
+        # FHIR clients read every error as an OperationOutcome (followup/fhir).
+        code = "too-costly" if status == 413 else "invalid"
+        outcome = {
+            "resourceType": "OperationOutcome",
+            "issue": [{"severity": "error", "code": code, "diagnostics": message}],
+        }
+        return JsonResponse(outcome, status=status, content_type="application/fhir+json")
+    return JsonResponse({"detail": message}, status=status)
 
 
 class StaffLanguageMiddleware:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from rest_framework import exceptions, status
@@ -44,6 +45,8 @@ def _outcome_response(error: FhirError) -> Response:
 def fhir_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, FhirError):
         return _outcome_response(exc)
+    if isinstance(exc, RequestDataTooBig):
+        return _outcome_response(FhirError(413, [Issue("Request body too large.", "too-costly")]))
     if isinstance(exc, exceptions.APIException):
         code = exc.status_code
         if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):

@@ -96,3 +96,12 @@ def test_a_body_that_is_not_json_is_an_operation_outcome(integration_client):
     response = integration_client.generic("POST", "/fhir/Bundle", "{not json", content_type="application/fhir+json")
     assert response.status_code == 400
     OperationOutcome.model_validate(response.json())
+
+
+def test_a_body_too_large_is_a_413_operation_outcome(integration_client, clinic, day5_patient, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = post_bundle(integration_client, bundle(six_labs(clinic, "H-0042")))
+    assert response.status_code == 413
+    OperationOutcome.model_validate(response.json())
+    assert response.json()["issue"][0]["code"] == "too-costly"
+    assert not Observation.objects.exists()
