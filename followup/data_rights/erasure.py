@@ -204,42 +204,50 @@ def _account_close(patient: Patient) -> None:
     )
 
 
+def _identity_erase(patient: Patient) -> dict[str, int]:
+    """Everything that names the patient, in the caller's transaction."""
+    identifiers = _identifiers(patient)
+    counts = _messages_erase(patient, phone_only_theirs=_phone_is_only_theirs(patient))
+    counts |= _free_text_erase(patient)
+    counts |= _copies_erase(patient, identifiers)
+    counts["enrollment_codes"] = EnrollmentCode.objects.filter(patient_id=patient.pk).delete()[0]
+    _account_close(patient)
+    now = timezone.now()
+    Patient.objects.filter(pk=patient.pk).update(
+        given_name="",
+        family_name=f"#{patient.pk}",
+        mrn=f"erased-{patient.pk}",
+        phone="",
+        sms_consent=False,
+        sms_opted_out_at=now,
+        erasure_due_since=None,
+        erased_at=now,
+        updated_at=now,
+    )
+    return counts
+
+
 def patient_erase(
     *, patient_id: int, by: User, audit: AuditContext | None = None, today: date | None = None
 ) -> ErasureResult:
-    """Anonymise one patient now, or raise ``ErasureRefused`` and change nothing."""
+    """Anonymise one patient now, or raise ``ErasureRefused`` and change nothing but
+    the audit trail, which records the refused attempt too."""
     with transaction.atomic():
         patient = Patient.objects.select_for_update().select_related("clinic").get(pk=patient_id)
         status = retention_status(patient=patient, today=today)
-        if not status.erasable:
-            raise ErasureRefused(status)
-        identifiers = _identifiers(patient)
-        counts = _messages_erase(patient, phone_only_theirs=_phone_is_only_theirs(patient))
-        counts |= _free_text_erase(patient)
-        counts |= _copies_erase(patient, identifiers)
-        counts["enrollment_codes"] = EnrollmentCode.objects.filter(patient_id=patient.pk).delete()[0]
-        _account_close(patient)
-        now = timezone.now()
-        Patient.objects.filter(pk=patient.pk).update(
-            given_name="",
-            family_name=f"#{patient.pk}",
-            mrn=f"erased-{patient.pk}",
-            phone="",
-            sms_consent=False,
-            sms_opted_out_at=now,
-            erasure_due_since=None,
-            erased_at=now,
-            updated_at=now,
-        )
+        counts = _identity_erase(patient) if status.erasable else {}
         audit_record(
             actor=by,
             action=AuditAction.DELETE,
-            object_type="patient_erasure",
+            object_type="patient_erasure" if status.erasable else "patient_erasure_refused",
             objects=[(patient.pk, patient.pk)],
             clinic_id=patient.clinic_id,
             audit=audit,
         )
-    return ErasureResult(patient_id=patient.pk, erased_at=now, counts=counts)
+    if not status.erasable:
+        raise ErasureRefused(status)
+    erased_at = Patient.objects.values_list("erased_at", flat=True).get(pk=patient.pk)
+    return ErasureResult(patient_id=patient.pk, erased_at=erased_at, counts=counts)
 
 
 def patient_consent_withdraw(*, patient: Patient, by: User, audit: AuditContext | None = None) -> Patient:

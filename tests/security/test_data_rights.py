@@ -239,7 +239,10 @@ def test_erasure_before_the_retention_date_is_refused_with_the_date_and_changes_
     assert status.retention_until.isoformat() in response.json()["detail"]
     assert response.json()["code"] == "retention_period"
     assert _database_rows() == before
-    assert _audit_rows()[: len(audit_before)] == audit_before
+    audit_after = _audit_rows()
+    assert audit_after[: len(audit_before)] == audit_before
+    # The refused attempt is in the audit trail (who tried, on whom), nothing else changed.
+    assert [row["object_type"] for row in audit_after[len(audit_before) :]] == ["patient_erasure_refused"]
 
 
 def test_erasure_on_the_page_before_the_date_is_refused_with_the_date(client, canary, admin):
