@@ -13,7 +13,6 @@ sign-in on, as in production (password, QR enrolment, recovery codes, the code s
 and visits the security, sessions, data-rights, audit and research pages. A third walks
 the patient app (/app/) on a phone-sized screen."""
 
-
 from __future__ import annotations
 
 import os
