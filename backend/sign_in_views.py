@@ -62,6 +62,12 @@ def _next_url(request: HttpRequest, candidate: str) -> str:
     return reverse("plans-today")
 
 
+def _landing(request: HttpRequest, user: User, candidate: str) -> str:
+    """Where a sign-in ends: the page asked for, or the day's plan; for a wall display
+    always the dashboard (the one page a ward screen may open)."""
+    return reverse("dashboard") if user.is_wall_display else _next_url(request, candidate)
+
+
 def _signed_in(request: HttpRequest, user: User, device: Any, next_url: str) -> HttpResponse:
     request.session.pop(PENDING, None)
     auth_login(request, user, backend="backend.auth_backend.ClinicUserBackend")
@@ -90,7 +96,7 @@ def sign_in_password(request: HttpRequest) -> HttpResponse:
     next_url = _next_url(request, request.POST.get("next") or request.GET.get("next", ""))
     user = request.user
     if user.is_authenticated and getattr(user, "is_clinic_staff", False):
-        return HttpResponseRedirect(next_url)
+        return HttpResponseRedirect(_landing(request, user, next_url))  # type: ignore[arg-type]
     form = PasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -101,7 +107,7 @@ def sign_in_password(request: HttpRequest) -> HttpResponse:
             form.add_error(None, refused.message)
         else:
             if not two_factor_required(user):
-                return _signed_in(request, user, None, next_url)
+                return _signed_in(request, user, None, _landing(request, user, next_url))
             request.session.cycle_key()
             request.session[PENDING] = {"user": user.pk, "at": time.time(), "next": next_url}
             step = "sign-in-code" if totp_device_confirmed(user) is not None else "sign-in-enrol"
@@ -126,7 +132,7 @@ def sign_in_code(request: HttpRequest) -> HttpResponse:
         except SignInRefused as refused:
             form.add_error("code", refused.message)
         else:
-            return _signed_in(request, user, device, _next_url(request, next_url))
+            return _signed_in(request, user, device, _landing(request, user, next_url))
     return render(request, "backend/sign_in/code.html", {"form": form})
 
 
@@ -152,7 +158,7 @@ def sign_in_enrol(request: HttpRequest) -> HttpResponse:
                 form.add_error("code", refused.message)
         else:
             response = _signed_in(request, user, device, reverse("sign-in-recovery-codes"))
-            request.session[RECOVERY_CODES] = {"codes": codes, "next": _next_url(request, next_url)}
+            request.session[RECOVERY_CODES] = {"codes": codes, "next": _landing(request, user, next_url)}
             return response
     context = {"form": form, "qr_svg": totp_qr_svg(device), "secret": totp_secret_text(device)}
     return render(request, "backend/sign_in/enrol.html", context)

@@ -44,8 +44,7 @@ _OPEN_PAGES |= {"patient-checkin-form"}
 
 
 def staff_page_urls() -> list[str]:
-    """Every page route (not the API, the admin, webhooks, FHIR or schema), with 1 for
-    each id."""
+    """Every staff page route, with 1 for each id."""
     urls: list[str] = []
 
     def walk(patterns: list[Any], prefix: str) -> None:
@@ -54,7 +53,9 @@ def staff_page_urls() -> list[str]:
                 walk(entry.url_patterns, prefix + str(entry.pattern))
             elif isinstance(entry, URLPattern) and entry.name not in _OPEN_PAGES:
                 route = prefix + str(entry.pattern)
-                if route.startswith(("api/", "admin/", "webhooks/", "fhir/", "healthz", "bench/")):
+                # Not staff pages: APIs (token-judged), Django's admin, webhooks, and the
+                # patient app (/app/, its own sign-in by SMS code).
+                if route.startswith(("api/", "admin/", "webhooks/", "fhir/", "healthz", "bench/", "app/")):
                     continue
                 for converter in ("<int:", "<str:", "<slug:", "<uuid:"):
                     while converter in route:
