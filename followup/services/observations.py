@@ -99,32 +99,23 @@ def observation_create(
     stored again and runs no rule (``created`` False): a hospital resending a Bundle
     pages nobody twice. A patient without an active enrollment has no protocol to
     judge by: the result is stored and no rule runs."""
-    value_si, errors = observation_convert(code=code, value=value, unit=unit)
-    (low_si, high_si), range_errors = reference_range_convert(
-        code=code, unit=unit, low=reference_low, high=reference_high
+    value_si, (low_si, high_si) = _input_checked(
+        code=code,
+        value=value,
+        unit=unit,
+        observed_at=observed_at,
+        reference=(reference_low, reference_high),
+        source=(source_system, source_id),
     )
-    errors.update({name: messages for name, messages in range_errors.items() if name not in errors})
-    now = timezone.now()
-    if observed_at.tzinfo is None:
-        errors.setdefault("observed_at", []).append("Give the time with its offset (ISO 8601).")
-    elif observed_at > now:
-        errors.setdefault("observed_at", []).append("Cannot be in the future.")
-    if source_system and not source_id:
-        errors.setdefault("source_id", []).append("Required with source_system.")
-    if errors:
-        raise ObservationRejected(errors)
     spec = OBSERVATION_CODES[code]
     assert isinstance(unit, str) and isinstance(value, int | float)
     with transaction.atomic():
         # One writer per patient at a time: the results judged are the ones stored, and
         # a result sent twice at once is seen by the second sender as already received.
         patient = Patient.objects.select_for_update().select_related("clinic").get(pk=patient.pk)
-        if source_id:
-            received = Observation.objects.filter(
-                patient=patient, source_system=source_system, source_id=source_id
-            ).first()
-            if received is not None:
-                return ObservationResult(observation=received, alert_changes=[], follow_through=None, created=False)
+        received = _already_received(patient=patient, source_system=source_system, source_id=source_id)
+        if received is not None:
+            return ObservationResult(observation=received, alert_changes=[], follow_through=None, created=False)
         observation = Observation.objects.create(
             patient=patient,
             code=code,
@@ -139,16 +130,51 @@ def observation_create(
             source_system=source_system,
             source_id=source_id,
         )
-        audit_record(
-            actor=entered_by,
-            action=AuditAction.CREATE,
-            object_type="observation",
-            objects=[(observation.pk, patient.pk)],
-            clinic_id=patient.clinic_id,
-            audit=audit,
-        )
+        _audit_created(observation=observation, actor=entered_by, audit=audit)
         changes, follow_through = _lab_rules_act_on(observation=observation, audit=audit)
     return ObservationResult(observation=observation, alert_changes=changes, follow_through=follow_through)
+
+
+def _audit_created(*, observation: Observation, actor: User | None, audit: AuditContext | None) -> None:
+    audit_record(
+        actor=actor,
+        action=AuditAction.CREATE,
+        object_type="observation",
+        objects=[(observation.pk, observation.patient_id)],
+        clinic_id=observation.patient.clinic_id,
+        audit=audit,
+    )
+
+
+def _already_received(*, patient: Patient, source_system: str, source_id: str) -> Observation | None:
+    if not source_id:
+        return None
+    return Observation.objects.filter(patient=patient, source_system=source_system, source_id=source_id).first()
+
+
+def _input_checked(
+    *,
+    code: str,
+    value: object,
+    unit: object,
+    observed_at: datetime,
+    reference: tuple[object, object],
+    source: tuple[str, str],
+) -> tuple[float, tuple[float | None, float | None]]:
+    """The value and the reference range in SI; ``ObservationRejected`` naming every
+    bad field otherwise."""
+    value_si, errors = observation_convert(code=code, value=value, unit=unit)
+    range_si, range_errors = reference_range_convert(code=code, unit=unit, low=reference[0], high=reference[1])
+    errors.update({name: messages for name, messages in range_errors.items() if name not in errors})
+    if observed_at.tzinfo is None:
+        errors.setdefault("observed_at", []).append("Give the time with its offset (ISO 8601).")
+    elif observed_at > timezone.now():
+        errors.setdefault("observed_at", []).append("Cannot be in the future.")
+    if source[0] and not source[1]:
+        errors.setdefault("source_id", []).append("Required with source_system.")
+    if errors:
+        raise ObservationRejected(errors)
+    return value_si, range_si
 
 
 def _lab_rules_act_on(
