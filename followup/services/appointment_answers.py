@@ -12,6 +12,8 @@ seen soon, H2), amber otherwise."""
 
 from __future__ import annotations
 
+import zoneinfo
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
@@ -25,6 +27,12 @@ from followup.services.appointments import appointment_updated_publish
 ANSWERABLE = (Appointment.Status.PROPOSED, Appointment.Status.SCHEDULED)
 # Stored in English (staff pages may say it again in the reader's language).
 DECLINED_DETAIL = gettext_noop("The patient cannot come to the appointment of %(when)s (%(kind)s): call them.")
+
+
+def _local(appointment: Appointment, patient: Patient) -> str:
+    # On the patient's clock, as the nurse will say it on the phone.
+    zone = zoneinfo.ZoneInfo(patient.timezone)
+    return appointment.starts_at.astimezone(zone).strftime("%d.%m.%Y %H:%M") + f" ({patient.timezone})"
 
 
 def appointment_answerable(appointment: Appointment) -> bool:
@@ -79,8 +87,7 @@ def appointment_patient_decline(
             kind=WorklistItem.Kind.NURSE_CALL,
             severity="red" if red else "amber",
             alert=alert,
-            detail=DECLINED_DETAIL
-            % {"when": appointment.starts_at.isoformat(timespec="minutes"), "kind": appointment.kind},
+            detail=DECLINED_DETAIL % {"when": _local(appointment, patient), "kind": appointment.kind},
         )
         audit_record(
             actor=patient.user if patient.user_id else None,

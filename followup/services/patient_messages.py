@@ -108,25 +108,6 @@ def patient_message_send(*, patient: Patient, body: object, audit: AuditContext 
         entry = MessageHistoryEntry.objects.create(
             patient=patient, inbound=inbound, direction=MessageHistoryEntry.Direction.INBOUND
         )
-        item = (
-            WorklistItem.objects.select_for_update()
-            .filter(patient=patient, kind=WorklistItem.Kind.PATIENT_MESSAGE, status=WorklistItem.Status.OPEN)
-            .order_by("-id")
-            .first()
-        )
-        if item is None:
-            item = WorklistItem.objects.create(
-                patient=patient,
-                clinic_id=patient.clinic_id,
-                kind=WorklistItem.Kind.PATIENT_MESSAGE,
-                severity="amber",
-                detail=(APP_MESSAGE_DETAIL % {"body": text})[:1000],
-            )
-            action = AuditAction.CREATE
-        else:
-            item.bumped_at = now
-            item.save(update_fields=["bumped_at"])
-            action = AuditAction.UPDATE
         actor = patient.user if patient.user_id else None
         audit_record(
             actor=actor,
@@ -136,17 +117,41 @@ def patient_message_send(*, patient: Patient, body: object, audit: AuditContext 
             clinic_id=patient.clinic_id,
             audit=audit,
         )
-        audit_record(
-            actor=actor,
-            action=action,
-            object_type="worklist_item",
-            objects=[(item.pk, patient.pk)],
-            clinic_id=patient.clinic_id,
-            audit=audit,
-        )
+        _worklist_item_open_or_bump(patient=patient, text=text, now=now, audit=audit)
         event_publish(
             clinic_id=patient.clinic_id,
             type=MESSAGE_CREATED,
             data={"id": entry.pk, "patient": patient.pk, "direction": entry.direction},
         )
     return entry
+
+
+def _worklist_item_open_or_bump(*, patient: Patient, text: str, now: datetime, audit: AuditContext | None) -> None:
+    """The nurses' open message item is bumped (never rewritten, H17), or one opens."""
+    item = (
+        WorklistItem.objects.select_for_update()
+        .filter(patient=patient, kind=WorklistItem.Kind.PATIENT_MESSAGE, status=WorklistItem.Status.OPEN)
+        .order_by("-id")
+        .first()
+    )
+    if item is None:
+        item = WorklistItem.objects.create(
+            patient=patient,
+            clinic_id=patient.clinic_id,
+            kind=WorklistItem.Kind.PATIENT_MESSAGE,
+            severity="amber",
+            detail=(APP_MESSAGE_DETAIL % {"body": text})[:1000],
+        )
+        action = AuditAction.CREATE
+    else:
+        item.bumped_at = now
+        item.save(update_fields=["bumped_at"])
+        action = AuditAction.UPDATE
+    audit_record(
+        actor=patient.user if patient.user_id else None,
+        action=action,
+        object_type="worklist_item",
+        objects=[(item.pk, patient.pk)],
+        clinic_id=patient.clinic_id,
+        audit=audit,
+    )
