@@ -196,7 +196,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Modules holding tasks besides each app's tasks.py (found by autodiscovery).
-CELERY_IMPORTS = ["followup.escalation_tasks", "followup.data_rights.tasks"]
+CELERY_IMPORTS = ["followup.escalation_tasks", "followup.data_rights.tasks", "followup.tasks_push"]
 # Time, driven by beat. Every task here is idempotent: a late, repeated or concurrent
 # tick is a no-op for work already claimed.
 CELERY_BEAT_SCHEDULE = {
@@ -293,6 +293,13 @@ REST_KNOX = {
     "AUTH_HEADER_PREFIX": "Token",
     "AUTO_REFRESH": False,
 }
+# Web Push for the patient app (followup/services/push.py): the VAPID key (empty: one
+# generated into the data folder), the contact push services may write to, and how
+# recently a patient must have signed in to the app for a reminder to go by push
+# instead of SMS (README, "Patient app").
+VAPID_PRIVATE_KEY = env.str("VAPID_PRIVATE_KEY", default="")
+VAPID_SUBJECT = env.str("VAPID_SUBJECT", default="mailto:vigil@localhost")
+PUSH_APP_ACTIVE_DAYS = env.int("PUSH_APP_ACTIVE_DAYS", default=14)
 ENROLLMENT_CODE_TTL = timedelta(minutes=env.int("ENROLLMENT_CODE_MINUTES", default=15))
 ENROLLMENT_CODE_MAX_ATTEMPTS = 5
 

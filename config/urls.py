@@ -36,6 +36,7 @@ api_v1 = [
     path("", include("followup.urls_api_plans")),
     path("", include("followup.urls_api_checkins")),
     path("", include("followup.urls_api_messages")),
+    path("", include("followup.urls_api_push")),
     path("", include("notifications.urls_api")),
     path("", include("followup.data_rights.urls_api")),
 ]

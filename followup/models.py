@@ -478,3 +478,44 @@ class QuickReply(models.Model):
 
     def __str__(self) -> str:
         return f"Quick reply {self.pk} ({self.language})"
+
+
+class PushSubscription(models.Model):
+    """A browser's Web Push subscription for a patient signed in to the app (issue 18).
+
+    One row per endpoint: a phone that subscribes again (or another patient signing in
+    on it) replaces the keys and the owner. A push service answering 404/410 deletes it."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="push_subscriptions")
+    endpoint = models.URLField(max_length=1000, unique=True)
+    p256dh = models.CharField(max_length=200)
+    auth = models.CharField(max_length=100)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_pushed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Push subscription {self.pk}"
+
+
+class PushReminder(models.Model):
+    """One reminder for a patient with a live subscription: pushed once, or texted once
+    through the outbox when no push gets through (``followup.services.push``)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        SENDING = "sending"
+        PUSHED = "pushed"
+        SMS = "sms"
+
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="push_reminders")
+    link = models.CharField(max_length=200)
+    # The SMS that goes instead when the push cannot be delivered (written, never sent twice).
+    sms_body = models.TextField()
+    sms_kind = models.CharField(max_length=32)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Push reminder {self.pk} ({self.state})"

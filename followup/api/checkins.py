@@ -155,8 +155,6 @@ class CheckInsApi(GenericAPIView):
             # The id only: the service reads (and locks) the patient row with the enrollment.
             patient_id = patient_id_of(user)
             errors: dict[str, list[str]] = {}
-            if "taken_at" in request.data:
-                errors["taken_at"] = ["Only staff may say when the answers were given; leave it out."]
             if values.get("patient") not in (None, patient_id):
                 errors["patient"] = ["A patient submits their own check-ins only; leave it out."]
             if errors:

@@ -25,6 +25,7 @@ from followup.forms import display_unit
 from followup.models import CheckIn, Enrollment, ScheduledCheckIn
 from followup.patient_app.access import app_render, patient_page
 from followup.patient_app.labels import LEVEL, label
+from followup.patient_app.offline import red_answer_conditions
 from followup.patient_app.pages import check_in_due
 from followup.protocols import ProtocolDefinition, Question
 from followup.selectors import OPEN_CHECKIN_STATUSES, active_enrollment
@@ -124,6 +125,8 @@ def check_in(request: HttpRequest) -> HttpResponse:
             "advice": triage_advice(definition=definition, level="red", patient=patient),
             "phone": str(patient.clinic.phone),
             "phone_display": clinic_phone_display(clinic=patient.clinic),
+            # The red rules the answers alone decide (queue.js shows #queued-red on them).
+            "conditions": red_answer_conditions(definition=definition, phase=phase),
         },
         "clinic_phone": clinic_phone_display(clinic=patient.clinic),
         "texts": script_texts(),

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from followup.patient_app import actions, checkin, history, pages, sign_in
+from followup.patient_app import actions, checkin, history, pages, pwa, sign_in
 
 urlpatterns = [
     path("", pages.home, name="patient-app-home"),
@@ -25,5 +25,7 @@ urlpatterns = [
         name="patient-app-decline",
     ),
     path("messages/", actions.thread, name="patient-app-messages"),
-    # app18offline: the manifest and the service worker (followup/patient_app/pwa.py).
+    # Installable and offline (followup/patient_app/pwa.py): the worker's scope is /app/.
+    path("manifest.webmanifest", pwa.manifest, name="patient-app-manifest"),
+    path("sw.js", pwa.service_worker, name="patient-app-service-worker"),
 ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import zoneinfo
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from backend.models import Patient, User
@@ -19,6 +19,8 @@ from followup.selectors import OPEN_CHECKIN_STATUSES, active_enrollment_locking_
 from followup.services.protocols import protocol_definition
 
 CHANNELS = frozenset(CheckIn.Source.values)
+# How old the answers a patient's phone queued offline may be when they reach us.
+PATIENT_TAKEN_AT_MAX_AGE = timedelta(days=3)
 _CLOSED_REASONS = {
     ScheduledCheckIn.Status.COMPLETED: "This check-in was already answered.",
     ScheduledCheckIn.Status.MISSED: "This check-in was missed and is closed; send the answers "
@@ -69,12 +71,14 @@ def _taken_at_errors(
     if taken_at is None:
         return []
     discharge = enrollment.episode.discharge_date
-    if submitted_by is not None and submitted_by.is_patient:
-        return ["Only staff may say when the answers were given."]
     if taken_at.tzinfo is None:
         return ["Give the time with its offset (ISO 8601)."]
     if taken_at > now:
         return ["Cannot be in the future."]
+    # The app sends answers given offline with the time they were given (issue 18);
+    # a phone cannot hold them back longer than a patient's answers stay current.
+    if submitted_by is not None and submitted_by.is_patient and taken_at < now - PATIENT_TAKEN_AT_MAX_AGE:
+        return [f"Answers given more than {PATIENT_TAKEN_AT_MAX_AGE.days} days ago cannot be sent; answer again."]
     if local_day(taken_at, zoneinfo.ZoneInfo(enrollment.patient.timezone)) < discharge:
         return [f"Cannot be before the discharge date ({discharge.isoformat()})."]
     return []
