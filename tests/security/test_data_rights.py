@@ -399,3 +399,31 @@ def test_erasure_on_a_shared_phone_leaves_the_other_patient_their_phone_and_mess
     assert _found((GIVEN, FAMILY, MRN)) == []
     assert str(Patient.objects.get(pk=sibling.pk).phone) == PHONE
     assert InboundMessage.objects.filter(from_phone=PHONE, body="wer bin ich").exists()
+
+
+def test_the_erased_patients_pages_still_open_and_name_nobody(client, canary, admin, population):
+    """The anonymised record stays readable to staff: the patient, plan, alert and
+    metrics pages open (no error on the emptied phone and names) and show none of the
+    identifying values."""
+    patient = canary.patient
+    alert = Alert.objects.filter(patient_id=patient.pk).first()
+    until = retention_status(patient=patient).retention_until
+    with time_machine.travel(datetime.combine(until, datetime.min.time()) + timedelta(hours=12), tick=False):
+        response = api_client_for(admin).post(
+            f"/api/v1/patients/{patient.pk}/erasure/", {"confirm_mrn": MRN}, format="json"
+        )
+        assert response.status_code == 200
+        client.force_login(admin)
+        for url in (
+            f"/dashboard/patients/{patient.pk}/",
+            f"/plans/patients/{patient.pk}/",
+            f"/dashboard/alerts/{alert.pk}/",
+            "/dashboard/metrics/",
+            f"/dashboard/patients/{patient.pk}/data-rights/",
+        ):
+            page = client.get(url)
+            assert page.status_code == 200, url
+            assert not any(value in page.content.decode() for value in CANARIES), url
+        data, summary, _raw = _zip(client.get(f"/dashboard/patients/{patient.pk}/data-rights/export/"))
+    assert len(data["check_ins"]) == 2 and data["patient"]["erased_at"] is not None
+    assert not any(value in summary or value in json.dumps(data) for value in CANARIES)
