@@ -147,6 +147,12 @@ def test_a_turkish_patient_checks_in_on_a_phone_and_confirms_her_recall(
             page.click("a.big-button")
             page.wait_for_url(re.compile(r".*/app/check-in/$"))
             check(page, "check-in")
+            # A wide screen shows every question on one page; a phone one at a time.
+            page.set_viewport_size({"width": 1280, "height": 900})
+            expect(page.locator("#step-next")).to_be_hidden()
+            assert page.locator("fieldset.question:visible").count() > 10
+            page.set_viewport_size(PHONE)
+            expect(page.locator("fieldset.question:visible")).to_have_count(1)
             answers = green_answers(temperature_c=37.2, weight_kg=79.5)
             seen = _answer_steps(page, answers, first_try={"temperature_c": "45"})
             assert "temperature_c" in seen
