@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 from pywebpush import WebPushException, webpush
 
 from backend.models import Patient
@@ -30,7 +31,8 @@ from notifications.services import sms_enqueue
 
 logger = logging.getLogger(__name__)
 
-PUSH_TITLE = "A message from %(clinic)s"
+# Everything a push says: no health data on a lock screen.
+PUSH_TITLE = gettext_noop("A message from %(clinic)s")
 PUSH_TIMEOUT_SECONDS = 10
 GONE = (404, 410)
 
