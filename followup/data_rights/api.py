@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from backend import scoping
 from backend.audit import AuditContext, audit_record
 from backend.models import AuditAction, Patient, Role
-from followup.data_rights.erasure import ErasureRefused, patient_erase
+from followup.data_rights.erasure import ErasureRefused, patient_consent_withdraw, patient_erase
 from followup.data_rights.export import patient_export
 from followup.data_rights.retention import RetentionStatus, retention_status
 from followup.data_rights.texts import refusal_message
@@ -158,3 +158,19 @@ class PatientErasureApi(APIView):
             body = {"detail": message, "code": code, "retention_until": refused.retention_until}
             return Response(body, status=status.HTTP_409_CONFLICT)
         return Response({"patient": result.patient_id, "erased_at": result.erased_at})
+
+
+class PatientConsentWithdrawalApi(APIView):
+    """Record that the patient withdrew consent to the processing (once; audited).
+    Answers the retention status: erasure follows at once only where no retention
+    duty applies."""
+
+    permission_classes = [IsClinicAdmin]
+
+    @extend_schema(request=None, responses={200: PatientErasureApi.StatusSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        patient = patient_consent_withdraw(
+            patient=_patient(request, pk), by=request.user, audit=AuditContext.of(request._request)
+        )
+        state = retention_status(patient=patient)
+        return Response(PatientErasureApi.StatusSerializer(status_data(state)).data)

@@ -239,6 +239,7 @@ ROUTES: dict[str, Route] = {
     # --- a patient's data rights (issue 20): the clinic admin only ---
     "patient-export": Route(("GET",), API_ADMIN, kwargs=own("patient")),
     "patient-erasure": Route(("GET", "POST"), API_ADMIN, kwargs=own("patient"), body={"confirm_mrn": "not-it"}),
+    "patient-consent-withdrawal": Route(("POST",), API_ADMIN, kwargs=own("patient")),
     "data-rights-due": Route(("GET",), PAGE_ADMIN, page=True),
     "data-rights-patient": Route(("GET",), PAGE_ADMIN, page=True, kwargs=page_kwargs(patient_id="patient")),
     "data-rights-export": Route(("GET",), PAGE_ADMIN, page=True, kwargs=page_kwargs(patient_id="patient")),

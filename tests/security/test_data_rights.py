@@ -194,19 +194,21 @@ def test_it_exports_from_the_staff_page_as_well(client, canary, admin):
 # --- who may --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["export/", "erasure/"])
+@pytest.mark.parametrize("path", ["export/", "erasure/", "consent-withdrawal/"])
 def test_only_an_admin_of_the_patients_clinic_reaches_the_api(population, canary, path):
     """H12: another clinic's admin gets a 404 (the patient's existence not revealed);
     any other role a 403."""
     url = f"/api/v1/patients/{canary.patient.pk}/{path}"
+    method = "post" if path == "consent-withdrawal/" else "get"
     other_admin = UserFactory(clinic=population.other_clinic, role=Role.ADMIN)
-    assert api_client_for(other_admin).get(url).status_code == 404
+    assert getattr(api_client_for(other_admin), method)(url).status_code == 404
     for role in ("nurse", "surgeon", "coordinator"):
-        assert api_client_for(population.staff[role]).get(url).status_code == 403, role
-    assert api_client_for(population.own.user).get(url).status_code == 403
-    assert api_client_for(None).get(url).status_code == 401
+        assert getattr(api_client_for(population.staff[role]), method)(url).status_code == 403, role
+    assert getattr(api_client_for(population.own.user), method)(url).status_code == 403
+    assert getattr(api_client_for(None), method)(url).status_code == 401
+    assert Patient.objects.get(pk=canary.patient.pk).consent_withdrawn_at is None
     # Asked for a ZIP, a refusal still answers in JSON, as the schema documents.
-    refused = api_client_for(population.staff["nurse"]).get(url, HTTP_ACCEPT="application/zip")
+    refused = getattr(api_client_for(population.staff["nurse"]), method)(url, HTTP_ACCEPT="application/zip")
     assert refused["Content-Type"] == "application/json" and "detail" in refused.json()
 
 
@@ -427,3 +429,16 @@ def test_the_erased_patients_pages_still_open_and_name_nobody(client, canary, ad
         data, summary, _raw = _zip(client.get(f"/dashboard/patients/{patient.pk}/data-rights/export/"))
     assert len(data["check_ins"]) == 2 and data["patient"]["erased_at"] is not None
     assert not any(value in summary or value in json.dumps(data) for value in CANARIES)
+
+
+def test_the_api_records_a_withdrawal_of_consent_once(canary, admin):
+    client = api_client_for(admin)
+    url = f"/api/v1/patients/{canary.patient.pk}/consent-withdrawal/"
+    first = client.post(url)
+    assert first.status_code == 200 and first.json()["consent_withdrawn"] is True
+    assert first.json()["erasable"] is False  # a retention duty applies by default
+    withdrawn_at = Patient.objects.get(pk=canary.patient.pk).consent_withdrawn_at
+    assert client.post(url).status_code == 200
+    assert Patient.objects.get(pk=canary.patient.pk).consent_withdrawn_at == withdrawn_at
+    audited = AuditRecord.objects.filter(object_type="patient_consent_withdrawal", patient_id=canary.patient.pk)
+    assert audited.count() == 1
