@@ -14,8 +14,10 @@ from collections.abc import Iterable
 
 from django.utils.translation import gettext
 
+from followup.dashboard.labels import KIND, label
 from followup.models import Alert, WorklistItem
 from followup.rule_titles import alert_rule_titles
+from followup.services.appointment_answers import DECLINED_DETAIL
 from followup.services.worklist import (
     MISSED_ONE_TEXT,
     MISSED_ONE_TEXT_NO_DAY,
@@ -38,6 +40,16 @@ _STORED_TEMPLATES = [
     (template, _pattern(template))
     for template in (MISSED_RUN_TEXT, MISSED_RUN_TEXT_NO_DAY, MISSED_ONE_TEXT, MISSED_ONE_TEXT_NO_DAY)
 ]
+
+
+# "I can't come" in the patient app (issue 18): the time as the patient's clock shows it, the kind a code.
+_DECLINED = re.compile(
+    r"\A"
+    + re.escape(DECLINED_DETAIL)
+    .replace(re.escape("%(when)s"), "(?P<when>.+?)")
+    .replace(re.escape("%(kind)s"), "(?P<kind>[a-z_]+)")
+    + r"\Z"
+)
 
 
 def _said_again(detail: str) -> str:
@@ -63,7 +75,11 @@ def worklist_details(*, items: Iterable[WorklistItem], language: str) -> dict[in
     details = {}
     for item in items:
         alert_id = calls.get(item.pk)
-        if alert_id in titles:
+        declined = _DECLINED.match(item.detail) if item.kind == WorklistItem.Kind.NURSE_CALL else None
+        if declined is not None:
+            values = {"when": declined["when"], "kind": label(KIND, declined["kind"])}
+            details[item.pk] = gettext(DECLINED_DETAIL) % values
+        elif alert_id in titles:
             details[item.pk] = gettext("Call the patient today: %(rule)s") % {"rule": titles[alert_id]}
         elif item.kind == WorklistItem.Kind.NO_RESPONSE:
             details[item.pk] = _said_again(item.detail)

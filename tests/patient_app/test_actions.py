@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
+import zoneinfo
 from datetime import timedelta
 
 import pytest
@@ -123,3 +124,19 @@ def test_the_check_in_api_takes_the_app_session_with_its_csrf_token(enrolled, ap
     assert again.json()["id"] == sent.json()["id"] and CheckIn.objects.count() == 1
     result = client.get(f"/app/check-ins/{sent.json()['id']}/").content.decode()
     assert sent.json()["triage"]["advice"].split("\n")[0][:30] in result.replace("&#x27;", "'")
+
+
+def test_the_nurse_reads_i_cannot_come_in_her_own_language(enrolled, app_client):
+    """H6: the worklist says why to call in the reader's language, not the alert's rule."""
+    from django.utils import translation
+
+    from followup.dashboard.worklist_texts import worklist_details
+
+    recall = _red_recall(enrolled)
+    app_client(enrolled).post(f"/app/appointments/{recall.pk}/decline/")
+    item = WorklistItem.objects.get(patient=enrolled, kind=WorklistItem.Kind.NURSE_CALL, alert=recall.origin_alert)
+    with translation.override("de"):
+        text = worklist_details(items=[item], language="de")[item.pk]
+    local = timezone.localtime(recall.starts_at, timezone=zoneinfo.ZoneInfo(enrolled.timezone))
+    assert text.startswith("Der Patient kann den Termin am ") and local.strftime("%d.%m.%Y %H:%M") in text
+    assert "(Einbestellung)" in text
