@@ -8,6 +8,7 @@ and 6's staff half), one browser for the module, the pages in sequence:
 - a red answer shows the call button to the clinic before anything else (H2);
 - the recall the red finding proposed is confirmed with the Confirm button, and a
   websocket client of the clinic's dashboard receives ``appointment.updated``;
+- no page breaks the Content-Security-Policy (no inline script or style);
 - every visible string of these pages is Turkish (the staff language walk's check:
   H6), and axe-core finds no serious or critical issue on any of them;
 - a nurse's session in the same browser gets a 403 from /app/ (H12)."""
@@ -26,6 +27,7 @@ from backend.models import Role
 from backend.services import enrollment_code_create
 from followup.models import Appointment, CheckIn
 from tests.answers import green_answers
+from tests.browser_dashboard.test_csp import LISTENER, VIOLATION_PREFIX
 from tests.browser_dashboard.test_dashboard_browser import daphne_server  # noqa: F401 (fixture)
 from tests.browser_dashboard.test_staff_language_walk import english_left, english_on
 from tests.browser_support import launch_chromium
@@ -132,9 +134,19 @@ def test_a_turkish_patient_checks_in_on_a_phone_and_confirms_her_recall(
             context = browser.new_context(
                 viewport=PHONE, locale="tr-TR", extra_http_headers={"Accept-Language": "tr-TR,tr;q=0.9"}
             )
+            # Every page under the Content-Security-Policy without a violation (no inline script or style).
+            context.add_init_script(LISTENER)
             page = context.new_page()
             script_errors: list[str] = []
             page.on("pageerror", lambda error: script_errors.append(str(error)))
+            page.on(
+                "console",
+                lambda message: (
+                    script_errors.append(message.text)
+                    if VIOLATION_PREFIX in message.text or "Content Security Policy" in message.text
+                    else None
+                ),
+            )
 
             page.goto(f"{daphne_server}/app/sign-in/")
             check(page, "sign-in")
