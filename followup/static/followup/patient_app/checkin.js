@@ -55,6 +55,12 @@
     if ((q.min !== null && number < q.min) || (q.max !== null && number > q.max)) { return { error: message }; }
     return { value: number };
   }
+  function needs(q) {
+    if (q.type === "boolean" || q.type === "choice") { return texts.choose; }
+    if (q.type === "integer" || q.type === "scale") { return fill(texts.whole, { min: q.min, max: q.max }); }
+    if (q.type === "number") { return fill(texts.number, { min: q.min, max: q.max }); }
+    return texts.required;
+  }
   function asked(q, answers) {
     if (!q.ask_question) { return true; }
     var answer = answers[q.ask_question];
@@ -158,9 +164,16 @@
     window.vigilQueue.send(payload).then(function (outcome) {
       showOutcome(outcome);
       if (!outcome || outcome.state !== "sent") { form.classList.add("saved"); }
-    }, function () {
+    }, function (failure) {
       send.disabled = false;
       status.textContent = texts.failed;
+      // Refused by the server (a 400 names the questions): say what each one needs.
+      var refused = failure && failure.errors && failure.errors.answers;
+      if (!refused || typeof refused !== "object") { return; }
+      var named = questions.filter(function (q) { return refused[q.id]; });
+      named.forEach(function (q) { showError(q, needs(q)); });
+      if (named.length && narrow.matches) { current = Math.max(0, collect().steps.indexOf(named[0])); }
+      focusStep(render());
     });
   });
   // A queued check-in sent later (back online) while the page is still open.
