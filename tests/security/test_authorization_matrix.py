@@ -71,6 +71,9 @@ PAGE_ADMIN = profile(
 API_ADMIN = profile(
     anonymous=401, patient=403, other_patient=403, nurse=403, surgeon=403, coordinator=403, other_nurse=403
 )
+# The patient app's pages (issue 18): patients only, each on their own data.
+PATIENT_PAGE = profile(anonymous=LOGIN, nurse=403, surgeon=403, coordinator=403, admin=403, other_nurse=403)
+PATIENT_PAGE_OBJECT = {**PATIENT_PAGE, "other_patient": 404}
 # Django's admin: only superusers / is_staff users; clinic roles are not admin users.
 ADMIN = dict.fromkeys(ACTORS, LOGIN)
 
@@ -236,6 +239,18 @@ ROUTES: dict[str, Route] = {
         page=True,
         kwargs=lambda p: {"token": checkin_link_token(scheduled_check_in_id=p.own.scheduled_check_in.pk)},
     ),
+    # --- the patient app (issue 18): the signed-in patient's own pages; staff 403, another
+    # patient's object 404, anonymous to the app's sign-in ---
+    "patient-app-sign-in": Route(("GET", "POST"), PUBLIC, page=True, body={"phone": "+442079460999", "code": "1"}),
+    "patient-app-sign-out": Route(("POST",), dict.fromkeys(ACTORS, LOGIN), page=True),
+    "patient-app-home": Route(("GET",), PATIENT_PAGE, page=True),
+    "patient-app-check-in": Route(("GET",), PATIENT_PAGE, page=True),
+    "patient-app-history": Route(("GET",), PATIENT_PAGE, page=True),
+    "patient-app-plan": Route(("GET",), PATIENT_PAGE, page=True),
+    "patient-app-messages": Route(("GET", "POST"), PATIENT_PAGE, page=True, body={"body": ""}),
+    "patient-app-result": Route(("GET",), PATIENT_PAGE_OBJECT, page=True, kwargs=own("check_in")),
+    "patient-app-confirm": Route(("POST",), PATIENT_PAGE_OBJECT, page=True, kwargs=own("appointment")),
+    "patient-app-decline": Route(("POST",), PATIENT_PAGE_OBJECT, page=True, kwargs=own("appointment")),
     # --- a patient's data rights (issue 20): the clinic admin only ---
     "patient-export": Route(("GET",), API_ADMIN, kwargs=own("patient")),
     "patient-erasure": Route(("GET", "POST"), API_ADMIN, kwargs=own("patient"), body={"confirm_mrn": "not-it"}),
@@ -334,7 +349,7 @@ def _verdict(response: Any) -> Any:
     status = response.status_code
     if status in (301, 302, 303):
         location = response.get("Location", "")
-        if "login" in location:
+        if "login" in location or "sign-in" in location:  # staff pages, the patient app
             return LOGIN
         return OK
     if status in (401, 403, 404, 405):
