@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -62,6 +63,34 @@ def reminder_channel(*, patient: Patient, now: datetime | None = None) -> str:
     if app_recently_used(patient=patient, now=now) and PushSubscription.objects.filter(patient=patient).exists():
         return "push"
     return "sms"
+
+
+def reminder_send(
+    *, patient: Patient, key: str, app_path: str, form_link: str, sms_body: Callable[[str], str], kind: MessageKind
+) -> OutgoingMessage | None:
+    """One reminder, once per ``key``: by push to an app patient with a live
+    subscription (this SMS its fallback), else by SMS. An app patient's SMS links to
+    the app (``app_path``), anyone else's to ``form_link`` (the one-time web form,
+    which needs no sign-in). ``sms_body(link)`` words it. Returns the SMS written
+    (None when it went to push)."""
+    if PushReminder.objects.filter(idempotency_key=key).exists():
+        return None
+    sent = OutgoingMessage.objects.filter(idempotency_key=key).first()
+    if sent is not None:
+        return sent
+    app_user = app_recently_used(patient=patient)
+    body = sms_body(settings.PUBLIC_BASE_URL + app_path if app_user else form_link)
+    if app_user and PushSubscription.objects.filter(patient=patient).exists():
+        push_reminder_queue(patient=patient, key=key, link=app_path, sms_body=body, sms_kind=kind)
+        return None
+    return sms_enqueue(
+        clinic_id=patient.clinic_id,
+        to_phone=str(patient.phone),
+        body=body,
+        kind=kind,
+        idempotency_key=key,
+        patient=patient,
+    )
 
 
 def push_reminder_queue(*, patient: Patient, key: str, link: str, sms_body: str, sms_kind: MessageKind) -> PushReminder:

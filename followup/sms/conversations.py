@@ -28,6 +28,7 @@ import logging
 from datetime import timedelta
 
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -37,6 +38,7 @@ from followup.protocols import ProtocolDefinition, Question, questions_to_ask, v
 from followup.selectors import active_enrollment
 from followup.services.early_findings import red_findings_act_on
 from followup.services.protocols import protocol_definition
+from followup.services.push import reminder_send
 from followup.services.triage import triage_advice
 from followup.sms.endings import conversation_finish
 from followup.sms.outgoing import conversation_send, phone_is_shared, text_values
@@ -87,17 +89,20 @@ def question_text(*, question: Question, language: str, definition: ProtocolDefi
 # --- starting and reminding ------------------------------------------------------------------
 
 
-def _link_invite(*, scheduled_check_in: ScheduledCheckIn, texts: dict[str, str], kind: MessageKind) -> OutgoingMessage:
+def _link_invite(
+    *, scheduled_check_in: ScheduledCheckIn, texts: dict[str, str], kind: MessageKind
+) -> OutgoingMessage | None:
+    # An app patient gets a push, or an SMS with the app's link; anyone else the
+    # one-time form link (followup.services.push.reminder_send; README, "Patient app").
     patient = scheduled_check_in.patient
     text = texts.get(patient.language, texts["en"])
-    body = text.format(clinic=patient.clinic.name, link=checkin_link_url(scheduled_check_in_id=scheduled_check_in.pk))
-    return sms_enqueue(
-        clinic_id=patient.clinic_id,
-        to_phone=str(patient.phone),
-        body=body,
-        kind=kind,
-        idempotency_key=f"checkin-{kind}:{scheduled_check_in.pk}",
+    return reminder_send(
         patient=patient,
+        key=f"checkin-{kind}:{scheduled_check_in.pk}",
+        app_path=reverse("patient-app-check-in"),
+        form_link=checkin_link_url(scheduled_check_in_id=scheduled_check_in.pk),
+        sms_body=lambda link: text.format(clinic=patient.clinic.name, link=link),
+        kind=kind,
     )
 
 

@@ -19,6 +19,7 @@ import http_ece
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
@@ -228,3 +229,50 @@ def test_the_api_names_the_bad_field_and_refuses_staff(app_patient, nurse, nurse
     assert response.status_code == 400 and list(response.json()) == ["endpoint"]
     assert nurse_client.get("/api/v1/push-subscriptions/").status_code == 403
     assert not PushSubscription.objects.exists()
+
+
+# --- the due check-in's invitation (followup.sms.conversations) -------------------------
+
+
+def test_an_app_patient_with_a_subscription_is_invited_by_push_not_sms(
+    app_patient, make_due_check_in, browser_keys, django_capture_on_commit_callbacks, monkeypatch
+):
+    from followup.sms.conversations import conversation_start
+
+    subscribe(app_patient, "https://push.example.org/b", browser_keys)
+    due = make_due_check_in(app_patient, channel="app")
+    monkeypatch.setattr(push_reminder_task, "apply_async", lambda **kwargs: None)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert conversation_start(scheduled_check_in=due) is None
+        conversation_start(scheduled_check_in=due)  # a repeated tick
+    [reminder] = PushReminder.objects.all()
+    assert reminder.link == "/app/check-in/" and "/app/check-in/" in reminder.sms_body
+    assert not OutgoingMessage.objects.exists()
+
+
+def test_an_app_patient_without_a_subscription_gets_the_apps_link_by_sms(app_patient, make_due_check_in):
+    from followup.sms.conversations import conversation_start
+
+    due = make_due_check_in(app_patient, channel="app")
+    sms = conversation_start(scheduled_check_in=due)
+    assert sms is not None and f"{settings.PUBLIC_BASE_URL}/app/check-in/" in sms.body
+    from followup.links import checkin_link_url
+
+    assert checkin_link_url(scheduled_check_in_id=due.pk) not in sms.body and not PushReminder.objects.exists()
+
+
+def test_a_patient_who_has_not_signed_in_to_the_app_lately_gets_the_one_time_form(
+    app_patient, make_due_check_in, browser_keys
+):
+    from followup.links import checkin_link_url
+    from followup.sms.conversations import conversation_start
+
+    subscribe(app_patient, "https://push.example.org/c", browser_keys)
+    type(app_patient.user).objects.filter(pk=app_patient.user_id).update(
+        last_login=timezone.now() - timedelta(days=settings.PUSH_APP_ACTIVE_DAYS + 1)
+    )
+    app_patient.refresh_from_db()
+    due = make_due_check_in(app_patient, channel="app")
+    sms = conversation_start(scheduled_check_in=due)
+    assert sms is not None and checkin_link_url(scheduled_check_in_id=due.pk) in sms.body
+    assert not PushReminder.objects.exists()
