@@ -120,6 +120,7 @@ def test_a_turkish_patient_checks_in_on_a_phone_and_confirms_her_recall(
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     english: dict[str, list] = {}
     inaccessible: dict[str, list[str]] = {}
+    too_wide: dict[str, int] = {}
 
     def check(page, name: str) -> None:  # type: ignore[no-untyped-def]
         expect(page.locator("html")).to_have_attribute("lang", "tr")
@@ -127,6 +128,9 @@ def test_a_turkish_patient_checks_in_on_a_phone_and_confirms_her_recall(
             english[name] = found
         if issues := _serious(page):
             inaccessible[name] = issues
+        # Readable on a 360-px phone: nothing wider than the screen (no sideways scrolling).
+        if (width := page.evaluate("document.documentElement.scrollWidth")) > PHONE["width"]:
+            too_wide[name] = width
 
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
@@ -239,3 +243,4 @@ def test_a_turkish_patient_checks_in_on_a_phone_and_confirms_her_recall(
             browser.close()
     assert not english, english
     assert not inaccessible, inaccessible
+    assert not too_wide, too_wide
