@@ -86,6 +86,8 @@ class Route:
     body: dict[str, Any] = field(default_factory=dict)
     page: bool = False  # session-signed pages instead of token APIs
     url_name: str | None = None  # reverse() this name instead of the row's key
+    query: Callable[[Population], dict[str, Any]] = field(default=lambda p: {})  # GET's query string
+    path: str | None = None  # a route without a name (a catch-all): this URL instead of reverse()
 
 
 own = lambda attr: lambda p: {"pk": getattr(p.own, attr).pk}  # noqa: E731
@@ -126,7 +128,8 @@ ROUTES: dict[str, Route] = {
     "patient-list": Route(("GET", "POST"), STAFF_LIST),
     "patient-detail": Route(("GET", "PATCH"), STAFF_OBJECT, kwargs=own("patient")),
     "patient-enrollment-code": Route(("POST",), STAFF_OBJECT, kwargs=own("patient")),
-    "patient-messages": Route(("GET",), STAFF_OBJECT, kwargs=own("patient")),
+    # GET the thread; POST a staff reply (an empty body is a 400 once permission passed).
+    "patient-messages": Route(("GET", "POST"), STAFF_OBJECT, kwargs=own("patient"), body={"body": ""}),
     # The clinic's sending identities (issue 19): its administrator only.
     "sending-identities": Route(("GET", "POST"), API_ADMIN),
     "sending-identity": Route(("GET", "PATCH"), API_ADMIN, kwargs=lambda p: {"pk": _sending_identity(p.clinic)}),
@@ -209,6 +212,10 @@ ROUTES: dict[str, Route] = {
         page=True,
         kwargs=page_kwargs(patient_id="patient", check_in_id="scheduled_check_in"),
     ),
+    # The patient's own quiet hours (issue 19); empty fields hand them back to the clinic's.
+    "plans-patient-quiet-hours": Route(
+        ("POST",), PAGE_STAFF_OBJECT, page=True, kwargs=page_kwargs(patient_id="patient")
+    ),
     "plans-appointment-add": Route(("POST",), PAGE_STAFF_OBJECT, page=True, kwargs=page_kwargs(patient_id="patient")),
     "plans-appointment-move": Route(
         ("POST",),
@@ -232,6 +239,10 @@ ROUTES: dict[str, Route] = {
         ("POST",), PAGE_STAFF_OBJECT, page=True, kwargs=page_kwargs(alert_id="alert"), body={"outcome": "advised"}
     ),
     "dashboard-patient": Route(("GET",), PAGE_STAFF_OBJECT, page=True, kwargs=page_kwargs(patient_id="patient")),
+    # A nurse's SMS reply from the patient's thread (issue 19); an empty body is refused.
+    "dashboard-patient-reply": Route(
+        ("POST",), PAGE_STAFF_OBJECT, page=True, kwargs=page_kwargs(patient_id="patient"), body={"body": ""}
+    ),
     # The signed link an SMS carries is the credential: whoever holds it may answer.
     "patient-checkin-form": Route(
         ("GET",),
@@ -251,6 +262,12 @@ ROUTES: dict[str, Route] = {
     "patient-app-result": Route(("GET",), PATIENT_PAGE_OBJECT, page=True, kwargs=own("check_in")),
     "patient-app-confirm": Route(("POST",), PATIENT_PAGE_OBJECT, page=True, kwargs=own("appointment")),
     "patient-app-decline": Route(("POST",), PATIENT_PAGE_OBJECT, page=True, kwargs=own("appointment")),
+    # What makes the app installable: the manifest (in the patient's language when signed
+    # in) and the service worker are static to anyone, no patient's data in them.
+    "patient-app-manifest": Route(("GET",), PUBLIC, page=True),
+    "patient-app-service-worker": Route(("GET",), PUBLIC, page=True),
+    # The app's Web Push subscriptions: patients only (an empty body is a 400).
+    "push-subscriptions": Route(("GET", "POST", "DELETE"), PATIENT_ONLY),
     # --- a patient's data rights (issue 20): the clinic admin only ---
     "patient-export": Route(("GET",), API_ADMIN, kwargs=own("patient")),
     "patient-erasure": Route(("GET", "POST"), API_ADMIN, kwargs=own("patient"), body={"confirm_mrn": "not-it"}),
@@ -262,6 +279,23 @@ ROUTES: dict[str, Route] = {
         ("POST",), PAGE_ADMIN, page=True, kwargs=page_kwargs(patient_id="patient"), body={"confirm_mrn": "not-it"}
     ),
     "data-rights-consent-withdrawal": Route(("POST",), PAGE_ADMIN, page=True, kwargs=page_kwargs(patient_id="patient")),
+    # --- FHIR R4 (issue 21): staff and patients read within their scope (another clinic's
+    # or another patient's Patient is a 404, a search for them an empty searchset); the
+    # CapabilityStatement is public; an empty Bundle is a 400 once permission passed ---
+    "fhir:metadata": Route(("GET",), PUBLIC),
+    "fhir:patient": Route(("GET",), EITHER_OBJECT, kwargs=own("patient")),
+    "fhir:patient-everything": Route(("GET",), EITHER_OBJECT, kwargs=own("patient")),
+    "fhir:questionnaire": Route(("GET",), AUTHENTICATED, kwargs=lambda p: {"pk": p.own.enrollment.protocol_version_id}),
+    "fhir:bundle": Route(("POST",), AUTHENTICATED),
+    "fhir:system": Route(("POST",), AUTHENTICATED),
+    **{
+        f"fhir:{resource.lower()}": Route(
+            ("GET",), AUTHENTICATED, query=lambda p: {"patient": f"Patient/{p.own.patient.pk}"}
+        )
+        for resource in ("Observation", "QuestionnaireResponse", "Flag", "Appointment", "CarePlan")
+    },
+    # Any other path under /fhir/ is an OperationOutcome 404, to everyone.
+    "fhir/^.*$": Route(("GET",), dict.fromkeys(ACTORS, 404), path="/fhir/Medication"),
     # --- Django's admin: every admin URL, checked on its index ---
     "admin:*": Route(("GET",), ADMIN, page=True, url_name="admin:index"),
 }
@@ -328,7 +362,7 @@ def test_every_route_has_a_row_in_the_matrix():
 
 
 def _call(population: Population, route: Route, key: str, method: str, actor: str) -> Any:
-    url = reverse(route.url_name or key, kwargs=route.kwargs(population))
+    url = route.path or reverse(route.url_name or key, kwargs=route.kwargs(population))
     user = population.user_of(actor)
     if route.page:
         client = Client()
@@ -337,7 +371,7 @@ def _call(population: Population, route: Route, key: str, method: str, actor: st
     else:
         client = api_client_for(user)
     if method == "GET":
-        return client.get(url)
+        return client.get(url, route.query(population))
     if method == "DELETE":
         return client.delete(url)
     if route.page or key.startswith("twilio"):
