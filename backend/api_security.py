@@ -4,6 +4,7 @@ and ``backend.sessions``."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from knox.models import AuthToken
 from rest_framework import serializers, status
@@ -15,7 +16,10 @@ from backend.audit import AuditContext
 from backend.models import User
 from backend.permissions import IsClinicStaff
 from backend.sessions import TOKEN_ID_LENGTH, signed_in_session_end, signed_in_session_list, token_end, token_list
-from backend.ws_tickets import ws_ticket_create
+from backend.ws_tickets import TicketStoreUnavailable, ws_ticket_create
+
+# Seconds a client waits before asking for a ticket again while Redis is away.
+TICKET_RETRY_AFTER = 30
 
 
 class WsTicketCreateApi(APIView):
@@ -31,16 +35,38 @@ class WsTicketCreateApi(APIView):
         ticket = serializers.CharField()
         expires_at = serializers.DateTimeField()
 
-    @extend_schema(request=None, responses={201: OutputSerializer})
+    @extend_schema(
+        request=None,
+        responses={
+            201: OutputSerializer,
+            503: OpenApiResponse(
+                description="Redis (the ticket store and the live feed's channel layer) does not answer: "
+                '`{"detail": "...", "code": "ticket_store_unavailable"}`; try again after Retry-After seconds.'
+            ),
+        },
+    )
     def post(self, request: Request) -> Response:
         user: User = request.user  # type: ignore[assignment]
         auth = request.auth
-        ticket = ws_ticket_create(
-            user=user,
-            origin=request.META.get("HTTP_ORIGIN", ""),
-            token_digest=auth.digest if isinstance(auth, AuthToken) else "",
-            session_key="" if isinstance(auth, AuthToken) else (request.session.session_key or ""),
-        )
+        try:
+            ticket = ws_ticket_create(
+                user=user,
+                origin=request.META.get("HTTP_ORIGIN", ""),
+                token_digest=auth.digest if isinstance(auth, AuthToken) else "",
+                session_key="" if isinstance(auth, AuthToken) else (request.session.session_key or ""),
+            )
+        except TicketStoreUnavailable:
+            return Response(
+                {
+                    "detail": _(
+                        "The live feed is unavailable: its message store (Redis) does not answer. "
+                        "No ticket was made; try again shortly."
+                    ),
+                    "code": "ticket_store_unavailable",
+                },
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                headers={"Retry-After": str(TICKET_RETRY_AFTER)},
+            )
         body = self.OutputSerializer({"ticket": ticket.ticket, "expires_at": ticket.expires_at}).data
         return Response(body, status=status.HTTP_201_CREATED)
 

@@ -16,18 +16,33 @@ here only failures count, and a lock is lifted by a person, not only by time.
 
 Subjects are digests, never the typed text: a password typed into the username field
 must not end up in Redis.
+
+Without Redis (down, or not answering within the client's 1 s timeout) the lock-out
+still holds: the failures are counted from the audit trail instead, which has a row
+for every attempt already (``backend.sign_in``), in the same window and with the same
+limits (H1: an outage turns no request into a 500, and it must not open the door to a
+guesser either). An account's failures count from its last full sign-in, admin unlock
+or two-factor reset, as a cleared Redis log would; an address's are its failed rows.
+A failure in an outage is counted in the audit trail only (no double counting when
+Redis is back: its log simply lacks the outage's failures, which then age out of the
+trail's window within ``LOCKOUT_WINDOW``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.utils import timezone
+from redis.exceptions import RedisError
 
+from backend.lockout_fallback import audit_failures
 from backend.sliding_window import _client
+
+logger = logging.getLogger(__name__)
 
 # KEYS: the failure log. ARGV: now (ms), window (ms), new member or "" to only count.
 # Returns the number of failures in the window (after adding the new one).
@@ -86,9 +101,31 @@ class Lock:
     retry_after: int
 
 
-def _run(subject: str, member: str) -> tuple[int, int]:
-    count, oldest_ms = _client().eval(_COUNT, 1, _key(subject), _now_ms(), _window_ms(), member)
+def _run(subject: str, member: str, *, username: str, address: str | None) -> tuple[int, int]:
+    """(failures in the window, the oldest one's time in ms), from Redis, or from the
+    audit trail when Redis does not answer (then ``member`` counts as one more: its
+    audit row is written just after)."""
+    try:
+        count, oldest_ms = _client().eval(_COUNT, 1, _key(subject), _now_ms(), _window_ms(), member)
+    except (RedisError, OSError) as error:
+        logger.warning(
+            "sign-in lock-out: Redis unavailable (%s), counting failures from the audit trail", type(error).__name__
+        )
+        by_account = subject.startswith("account:")
+        count, oldest = audit_failures(
+            username=username if by_account else None,
+            address=None if by_account else address,
+            since=timezone.now() - settings.LOCKOUT_WINDOW,
+        )
+        if member:
+            count += 1
+        now_ms = _now_ms()
+        return count, int(oldest.timestamp() * 1000) if oldest is not None else now_ms
     return int(count), int(oldest_ms)
+
+
+def _subjects(username: str, address: str | None) -> tuple[str, str]:
+    return account_subject(username), address_subject(address)
 
 
 def _lock_of(subject: str, count: int, oldest_ms: int) -> Lock | None:
@@ -101,8 +138,8 @@ def _lock_of(subject: str, count: int, oldest_ms: int) -> Lock | None:
 def lockout_check(*, username: str, address: str | None) -> Lock | None:
     """The lock in force on this account or address, if any (checked before the
     password is even looked at, so a locked account tells a guesser nothing)."""
-    for subject in (account_subject(username), address_subject(address)):
-        lock = _lock_of(subject, *_run(subject, ""))
+    for subject in _subjects(username, address):
+        lock = _lock_of(subject, *_run(subject, "", username=username, address=address))
         if lock is not None:
             return lock
     return None
@@ -111,17 +148,21 @@ def lockout_check(*, username: str, address: str | None) -> Lock | None:
 def lockout_failure_record(*, username: str, address: str | None) -> Lock | None:
     """Count one failed password or code; returns the lock this failure set, if any."""
     lock: Lock | None = None
-    for subject in (account_subject(username), address_subject(address)):
-        lock = lock or _lock_of(subject, *_run(subject, secrets.token_hex(8)))
+    for subject in _subjects(username, address):
+        lock = lock or _lock_of(subject, *_run(subject, secrets.token_hex(8), username=username, address=address))
     return lock
 
 
 def lockout_clear(*, username: str) -> None:
-    """A full sign-in, or the clinic admin unlocking the account."""
-    _client().delete(_key(account_subject(username)))
+    """A full sign-in, or the clinic admin unlocking the account. Without Redis the
+    audit row of the sign-in (or unlock) is what clears the count (see above)."""
+    try:
+        _client().delete(_key(account_subject(username)))
+    except (RedisError, OSError) as error:
+        logger.warning("sign-in lock-out: Redis unavailable (%s), clear left to the audit trail", type(error).__name__)
 
 
 def lockout_is_locked(*, username: str) -> bool:
     """For the admin's page: is this account locked now?"""
     subject = account_subject(username)
-    return _lock_of(subject, *_run(subject, "")) is not None
+    return _lock_of(subject, *_run(subject, "", username=username, address=None)) is not None

@@ -2,8 +2,26 @@
 guesser can neither hammer one account from many addresses nor many from one."""
 
 import hashlib
+import logging
 
+from redis.exceptions import RedisError
 from rest_framework.throttling import SimpleRateThrottle
+
+logger = logging.getLogger(__name__)
+
+
+class _OpenWhenCacheAway(SimpleRateThrottle):
+    """Lets the request through when the cache (Redis) does not answer, rather than
+    fail it with a 500 (H1). Only for the staff sign-in: there the lock-out keeps
+    counting failures from the audit trail (``backend.lockout``), so a guesser gains
+    nothing from the outage."""
+
+    def allow_request(self, request, view):  # type: ignore[no-untyped-def]
+        try:
+            return super().allow_request(request, view)
+        except (RedisError, OSError) as error:
+            logger.warning("sign-in throttle: cache unavailable (%s), the lock-out still holds", type(error).__name__)
+            return True
 
 
 class _AddressThrottle(SimpleRateThrottle):
@@ -25,11 +43,11 @@ class _AccountThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": account}
 
 
-class LoginAddressThrottle(_AddressThrottle):
+class LoginAddressThrottle(_OpenWhenCacheAway, _AddressThrottle):
     scope = "login_address"
 
 
-class LoginAccountThrottle(_AccountThrottle):
+class LoginAccountThrottle(_OpenWhenCacheAway, _AccountThrottle):
     scope = "login_account"
     field = "username"
 

@@ -12,21 +12,34 @@ Only a digest of the ticket is the Redis key. The entry also names the credentia
 ticket was made with (the token's digest, or the session key), so the open feed can
 end when that credential does. The expiry is kept in the entry as well as on the
 key, so the 30 s hold with a clock a test moves.
+
+Without Redis there is no ticket: making one raises ``TicketStoreUnavailable`` (the API
+answers 503 naming the cause, with Retry-After: the feed itself needs Redis, the
+channel layer, so a ticket could not be used anyway), and a ticket presented then is
+refused (it cannot be checked, so nobody is let in on it).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from backend.models import User
 from backend.sliding_window import _client
+
+logger = logging.getLogger(__name__)
+
+
+class TicketStoreUnavailable(Exception):
+    """Redis, where tickets live (and through which the feed runs), does not answer."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +73,10 @@ def ws_ticket_create(*, user: User, origin: str, token_digest: str = "", session
         "session": session_key,
     }
     ttl_ms = int(settings.WS_TICKET_TTL.total_seconds() * 1000)
-    _client().set(_key(ticket), json.dumps(entry), px=ttl_ms)
+    try:
+        _client().set(_key(ticket), json.dumps(entry), px=ttl_ms)
+    except (RedisError, OSError) as error:
+        raise TicketStoreUnavailable(type(error).__name__) from error
     return Ticket(ticket=ticket, expires_at=expires_at)
 
 
@@ -70,7 +86,11 @@ def ws_ticket_consume(*, ticket: str, origin: str) -> TicketHolder | None:
     second try)."""
     if not ticket or len(ticket) > 100:
         return None
-    raw = _client().getdel(_key(ticket))
+    try:
+        raw = _client().getdel(_key(ticket))
+    except (RedisError, OSError) as error:
+        logger.warning("websocket ticket refused: Redis unavailable (%s)", type(error).__name__)
+        return None
     if raw is None:
         return None
     entry = json.loads(raw)
