@@ -2,7 +2,7 @@
 machine stands in for the browser's push service: it holds the subscription's EC key
 pair (made with ``cryptography``) and auth secret, and decrypts what the server sends
 with real aes128gcm (``http-ece``). The payload names the clinic and a link, nothing
-about health. A 410 (the subscription is gone) deletes the subscription and the
+about health (H13: no PHI on a lock screen). A 410 (the subscription is gone) deletes the subscription and the
 reminder goes by SMS through the outbox instead, exactly once."""
 
 from __future__ import annotations
