@@ -24,6 +24,7 @@ from backend.models import AuditAction, Patient, User
 from followup.escalation import escalation_first_page, escalation_plan
 from followup.models import Alert, AlertOccurrence, CheckIn, EscalationStep, Observation, ProtocolVersion
 from followup.rules import Finding
+from followup.services.alert_rows import alert_history_rows, alert_unresolved_touch
 from followup.services.appointments import iso
 from notifications.events import event_publish
 
@@ -132,6 +133,8 @@ def alert_change_record(
         clinic_id=alert.clinic_id,
         audit=audit,
     )
+    if occurrences is None and steps is None and not getattr(alert, "_prefetched_objects_cache", None):
+        occurrences, steps = alert_history_rows(alert)  # one statement, not two
     event_publish(
         clinic_id=alert.clinic_id,
         type="alert.created" if created else "alert.updated",
@@ -150,12 +153,8 @@ def _ack_code() -> str:
 
 
 def _unresolved_for_update(*, patient: Patient, rule_id: str) -> Alert | None:
-    return (
-        Alert.objects.select_for_update()
-        .filter(patient=patient, rule_id=rule_id, status__in=UNRESOLVED)
-        .order_by("id")
-        .first()
-    )
+    # Locked and its updated_at set in one statement: a repeat finding changes it.
+    return alert_unresolved_touch(patient_id=patient.pk, rule_id=rule_id, statuses=UNRESOLVED)
 
 
 def _alert_open(
@@ -268,6 +267,6 @@ def alert_record_finding(
             steps=steps,
         )
     else:
-        alert.save(update_fields=["updated_at"])
+        # updated_at was set when the alert was locked (``alert_unresolved_touch``).
         alert_change_record(alert=alert, created=False, actor=actor, audit=audit)
     return AlertChange(alert=alert, created=created)
