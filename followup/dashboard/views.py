@@ -155,7 +155,12 @@ def alert_card(request: HttpRequest, alert_id: int) -> JsonResponse:
     """One alert as the dashboard's script draws a card that arrived live."""
     alert = _alert_or_404(request, alert_id)
     _audit_read(request, object_type="alert", objects=[(alert.pk, alert.patient_id)])
-    return JsonResponse(_card(alert))
+    card = _card(alert)
+    if _staff(request).is_wall_display:
+        # A ward screen only watches: its cards carry no action (its writes are 403 anyway).
+        for action in ("acknowledge_url", "resolve_url"):
+            card.pop(action, None)
+    return JsonResponse(card)
 
 
 def _card(alert: Alert) -> dict[str, Any]:

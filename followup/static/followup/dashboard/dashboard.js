@@ -211,7 +211,8 @@
     card.classList.remove("open", "acknowledged");
     if (status !== "open") card.classList.remove("arrived");
     card.classList.add(status);
-    slot(card, "ack-form").hidden = status !== "open";
+    var ackForm = slot(card, "ack-form");
+    if (ackForm) ackForm.hidden = status !== "open";
     var acknowledged = status === "acknowledged";
     slot(card, "acknowledged").hidden = !acknowledged;
     if (acknowledged) slot(card, "acknowledged-by").textContent = staffName(data.acknowledged_by, data.acknowledged_by_name);
@@ -244,9 +245,12 @@
       item.textContent = line;
       evidence.appendChild(item);
     });
-    slot(card, "ack-form").action = data.acknowledge_url;
-    slot(card, "resolve-form").action = data.resolve_url;
-    wireForms(card);
+    // A wall display's cards have neither the forms nor their URLs: it only watches.
+    if (data.acknowledge_url && slot(card, "ack-form")) {
+      slot(card, "ack-form").action = data.acknowledge_url;
+      slot(card, "resolve-form").action = data.resolve_url;
+      wireForms(card);
+    }
     return card;
   }
 
@@ -300,7 +304,7 @@
   // --- acknowledge and resolve ---------------------------------------------------------
 
   function wireForms(card) {
-    [slot(card, "ack-form"), slot(card, "resolve-form")].forEach(function (form) {
+    [slot(card, "ack-form"), slot(card, "resolve-form")].filter(Boolean).forEach(function (form) {
       form.addEventListener("submit", function (submitEvent) {
         submitEvent.preventDefault();
         var error = slot(card, "error");
