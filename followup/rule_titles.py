@@ -29,20 +29,26 @@ def _fired_by(alert: Alert) -> ProtocolVersion | None:
     return versions.filter(version=alert.rule_version, enrollments__patient_id=alert.patient_id).first()
 
 
-def alert_rule_title(*, alert: Alert, language: str) -> str:
-    """The alert's rule title in ``language``; the stored English one when the protocol
-    version has no translation of it."""
+def alert_protocol(alert: Alert) -> ProtocolDefinition | None:
+    """The protocol version that fired ``alert`` (its rule titles, question labels and
+    units); None when it cannot be found."""
     version = _fired_by(alert)
-    title = protocol_definition(version).rule_title(alert.rule_id, language) if version is not None else None
+    return protocol_definition(version) if version is not None else None
+
+
+def alert_rule_title(*, alert: Alert, language: str, definition: ProtocolDefinition | None = None) -> str:
+    """The alert's rule title in ``language``; the stored English one when the protocol
+    version has no translation of it. ``definition``: the alert's protocol when the
+    caller has it (``alert_protocol``), else it is looked up."""
+    definition = definition if definition is not None else alert_protocol(alert)
+    title = definition.rule_title(alert.rule_id, language) if definition is not None else None
     return title or alert.rule_title
 
 
-def alert_rule_titles(*, alerts: Iterable[Alert], language: str) -> dict[int, str]:
-    """Each alert's rule title in ``language`` (by alert id), for a page of alerts: one
-    query for the protocol versions they name, whatever their number (a version's
-    definition is cached). An alert stores its protocol version's name
-    (``rule_version``), which names one version per protocol; the stored English
-    title stands in where that version has no translation of the rule."""
+def alert_protocols(alerts: Iterable[Alert]) -> dict[int, list[ProtocolDefinition]]:
+    """The protocol versions each alert's version name (``rule_version``) names, by
+    alert id (one per protocol): one query whatever the number of alerts (a version's
+    definition is cached)."""
     alerts = list(alerts)
     if not alerts:
         return {}
@@ -51,11 +57,21 @@ def alert_rule_titles(*, alerts: Iterable[Alert], language: str) -> dict[int, st
         version__in={alert.rule_version for alert in alerts}
     ):
         definitions.setdefault(version.version, []).append(protocol_definition(version))
+    return {alert.pk: definitions.get(alert.rule_version, []) for alert in alerts}
+
+
+def alert_rule_titles(
+    *, alerts: Iterable[Alert], language: str, protocols: dict[int, list[ProtocolDefinition]] | None = None
+) -> dict[int, str]:
+    """Each alert's rule title in ``language`` (by alert id), for a page of alerts: one
+    query for the protocol versions they name (none when ``protocols``, from
+    ``alert_protocols``, is given). The stored English title stands in where that
+    version has no translation of the rule."""
+    alerts = list(alerts)
+    protocols = protocols if protocols is not None else alert_protocols(alerts)
     titles = {}
     for alert in alerts:
-        found = (
-            definition.rule_title(alert.rule_id, language) for definition in definitions.get(alert.rule_version, ())
-        )
+        found = (definition.rule_title(alert.rule_id, language) for definition in protocols.get(alert.pk, ()))
         titles[alert.pk] = next((title for title in found if title), alert.rule_title)
     return titles
 

@@ -38,6 +38,7 @@ from django.utils.translation import gettext as _
 
 from backend.models import Patient
 from followup.dashboard import labels as staff_labels
+from followup.dashboard.evidence_text import staff_text
 from followup.dashboard.selectors import check_in_unanswered_labels
 from followup.models import Alert, Appointment, CheckIn, Observation
 from followup.rule_titles import alert_rule_titles
@@ -210,7 +211,7 @@ def _appointment_entry(appointment: Appointment) -> TimelineEntry:
         appointment.pk,
         "",
         staff_labels.label(staff_labels.KIND, appointment.kind),
-        status + (f": {appointment.reason}" if appointment.reason else ""),
+        status + (f": {staff_text(appointment.reason)}" if appointment.reason else ""),
         "",
     )
 

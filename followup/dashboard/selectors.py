@@ -5,7 +5,6 @@ message)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -13,12 +12,15 @@ from typing import Any
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from backend.models import User
 from followup.dashboard import labels
+from followup.dashboard.evidence_text import evidence_lines
 from followup.escalation import RosterGap, on_call_gaps
 from followup.models import Alert, CheckIn, ProtocolVersion
-from followup.rule_titles import alert_rule_titles
+from followup.protocols.definition import ProtocolDefinition
+from followup.rule_titles import alert_protocols, alert_rule_titles
 from followup.services.alerts import COMPLICATION_GRADES, OUTCOMES, iso
 from followup.services.protocols import protocol_definition
 
@@ -55,34 +57,32 @@ def dashboard_alert_list(*, clinic_id: int) -> QuerySet[Alert]:
     )
 
 
-def evidence_lines(evidence: Any) -> list[str]:
-    """Each condition that held, with the value that made it hold, as one line of text
-    ("temperature_c = 38.9 (temperature_c >= 38.5)"). Values come from patients: the
-    page escapes them and the script sets them as text, never as markup."""
-    lines = []
-    for item in evidence if isinstance(evidence, list) else []:
-        if not isinstance(item, dict):
-            continue
-        value = json.dumps(item.get("value"), ensure_ascii=False)
-        condition = item.get("condition")
-        lines.append(f"{item.get('field')} = {value}" + (f" ({condition})" if condition else ""))
-    return lines
-
-
 def alert_cards(*, alerts: Iterable[Alert], language: str) -> list[dict[str, Any]]:
     """Cards of ``alerts`` for a reader of ``language``: the rule titles from the
     protocol's translations (one query for all of them, ``alert_rule_titles``)."""
     alerts = list(alerts)
-    titles = alert_rule_titles(alerts=alerts, language=language)
-    return [alert_card(alert=alert, rule_title=titles[alert.pk]) for alert in alerts]
+    protocols = alert_protocols(alerts)
+    titles = alert_rule_titles(alerts=alerts, language=language, protocols=protocols)
+    return [
+        alert_card(
+            alert=alert,
+            rule_title=titles[alert.pk],
+            definition=next(iter(protocols[alert.pk]), None),
+            language=language,
+        )
+        for alert in alerts
+    ]
 
 
-def alert_card(*, alert: Alert, rule_title: str) -> dict[str, Any]:
+def alert_card(
+    *, alert: Alert, rule_title: str, definition: ProtocolDefinition | None, language: str
+) -> dict[str, Any]:
     """An alert as the dashboard shows it: what the API shows, plus the patient's name
     and MRN, who acknowledged it, whether the on-call chain is exhausted, and the words
-    of the active language for the rule (``rule_title``, from the protocol) and the
-    codes (the script writes these as they come). Reads the patient and acknowledger
-    from select_related, no further query."""
+    of the active language for the rule (``rule_title``, from the protocol), the codes
+    (the script writes these as they come) and the evidence (``definition``: the
+    alert's protocol version, for question labels, units and choices). Reads the
+    patient and acknowledger from select_related, no further query."""
     patient = alert.patient
     chain_length = len(alert.escalation_chain or [])
     return {
@@ -92,7 +92,7 @@ def alert_card(*, alert: Alert, rule_title: str) -> dict[str, Any]:
         "status": alert.status,
         "status_label": labels.label(labels.ALERT_STATUS, alert.status),
         "rule": {"id": alert.rule_id, "title": rule_title},
-        "evidence_lines": evidence_lines(alert.evidence),
+        "evidence_lines": evidence_lines(alert.evidence, definition, language),
         "created_at": iso(alert.created_at),
         "updated_at": iso(alert.updated_at),
         "escalation_level": alert.escalation_level,
@@ -146,7 +146,7 @@ def check_in_unanswered_labels(check_ins: Iterable[CheckIn]) -> dict[int, tuple[
         for question_id in check_in.unanswered if isinstance(check_in.unanswered, list) else []:
             question_id = str(question_id)
             if definition is not None and definition.has_question(question_id):
-                names.append(definition.question(question_id).label)
+                names.append(gettext(definition.question(question_id).label))
             else:
                 names.append(question_id)
         labels[check_in.pk] = tuple(names)

@@ -38,7 +38,7 @@ from backend.models import AuditAction, Patient, User
 from backend.scoping import patient_list_for
 from followup.dashboard import labels, patient_history, selectors
 from followup.models import Alert
-from followup.rule_titles import alert_rule_title, alert_rule_titles, rule_title_in
+from followup.rule_titles import alert_protocol, alert_rule_title, alert_rule_titles, rule_title_in
 from followup.services.alert_metrics import alert_metrics
 from followup.services.alert_review import alert_acknowledge, alert_resolve
 from followup.services.alerts import AlertConflict, AlertRejected, alert_data
@@ -135,11 +135,13 @@ def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
         for step in alert.escalation_steps.all()
     ]
     # The rule's title in the reader's language, from the protocol's translations.
-    rule_title = alert_rule_title(alert=alert, language=get_language())
+    language = get_language()
+    definition = alert_protocol(alert)
+    rule_title = alert_rule_title(alert=alert, language=language, definition=definition)
     context = {
         "alert": alert,
         "rule_title": rule_title,
-        "card": selectors.alert_card(alert=alert, rule_title=rule_title),
+        "card": selectors.alert_card(alert=alert, rule_title=rule_title, definition=definition, language=language),
         "steps": steps,
         "occurrences": list(alert.occurrences.all()),
         "outcomes": selectors.RESOLVE_OUTCOMES,
@@ -165,7 +167,9 @@ def alert_card(request: HttpRequest, alert_id: int) -> JsonResponse:
 
 def _card(alert: Alert) -> dict[str, Any]:
     """The alert's card in the reader's language (the rule's title from the protocol)."""
-    return selectors.alert_card(alert=alert, rule_title=alert_rule_title(alert=alert, language=get_language()))
+    language, definition = get_language(), alert_protocol(alert)
+    rule_title = alert_rule_title(alert=alert, language=language, definition=definition)
+    return selectors.alert_card(alert=alert, rule_title=rule_title, definition=definition, language=language)
 
 
 def _back(request: HttpRequest, alert: Alert) -> HttpResponseRedirect:

@@ -41,8 +41,7 @@ import logging
 from datetime import timedelta
 
 from django.utils import timezone
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_noop
 
 from backend.audit import audit_record
 from backend.models import STAFF_ROLES, AuditAction, Clinic, Patient, User
@@ -93,8 +92,10 @@ FREE_TEXT_REPLY_EVERY = timedelta(hours=1)
 # A stranger texting again and again gets one answer a day.
 STRANGER_REPLY_EVERY = timedelta(days=1)
 UNRESOLVED = (Alert.Status.OPEN, Alert.Status.ACKNOWLEDGED)
-# Staff read it on the worklist, in the installation's language.
-UNHANDLED_DETAIL = gettext_lazy(
+# Worklist texts, stored in English whoever wrote them (H17); the staff pages say them
+# again in the reader's language (followup.dashboard.worklist_texts).
+SMS_MESSAGE_DETAIL = gettext_noop("SMS from the patient: %(body)s")
+UNHANDLED_DETAIL = gettext_noop(
     "An SMS from this patient's phone could not be processed automatically: its answers were not read "
     "or judged. Read it and phone the patient: %(body)s"
 )
@@ -441,7 +442,7 @@ def _free_text(*, inbound: InboundMessage, patient: Patient) -> None:
             clinic_id=patient.clinic_id,
             kind=WorklistItem.Kind.PATIENT_MESSAGE,
             severity="amber",
-            detail=(_("SMS from the patient: %(body)s") % {"body": inbound.body})[:1000],
+            detail=(SMS_MESSAGE_DETAIL % {"body": inbound.body})[:1000],
         )
         action = AuditAction.CREATE
     else:

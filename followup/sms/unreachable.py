@@ -19,6 +19,7 @@ import logging
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from backend.audit import audit_record
 from backend.models import AuditAction, Patient
@@ -34,6 +35,9 @@ RULE_ID = "sms_unreachable"
 RULE_TITLE = "Patient could not be reached by SMS"
 DEFAULT_PROTOCOL = "post-hepatectomy"
 UNSUBSCRIBED_CODE = 21610
+# The worklist item's text, stored in English (H17); the staff pages say it again in the
+# reader's language (followup.dashboard.worklist_texts). The reason is Twilio's verdict.
+UNREACHABLE_DETAIL = gettext_noop("SMS could not be delivered: %(reason)s")
 
 _KIND_WORDS = {
     MessageKind.RECALL: "recall",
@@ -114,7 +118,7 @@ def message_undeliverable_record(*, message: OutgoingMessage, code: int | None, 
                 kind=WorklistItem.Kind.UNREACHABLE,
                 severity="amber",
                 alert=alert,
-                detail=f"SMS could not be delivered: {reason}"[:300],
+                detail=(UNREACHABLE_DETAIL % {"reason": reason})[:300],
             )
             audit_record(
                 actor=None,

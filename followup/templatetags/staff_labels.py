@@ -20,8 +20,16 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 
 from followup.dashboard import labels
+from followup.dashboard.evidence_text import staff_text
 
 register = template.Library()
+
+
+@register.filter
+def protocol_text(text: object) -> str:
+    """A question label or appointment reason from the protocol in the reader's
+    language (``followup.dashboard.evidence_text``); other text as it is."""
+    return staff_text(str(text)) if text else ""
 
 
 @register.filter

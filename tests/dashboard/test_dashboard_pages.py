@@ -223,7 +223,8 @@ def test_the_card_endpoint_gives_what_a_live_card_needs(nurse, enrolled):
         "mrn": enrolled.mrn,
         "url": f"/dashboard/patients/{enrolled.pk}/",
     }
-    assert card["evidence_lines"] == ["jaundice = true (jaundice is true)"]
+    # An alert whose protocol version is not stored: the field's id, the value in words.
+    assert card["evidence_lines"] == ["jaundice: yes (jaundice is true)"]
 
 
 def test_the_patient_page_shows_the_timeline_and_the_series(nurse, chain, enrolled):
