@@ -314,6 +314,21 @@ class SignedInSession(models.Model):
         return f"Session {self.pk} of user {self.user_id}"
 
 
+class StaffEnrolmentCode(models.Model):
+    """The one-time code a clinic admin gives a member of staff to set up their
+    authenticator app (a first sign-in, or after a reset): the password alone does not
+    enrol (``backend.enrolment_codes``). One live code per member; only its digest is
+    kept; used up by the enrolment it allowed."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="+")
+    digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Enrolment code of user {self.user_id}"
+
+
 class IdempotencyRecord(models.Model):
     """The first response to a write sent with an Idempotency-Key, kept so that a
     retried request gets the same answer (and the same id) instead of a second write."""
