@@ -114,13 +114,15 @@ def nonexistent_ids(obj: Model) -> list[Any]:
 
 
 def normalised(body: Any, value: Any) -> Any:
-    """The body with the id asked for left out of its texts (an error may quote it)."""
+    """The body with the id asked for left out of its texts (an error may quote it).
+    A number inside a dotted one (the protocol version "2026.2" of patient 2) is not
+    that id."""
     if isinstance(body, dict):
         return {key: normalised(item, value) for key, item in body.items()}
     if isinstance(body, list):
         return [normalised(item, value) for item in body]
     if isinstance(body, str):
-        return re.sub(rf"(?<![0-9a-f-]){re.escape(str(value))}(?![0-9a-f-])", "<id>", body)
+        return re.sub(rf"(?<![0-9a-f-])(?<![0-9]\.){re.escape(str(value))}(?![0-9a-f-])(?!\.[0-9])", "<id>", body)
     return body
 
 
