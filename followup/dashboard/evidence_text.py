@@ -87,6 +87,8 @@ _COMPARISON_WORDS = {
     "!=": gettext_noop("other than %(limit)s"),
 }
 _NUMERIC_CONDITION = re.compile(r"\A(>=|<=|==|!=|>|<) (-?[0-9]+(?:\.[0-9]+)?)\Z")
+_NEGATED = re.compile(r"\Anot \((>=|<=|==|!=|>|<) (-?[0-9]+(?:\.[0-9]+)?)\)\Z")
+_COMPLEMENT = {">=": "<", ">": "<=", "<=": ">", "<": ">=", "==": "!=", "!=": "=="}
 _CHOICE_CONDITION = re.compile(r"\A(==|in) \[?([a-z0-9_, ]+)\]?\Z")
 
 
@@ -118,8 +120,12 @@ def _value_text(value: Any, question: Question | None, unit: str | None, languag
 def _condition_text(condition: str, question: Question | None, unit: str | None, language: str) -> str | None:
     """The comparison in words; None when the value says it all (yes/no, one choice);
     the engine's text for one it does not write as a simple comparison."""
-    if condition in ("is true", "is false", "answered"):
+    if condition in ("is true", "is false", "answered", "not (is true)", "not (is false)"):
         return None
+    negated = _NEGATED.match(condition)
+    if negated is not None:
+        # "not (>= 38.5)" said as its complement, "below 38.5".
+        condition = f"{_COMPLEMENT[negated[1]]} {negated[2]}"
     if condition == "not answered":
         return gettext("not answered")
     numeric = _NUMERIC_CONDITION.match(condition)
