@@ -18,9 +18,15 @@ So the rows shipped and parsed are at most ``check_ins + len(windows) + labs``,
 whatever the history. The database still walks the index entries of a window to find
 its row (the lowest weight of 72 h has to look at each weight of 72 h); that walk is
 bounded by how many check-ins a window can hold, which the per-patient rate limit
-keeps to about 12 an hour from the patient (864 in 72 h, plus staff entries), and it
-is an index range scan, not a read of the history. Correctness never depends on that
-limit: every select is exact, the LIMITs only cut rows the rules cannot reach.
+keeps to about 12 an hour from the patient (864 in 72 h, plus staff entries). For the
+weight, which the shipped windows read, the walk touches index entries only: the
+weight is a stored generated column (``CheckIn.answer_weight_kg``, the same SQL
+expression as the JSON read, ``followup.history_sql.AnswerNumber``) in the index
+(patient, taken_at, id, weight), so the row's id is picked without reading a table row
+or decoding any JSON, and then that one row is read (``bench/explain.py`` prints the
+plan; ``tests/followup/services/test_history_weight_index.py`` pins it). Other
+questions' windows decode the JSON of the window's rows. Correctness never depends on
+the rate limit: every select is exact, the LIMITs only cut rows the rules cannot reach.
 
 Everything is judged "as it stood": check-ins strictly before the judged time, labs at
 or before it, so a late entry (a nurse typing in a phone call of yesterday) is judged
@@ -39,7 +45,7 @@ from typing import Any
 from django.db import connection
 from django.utils.dateparse import parse_datetime
 
-from followup.history_sql import AnswersSql, Params
+from followup.history_sql import STORED_NUMBERS, AnswersSql, Params
 from followup.models import CheckIn, Observation
 from followup.rules import HistoryHorizon, LabResult, PastCheckIn, Window
 
@@ -60,6 +66,15 @@ def history_read(
 ) -> History:
     """The check-ins and labs ``horizon`` names, as they stood at ``moment``; one
     statement (none when the rules read no history at all)."""
+    return history_statement(
+        patient_id=patient_id, timezone=timezone, moment=moment, horizon=horizon, surgery_date=surgery_date
+    ).run(zoneinfo.ZoneInfo(timezone))
+
+
+def history_statement(
+    *, patient_id: int, timezone: str, moment: datetime, horizon: HistoryHorizon, surgery_date: date | None
+) -> _Query:
+    """The statement ``history_read`` runs (``.sql()`` gives it, for EXPLAIN)."""
     query = _Query(patient_id=patient_id, moment=moment)
     if horizon.unbounded:
         query.check_ins("", [], order="taken_at, id", limit=None)
@@ -77,7 +92,7 @@ def history_read(
         for code in horizon.lab_lowest_since_surgery:
             # Two: the lowest may be the latest result, which the rule leaves out.
             query.labs(code, "AND observed_at >= %s", [since], order="value, observed_at, id", limit=2)
-    return query.run(zone)
+    return query
 
 
 class _Query:
@@ -115,6 +130,10 @@ class _Query:
             holds, params = self.answers.holds(window.predicate)
             self.check_ins(f"AND taken_at >= %s AND {holds}", [start, *params], order="taken_at DESC, id DESC", limit=1)
             return
+        stored = STORED_NUMBERS.get(window.question)
+        if stored is not None:
+            self._stored_window(window, stored, start)
+            return
         number, params = self.answers.number(window.question)
         if window.kind == "lowest":
             # The number computed once a row, in ORDER BY only: should no row of the
@@ -125,6 +144,26 @@ class _Query:
         else:  # earliest: the window walked in time order, up to the first number
             where = f"AND taken_at >= %s AND {number} IS NOT NULL"
             self.check_ins(where, [start, *params], order="taken_at, id", limit=1)
+
+    def _stored_window(self, window: Window, column: str, start: object) -> None:
+        """A window over an answer stored as a generated column: the row's id picked
+        from the index (patient, taken_at, id, column) alone, then that one row read.
+        The order is the JSON one's (``window``), over the same values."""
+        table = connection.ops.quote_name(CheckIn._meta.db_table)
+        if window.kind == "lowest":
+            where, order = "", f"{column} ASC NULLS LAST, taken_at, id"
+        else:  # earliest
+            where, order = f"AND {column} IS NOT NULL", "taken_at, id"
+        pick = (
+            f"SELECT id FROM {table} WHERE patient_id = %s AND taken_at < %s AND taken_at >= %s {where} "  # noqa: S608
+            f"ORDER BY {order} LIMIT 1"
+        )
+        self.check_ins(
+            f"AND id = ({pick})",
+            [self.patient_id, self.param(self.moment), start],
+            order="taken_at, id",
+            limit=1,
+        )
 
     def labs(self, code: str, where: str, params: Params, *, order: str, limit: int) -> None:
         table = connection.ops.quote_name(Observation._meta.db_table)
@@ -141,11 +180,14 @@ class _Query:
         tail = f" ORDER BY {order}" + (f" LIMIT {int(limit)}" if limit is not None else "")
         self.parts.append((f"SELECT * FROM ({select}{tail}) AS part{len(self.parts)}", params))  # noqa: S608
 
+    def sql(self) -> tuple[str, Params]:
+        sql = " UNION ALL ".join(part for part, _ in self.parts)
+        return sql, [param for _, part_params in self.parts for param in part_params]
+
     def run(self, zone: zoneinfo.ZoneInfo) -> History:
         if not self.parts:
             return History(check_ins=[], labs=[])
-        sql = " UNION ALL ".join(part for part, _ in self.parts)
-        params = [param for _, part_params in self.parts for param in part_params]
+        sql, params = self.sql()
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()

@@ -10,9 +10,18 @@ TRUE or FALSE, never NULL, so ``NOT`` means what the engine's ``not`` means.
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.db.models import Expression, FloatField
+
 from followup.rules import Predicate
 
 Params = list[object]
+
+# Answers stored again as a generated column of the check-in, with an index (patient,
+# taken_at, id, column), so a window over them is an index-only read (issue 17): the
+# 72 h lowest weight no longer decodes the JSON of every check-in of 72 h.
+STORED_NUMBERS = {"weight_kg": "answer_weight_kg"}
 
 _SQL_COMPARES = {">=": ">=", ">": ">", "<=": "<=", "<": "<", "==": "="}
 
@@ -93,3 +102,19 @@ def _path(question: str) -> str:
     # Question ids are lower_snake_case (the compiler refuses anything else); quoted
     # anyway so a path never reads as more than one key.
     return f'$."{question}"'
+
+
+class AnswerNumber(Expression):
+    """``AnswersSql.number(question)`` as a Django expression, the definition of a stored
+    generated column (``CheckIn.answer_weight_kg``): the column holds exactly the value
+    the history read would compute from the JSON, in either dialect."""
+
+    output_field = FloatField()
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, Params]:
+        column = connection.ops.quote_name("answers")
+        return AnswersSql(connection.vendor, column=column).number(self.question)

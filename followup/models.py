@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from backend.models import Clinic, Episode, Patient, User
+from followup.history_sql import AnswerNumber
 
 
 class Protocol(models.Model):
@@ -232,10 +233,21 @@ class CheckIn(models.Model):
     # question ids the patient was asked, or would have been, without an answer.
     complete = models.BooleanField(default=True)
     unanswered = models.JSONField(default=list, blank=True)
+    # The weight answer as a number (NULL unless it is a JSON number), computed by the
+    # database from ``answers`` and indexed with the time, so the history read's 72 h
+    # lowest weight and 90-day earliest weight are index-only reads (issue 17).
+    answer_weight_kg = models.GeneratedField(
+        expression=AnswerNumber("weight_kg"), output_field=models.FloatField(null=True), db_persist=True
+    )
 
     class Meta:
         ordering = ["taken_at", "id"]
-        indexes = [models.Index(fields=["patient", "taken_at"])]
+        # (patient, taken_at, id) first: it serves every read of a patient's check-ins
+        # in time order (the former (patient, taken_at) index is dropped), the weight
+        # last so a weight window never reads a table row to pick its row.
+        indexes = [
+            models.Index(fields=["patient", "taken_at", "id", "answer_weight_kg"], name="checkin_weight_window"),
+        ]
 
     def __str__(self) -> str:
         return f"Check-in {self.pk} ({self.level})"
