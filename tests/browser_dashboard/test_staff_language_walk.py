@@ -8,13 +8,16 @@ through Playwright against daphne (a real websocket), one browser and one contex
 Every text node of each page (hidden ones too: a card's flags and forms), the page
 title, the options of its lists and its aria-labels are compared with the English of
 the Turkish catalogue and of the protocol's staff texts (rule titles, staff labels,
-question labels): a string that is an English msgid whose Turkish differs, an English
-text with placeholders (``raised %(minutes)s min ago``) matched as a pattern, or a
-phrase of two words or more of that English inside a longer text, fails the test with
-the page and the text. An English colleague then signs in in the same browser and
-reads English on the dashboard and the alert page, which the same check sees, so the
-check cannot pass by seeing nothing. Staff read their own language on pages that
-decide whether a patient is called back (H6)."""
+question labels, the schedule's appointment reasons): a string that is an English
+msgid whose Turkish differs, an English text with placeholders (``raised %(minutes)s
+min ago``) matched as a pattern, or a phrase of two words or more of that English
+inside a longer text, fails the test with the page and the text. An English colleague
+then signs in in the same browser and reads English on the dashboard and the alert
+page, which the same check sees, so the check cannot pass by seeing nothing. Staff
+read their own language on pages that decide whether a patient is called back (H6).
+The alert cards' evidence (the one drawn by the script too) and the alert page's read
+in Turkish words and numbers, and the plan page names the schedule's appointments in
+Turkish."""
 
 from __future__ import annotations
 
@@ -25,11 +28,14 @@ from pathlib import Path
 
 import polib
 import pytest
+from django.utils import translation
 from knox.models import AuthToken
 
 from backend.models import Role
 from backend.services import patient_user_get_or_create
-from followup.models import Alert
+from followup.dashboard.evidence_text import staff_text
+from followup.models import Alert, Enrollment
+from followup.services.plans import plan_recompute
 from followup.services.protocols import protocol_definition, protocol_version_current
 from tests.answers import green_answers
 from tests.browser_dashboard.test_dashboard_browser import check_in_post, daphne_server  # noqa: F401 (fixture)
@@ -118,6 +124,11 @@ def english_left() -> EnglishLeft:
             left.add(english, None)  # English only: never on a Turkish page
     for question in definition.questions:
         left.add(question.label, None)
+    with translation.override("tr"):
+        for entry in definition.schedule.entries:
+            # Appointment reasons: English in the protocol, their Turkish in the catalogue
+            # ("CEA" stays CEA).
+            left.add(entry.detail, staff_text(entry.detail))
     return left
 
 
@@ -144,6 +155,8 @@ def test_a_turkish_nurse_reads_no_english_on_the_staff_pages_and_an_english_coll
     # At home in Baku while the clinic is in Istanbul: times show in both zones.
     patient = make_enrolled(given_name="Mehmet", family_name="Yılmaz", timezone="Asia/Baku")
     _instance, patient_token = AuthToken.objects.create(user=patient_user_get_or_create(patient))
+    # The patient's plan, with the schedule's appointments (their reasons are protocol English).
+    plan_recompute(enrollment=Enrollment.objects.get(patient=patient))
     amber = check_in_post(daphne_server, patient_token, {"answers": green_answers(temperature_c=38.2)})
     assert amber["triage"]["level"] == "amber"
     definition = protocol_definition(protocol_version_current("post-hepatectomy"))
@@ -195,12 +208,17 @@ def test_a_turkish_nurse_reads_no_english_on_the_staff_pages_and_an_english_coll
             expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=10_000)
             [amber_id] = amber["triage"]["alerts"]
             expect(page.locator(f'.alert-card[data-alert-id="{amber_id}"] [data-slot="rule"]')).to_have_text(fever_tr)
+            # Evidence in words: the question's Turkish label, a Turkish number with its unit.
+            expect(page.locator(f'.alert-card[data-alert-id="{amber_id}"] [data-slot="evidence"]')).to_contain_text(
+                "Vücut ısısı: 38,2 °C (en az 38,0 °C)"
+            )
             red = check_in_post(daphne_server, patient_token, {"answers": green_answers(jaundice=True)})
             assert red["triage"]["level"] == "red"
             [red_id] = red["triage"]["alerts"]
             card = page.locator(f'.alert-card[data-alert-id="{red_id}"]')
             expect(card).to_be_visible(timeout=5_000)
             expect(card.locator('[data-slot="rule"]')).to_have_text(jaundice_tr)
+            expect(card.locator('[data-slot="evidence"] li')).to_have_text(["Sarılık: evet"])  # drawn by the script
             expect(card.locator('[data-slot="age"]')).not_to_be_empty()
             expect(page).not_to_have_title(re.compile("RED"))
             walk(page, "dashboard with a live red card")
@@ -209,6 +227,7 @@ def test_a_turkish_nurse_reads_no_english_on_the_staff_pages_and_an_english_coll
             # The red alert's page, then its patient's page.
             card.locator('[data-slot="rule"]').click()
             expect(page.locator("h1.rule")).to_have_text(jaundice_tr)
+            expect(page.locator("ul.evidence li")).to_have_text(["Sarılık: evet"])
             expect(page.locator(".patient-time").first).to_contain_text("Asia/Baku")
             walk(page, "alert page")
             page.screenshot(path=str(ARTIFACTS / "staff-language-alert-tr.png"), full_page=True)
@@ -220,6 +239,7 @@ def test_a_turkish_nurse_reads_no_english_on_the_staff_pages_and_an_english_coll
             # The plan pages: the patient's plan and the search.
             page.goto(f"{daphne_server}/plans/patients/{patient.pk}/")
             expect(page.locator("#check-ins-heading")).to_be_visible()
+            expect(page.locator("main")).to_contain_text("Cerrahi ekiple görüntülü görüşme")
             walk(page, "plan page")
             page.goto(f"{daphne_server}/plans/patients/?q=Mehmet")
             expect(page.locator("main table")).to_contain_text("Mehmet Yılmaz")
