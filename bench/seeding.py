@@ -84,7 +84,7 @@ def insert_select(
 
     columns, expressions, arguments = [], [], []
     for field in model._meta.concrete_fields:
-        if field.primary_key:
+        if field.primary_key or field.generated:  # the database computes a generated column
             continue
         columns.append(connection.ops.quote_name(field.column))
         if field.name in values:
