@@ -6,7 +6,7 @@ rows), the reply to followup (it closes worklist items)."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import get_object_or_404
 from rest_framework.request import Request
@@ -41,12 +41,24 @@ class PatientMessagesApi(PatientMessageListApi):
             201: PatientMessageListApi.OutputSerializer,
             400: OpenApiResponse(description="`body` empty or too long."),
             404: OpenApiResponse(description="No such patient in the caller's clinic."),
-            409: inline_serializer(
-                "StaffReplyRefused",
-                fields={
-                    "reason": serializers.ChoiceField(choices=["opted_out", "no_sms_consent"]),
-                    "detail": serializers.CharField(),
+            # The patient cannot be texted; or, like every operation taking an
+            # Idempotency-Key, the key reused with another body (named as the field).
+            409: OpenApiResponse(
+                response={
+                    "anyOf": [
+                        {
+                            "type": "object",
+                            "properties": {
+                                "reason": {"type": "string", "enum": ["opted_out", "no_sms_consent"]},
+                                "detail": {"type": "string"},
+                            },
+                            "required": ["reason", "detail"],
+                        },
+                        {"$ref": "#/components/schemas/FieldErrors"},
+                    ]
                 },
+                description="The patient cannot be texted (`reason`: opted_out, no_sms_consent), or the "
+                "Idempotency-Key was already used with a different body.",
             ),
         },
     )
