@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
-from django.utils.formats import number_format
+from django.utils import timezone
+from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext, gettext_noop
 
 from followup.protocols.definition import ProtocolDefinition, Question
@@ -117,7 +119,41 @@ def _value_text(value: Any, question: Question | None, unit: str | None, languag
     return str(value)
 
 
+_ON_EARLIER = re.compile(
+    r"\A(?P<head>.+?), on the check-in of (?P<when>[0-9T:+\-.Z]+)(?: \((?P<hours>[0-9.]+) h earlier\))?\Z"
+)
+_ON_PREVIOUS = re.compile(r"\A(?P<head>.+?) on the previous check-in \((?P<when>[0-9T:+\-.Z]+)\)\Z")
+
+
+def _moment(text: str) -> str:
+    """An engine's ISO time as the reader writes it, in the active zone; as is if unread."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if timezone.is_aware(moment):
+        moment = timezone.localtime(moment)
+    return date_format(moment, "SHORT_DATETIME_FORMAT")
+
+
 def _condition_text(condition: str, question: Question | None, unit: str | None, language: str) -> str | None:
+    """The condition in words, with the earlier check-in it held on (history rules)."""
+    earlier = _ON_EARLIER.match(condition) or _ON_PREVIOUS.match(condition)
+    if earlier is None:
+        return _comparison_text(condition, question, unit, language)
+    head = _comparison_text(earlier["head"], question, unit, language)
+    values = {"when": _moment(earlier["when"]), "hours": ""}
+    if earlier.re is _ON_PREVIOUS:
+        where = gettext("on the previous check-in, %(when)s") % values
+    elif earlier["hours"]:
+        values["hours"] = number_format(float(earlier["hours"]), decimal_pos=1, use_l10n=True)
+        where = gettext("on the check-in of %(when)s, %(hours)s h earlier") % values
+    else:
+        where = gettext("on the check-in of %(when)s") % values
+    return f"{head}, {where}" if head else where
+
+
+def _comparison_text(condition: str, question: Question | None, unit: str | None, language: str) -> str | None:
     """The comparison in words; None when the value says it all (yes/no, one choice);
     the engine's text for one it does not write as a simple comparison."""
     if condition in ("is true", "is false", "answered", "not (is true)", "not (is false)"):

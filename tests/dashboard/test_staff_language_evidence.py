@@ -69,6 +69,30 @@ def test_a_fever_reads_as_a_turkish_number_with_its_unit_and_the_comparison_in_w
         assert english not in joined
 
 
+def test_a_fever_on_an_earlier_check_in_names_that_check_in_in_the_readers_words(
+    nurse: User, make_enrolled: Any
+) -> None:
+    client = _turkish_nurse(nurse)
+    patient = make_enrolled()
+    now = timezone.now()
+    checkin_submit(
+        patient_id=patient.pk,
+        answers=green_answers(temperature_c=38.1),
+        channel="app",
+        taken_at=now - timedelta(hours=6),
+    )
+    checkin_submit(patient_id=patient.pk, answers=green_answers(temperature_c=38.3), channel="app", taken_at=now)
+    alert = Alert.objects.get(patient=patient, rule_id="fever_persistent")
+    earlier = [item for item in alert.evidence if "earlier" in item["condition"]]
+    assert earlier and earlier[0]["value"] == 38.1  # stored as the engine wrote it
+    lines = client.get(f"/dashboard/alerts/{alert.pk}/card/").json()["evidence_lines"]
+    assert "Vücut ısısı: 38,3 °C (en az 38,0 °C)" in lines
+    [line] = [line for line in lines if "38,1" in line]
+    assert line.startswith("Vücut ısısı: 38,1 °C (en az 38,0 °C, ")
+    assert line.endswith(", 6,0 saat önce)")
+    assert "earlier" not in line and "check-in" not in line
+
+
 def test_choice_values_and_numbers_are_the_protocols_words_in_each_language() -> None:
     definition = load_protocol(DEFAULT_DATA_DIR / "post-hepatectomy")
     evidence = [
