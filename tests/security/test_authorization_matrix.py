@@ -29,8 +29,10 @@ from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from backend.models import Role, User
 from followup.links import checkin_link_token
 from notifications.models import SendingIdentity
+from tests.factories import UserFactory
 from tests.security.conftest import ACTORS, Population, api_client_for
 from tests.ws_tickets import ws_ticket
 
@@ -362,8 +364,11 @@ def test_every_route_has_a_row_in_the_matrix():
 
 
 def _call(population: Population, route: Route, key: str, method: str, actor: str) -> Any:
+    return _call_as(population, route, key, method, population.user_of(actor))
+
+
+def _call_as(population: Population, route: Route, key: str, method: str, user: User | None) -> Any:
     url = route.path or reverse(route.url_name or key, kwargs=route.kwargs(population))
-    user = population.user_of(actor)
     if route.page:
         client = Client()
         if user is not None:
@@ -406,6 +411,32 @@ def test_route_answers_each_caller_as_the_matrix_says(population, key, method):
             transaction.set_rollback(True)
     expected = {actor: route.expect[actor] for actor in ACTORS}
     assert got == expected, f"{method} {key}: got {got}"
+
+
+# The wall display (issue 20) watches its clinic's dashboard: the page and the cards it
+# draws live alerts with, nothing else (no API, no other page, no POST).
+WALL_DISPLAY_MAY = {("dashboard", "GET"), ("dashboard-alert-card", "GET")}
+
+
+def test_a_wall_display_gets_the_dashboard_and_nothing_else(population):
+    """H12: signed in as the clinic's wall display (a session for pages, a token for the
+    APIs, though it is never given one), every route of the matrix that is not public
+    refuses it, but the dashboard and its cards."""
+    wall = UserFactory(clinic=population.clinic, role=Role.WALL_DISPLAY, phone="")
+    got: dict[tuple[str, str], Any] = {}
+    for key, method in CASES:
+        if ROUTES[key].expect["anonymous"] == OK and (key, method) not in WALL_DISPLAY_MAY:
+            continue  # public: anyone, the wall display too
+        with transaction.atomic():
+            got[(key, method)] = _verdict(_call_as(population, ROUTES[key], key, method, wall))
+            transaction.set_rollback(True)
+    let_in = sorted(
+        f"{m} {k}: {v}"
+        for (k, m), v in got.items()
+        if v not in (401, 403, 404, 405, LOGIN) and (k, m) not in WALL_DISPLAY_MAY
+    )
+    assert not let_in, "the wall display got past:\n  " + "\n  ".join(let_in)
+    assert {case: got[case] for case in WALL_DISPLAY_MAY} == dict.fromkeys(WALL_DISPLAY_MAY, OK)
 
 
 # --- websockets ---------------------------------------------------------------------------------
