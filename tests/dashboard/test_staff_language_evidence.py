@@ -18,7 +18,7 @@ from django.utils import timezone, translation
 from backend.models import User
 from followup.dashboard.evidence_text import evidence_lines
 from followup.dashboard.worklist_texts import worklist_details
-from followup.models import Alert, Appointment, Enrollment, WorklistItem
+from followup.models import Alert, Appointment, Enrollment, SmsReplyReading, WorklistItem
 from followup.protocols.loader import DEFAULT_DATA_DIR, load_protocol
 from followup.services.checkins import checkin_submit
 from followup.services.plans import plan_recompute
@@ -26,6 +26,7 @@ from followup.sms.inbound import SMS_MESSAGE_DETAIL
 from followup.sms.unreachable import UNREACHABLE_DETAIL
 from tests.dashboard.conftest import red_alert_raise
 from tests.factories import ABSENT, green_answers
+from tests.followup.services.test_sms_reply_figures import conversation_of, read
 
 pytestmark = pytest.mark.django_db
 
@@ -185,3 +186,14 @@ def test_sms_failure_and_hand_over_texts_are_stored_english_and_shown_in_the_rea
     assert shown_tr[hand_over.pk] == turkish
     unreachable.refresh_from_db()
     assert unreachable.detail == "SMS could not be delivered: 30006 landline"  # stored as written (H17)
+
+
+def test_the_metrics_sms_replies_table_names_the_questions_in_the_readers_language(
+    nurse: User, make_enrolled: Any
+) -> None:
+    client = _turkish_nurse(nurse)
+    conversation = conversation_of(make_enrolled(language="de"))
+    read(conversation, "dark_urine", 1, SmsReplyReading.Outcome.REASKED)
+    html = client.get("/dashboard/metrics/").content.decode()
+    row = re.search(r'<tr data-question="dark_urine">\s*<th scope="row">([^<]*)</th>', html)
+    assert row is not None and row[1] == "Koyu idrar"
