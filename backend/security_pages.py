@@ -1,6 +1,6 @@
 """Staff pages about sign-in: a member's own sessions and tokens (ended one by one),
-new recovery codes, and the clinic admin's page to reset a member's lost authenticator
-or lift a lock-out (both audited). Doorways over ``backend.sessions``,
+new recovery codes, and the clinic admin's page to reset a member's lost authenticator,
+issue a one-time enrolment code or lift a lock-out (all audited). Doorways over ``backend.sessions``,
 ``backend.two_factor`` and ``backend.lockout``."""
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from backend.audit import AuditContext, audit_record
+from backend.enrolment_codes import enrolment_code_issue, enrolment_code_live
 from backend.lockout import lockout_clear, lockout_is_locked
 from backend.models import AuditAction, Role, User
 from backend.sessions import signed_in_session_end, signed_in_session_list, token_end, token_list
@@ -122,15 +124,27 @@ def staff_security(request: HttpRequest) -> HttpResponse:
             "member": member,
             "has_authenticator": totp_device_confirmed(member) is not None,
             "locked": lockout_is_locked(username=member.get_username()),
+            "enrolment_code_live": enrolment_code_live(member),
         }
         for member in members.order_by("username")
     ]
     return render(request, "backend/sign_in/staff_security.html", {"rows": rows})
 
 
+def _enrolment_code_shown(request: HttpRequest, member: User) -> HttpResponse:
+    """A new enrolment code for the member, shown to the admin this once (never cached)."""
+    issued = enrolment_code_issue(user=member, by=request.user, audit=AuditContext.of(request))  # type: ignore[arg-type]
+    context = {"member": member, "code": issued.code, "expires_at": issued.expires_at}
+    response = render(request, "backend/sign_in/enrolment_code.html", context)
+    add_never_cache_headers(response)
+    return response
+
+
 @require_POST
 @_admin_page
 def staff_two_factor_reset(request: HttpRequest, user_id: int) -> HttpResponse:
+    """Reset a lost authenticator; the member's enrolment code for their new one is
+    shown at once."""
     member = _clinic_member(request, user_id)
     two_factor_reset(user=member, by=request.user, audit=AuditContext.of(request))  # type: ignore[arg-type]
     messages.success(
@@ -138,7 +152,23 @@ def staff_two_factor_reset(request: HttpRequest, user_id: int) -> HttpResponse:
         _("Two-factor sign-in of %(username)s is reset: they set up their app again at their next sign-in.")
         % {"username": member.get_username()},
     )
-    return HttpResponseRedirect(reverse("staff-security"))
+    return _enrolment_code_shown(request, member)
+
+
+@require_POST
+@_admin_page
+def staff_enrolment_code(request: HttpRequest, user_id: int) -> HttpResponse:
+    """A one-time enrolment code for a member without an authenticator (a new one
+    replaces an earlier one)."""
+    member = _clinic_member(request, user_id)
+    if totp_device_confirmed(member) is not None:
+        messages.error(
+            request,
+            _("%(username)s has an authenticator app: reset their two-factor sign-in first.")
+            % {"username": member.get_username()},
+        )
+        return HttpResponseRedirect(reverse("staff-security"))
+    return _enrolment_code_shown(request, member)
 
 
 @require_POST

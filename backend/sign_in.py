@@ -14,6 +14,7 @@ from django.utils.translation import ngettext
 from django_otp.models import Device
 
 from backend.audit import AuditContext, audit_record, client_address
+from backend.enrolment_codes import enrolment_code_check
 from backend.lockout import Lock, lockout_check, lockout_clear, lockout_failure_record
 from backend.models import AuditAction, User
 from backend.two_factor import totp_device_confirmed, two_factor_verify
@@ -23,6 +24,7 @@ class Outcome(enum.StrEnum):
     SUCCEEDED = "succeeded"
     BAD_PASSWORD = "bad_password"  # noqa: S105 - an outcome's name, not a password
     BAD_CODE = "bad_code"
+    BAD_ENROLMENT_CODE = "bad_enrolment_code"
     LOCKED = "locked"
     NO_DEVICE = "no_device"
     NOT_ALLOWED = "not_allowed"
@@ -120,6 +122,27 @@ def code_failed(*, user: User, request: HttpRequest | None, field: str) -> None:
     message = _("The code is not right, or it has expired.")
     raise SignInRefused(
         Outcome.BAD_CODE,
+        f"{message} {_locked_message(lock)}" if lock else message,
+        field=field,
+        retry_after=lock.retry_after if lock else 0,
+    )
+
+
+def staff_enrolment_code_check(*, user: User, code: str, request: HttpRequest | None, field: str) -> str:
+    """Before the enrolment of an authenticator: the one-time code the clinic admin
+    issued (``backend.enrolment_codes``). Returns its digest, which the enrolment uses
+    up; a wrong one counts toward the lock-out like a wrong password."""
+    _refuse_if_locked(username=user.get_username(), user=user, request=request)
+    digest = enrolment_code_check(user=user, code=code)
+    if digest is not None:
+        return digest
+    lock = lockout_failure_record(username=user.get_username(), address=client_address(request))
+    sign_in_audit(user=user, outcome=Outcome.BAD_ENROLMENT_CODE, request=request)
+    message = _(
+        "The enrolment code is not right, or it has expired or was used. Ask your clinic administrator for a new one."
+    )
+    raise SignInRefused(
+        Outcome.BAD_ENROLMENT_CODE,
         f"{message} {_locked_message(lock)}" if lock else message,
         field=field,
         retry_after=lock.retry_after if lock else 0,

@@ -1,6 +1,7 @@
 """The staff sign-in pages: the password, then the second factor (the code of the
-authenticator app or a recovery code), or on a first sign-in the enrolment of the app
-(QR code) and the ten recovery codes, shown once.
+authenticator app or a recovery code), or on a first sign-in the enrolment of the app:
+the one-time enrolment code from the clinic admin, the QR code, and the ten recovery
+codes, shown once.
 
 Doorways: each step parses its form and calls ``backend.sign_in``. Between the steps
 the session holds only who passed the password and when (``PENDING``), never a
@@ -28,8 +29,16 @@ from django_otp import login as otp_login
 
 from backend.models import User
 from backend.sessions import signed_in_session_record
-from backend.sign_in import SignInRefused, code_failed, staff_code_check, staff_password_check, staff_sign_in_succeeded
+from backend.sign_in import (
+    SignInRefused,
+    code_failed,
+    staff_code_check,
+    staff_enrolment_code_check,
+    staff_password_check,
+    staff_sign_in_succeeded,
+)
 from backend.two_factor import (
+    EnrolmentCodeGone,
     recovery_codes_left,
     totp_device_confirmed,
     totp_enrolment_confirm,
@@ -41,6 +50,8 @@ from backend.two_factor import (
 
 PENDING = "vigil_sign_in_pending"
 RECOVERY_CODES = "vigil_recovery_codes_once"
+# In PENDING once the enrolment code was right: its digest, used up by the enrolment.
+ENROLMENT_DIGEST = "enrolment_code"
 # The second step must follow the first within this time.
 PENDING_SECONDS = 300
 
@@ -52,6 +63,10 @@ class PasswordForm(forms.Form):
 
 class CodeForm(forms.Form):
     code = forms.CharField(label=_("Code"), max_length=32)
+
+
+class EnrolmentCodeForm(forms.Form):
+    enrolment_code = forms.CharField(label=_("Enrolment code"), max_length=64)
 
 
 def _next_url(request: HttpRequest, candidate: str) -> str:
@@ -136,21 +151,48 @@ def sign_in_code(request: HttpRequest) -> HttpResponse:
     return render(request, "backend/sign_in/code.html", {"form": form})
 
 
-@sensitive_post_parameters("code")
+def _enrolment_code_step(request: HttpRequest, user: User) -> HttpResponse:
+    """Before the QR code: the one-time code the clinic admin issued (the password
+    alone does not enrol)."""
+    form = EnrolmentCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            digest = staff_enrolment_code_check(
+                user=user, code=form.cleaned_data["enrolment_code"], request=request, field="enrolment_code"
+            )
+        except SignInRefused as refused:
+            form.add_error("enrolment_code", refused.message)
+        else:
+            request.session[PENDING] = {**request.session[PENDING], ENROLMENT_DIGEST: digest}
+            return HttpResponseRedirect(reverse("sign-in-enrol"))
+    return render(request, "backend/sign_in/enrol_code.html", {"form": form})
+
+
+@sensitive_post_parameters("code", "enrolment_code")
 @csrf_protect
 @never_cache
 @require_http_methods(["GET", "POST"])
 def sign_in_enrol(request: HttpRequest) -> HttpResponse:
-    """A first sign-in: scan the QR code, type the app's first code."""
+    """A first sign-in (or the first after a reset): the enrolment code from the clinic
+    admin, then scan the QR code and type the app's first code."""
     user, next_url = _pending_user(request)
     if user is None:
         return HttpResponseRedirect(reverse("plans-login"))
     if totp_device_confirmed(user) is not None:
         return HttpResponseRedirect(reverse("sign-in-code"))
+    enrolment_digest = str(request.session[PENDING].get(ENROLMENT_DIGEST, ""))
+    if not enrolment_digest:
+        return _enrolment_code_step(request, user)
     device = totp_enrolment_device(user)
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        codes = totp_enrolment_confirm(user=user, device=device, code=form.cleaned_data["code"])
+        try:
+            codes = totp_enrolment_confirm(
+                user=user, device=device, code=form.cleaned_data["code"], enrolment_digest=enrolment_digest
+            )
+        except EnrolmentCodeGone:
+            request.session[PENDING] = {k: v for k, v in request.session[PENDING].items() if k != ENROLMENT_DIGEST}
+            return _enrolment_code_step(request, user)
         if codes is None:
             try:
                 code_failed(user=user, request=request, field="code")

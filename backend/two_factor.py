@@ -6,9 +6,12 @@ role needs both factors on the staff pages and to create an API token while
 ``settings.STAFF_TWO_FACTOR`` is on (always, outside DEBUG and the embedded demo).
 
 Enrolment happens in the sign-in itself: after the right password, a member without a
-confirmed authenticator is shown its QR code and signs in by typing its first code;
-the recovery codes are shown once, then. A lost phone is the clinic admin's to reset
-(``two_factor_reset``, audited); the member then enrols again at the next sign-in.
+confirmed authenticator types the one-time enrolment code their clinic admin issued
+(``backend.enrolment_codes``: the password alone does not enrol), is then shown its QR
+code and signs in by typing its first code, which uses the enrolment code up; the
+recovery codes are shown once, then. A lost phone is the clinic admin's to reset
+(``two_factor_reset``, audited); the member then enrols again at the next sign-in,
+with a new enrolment code.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from backend.audit import AuditContext, audit_record
+from backend.enrolment_codes import enrolment_code_use
 from backend.lockout import lockout_clear
 from backend.models import STAFF_ROLES, AuditAction, User
 
@@ -95,15 +99,23 @@ def recovery_codes_left(user: User) -> int:
     return StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
 
 
-def totp_enrolment_confirm(*, user: User, device: TOTPDevice, code: str) -> list[str] | None:
-    """Confirm the authenticator with its first code; returns the new recovery codes,
-    or None if the code is wrong."""
+class EnrolmentCodeGone(Exception):
+    """The enrolment code the sign-in was allowed with expired, or was replaced or used
+    meanwhile: no enrolment."""
+
+
+def totp_enrolment_confirm(*, user: User, device: TOTPDevice, code: str, enrolment_digest: str) -> list[str] | None:
+    """Confirm the authenticator with its first code, using up the enrolment code the
+    sign-in was allowed with; returns the new recovery codes, or None if the code is
+    wrong (``EnrolmentCodeGone`` if the enrolment code no longer holds)."""
     code = _normalised(code)
     if device.user_id != user.pk or device.confirmed or not (code.isdigit() and len(code) == 6):
         return None
     if not device.verify_token(code):
         return None
     with transaction.atomic():
+        if not enrolment_code_use(user=user, digest=enrolment_digest):
+            raise EnrolmentCodeGone
         TOTPDevice.objects.filter(user=user, confirmed=True).delete()
         device.confirmed = True
         device.save(update_fields=["confirmed"])

@@ -22,4 +22,9 @@ urlpatterns = [
         name="staff-two-factor-reset",
     ),
     path("profile/staff-sign-in/<int:user_id>/unlock/", security_pages.staff_unlock, name="staff-unlock"),
+    path(
+        "profile/staff-sign-in/<int:user_id>/enrolment-code/",
+        security_pages.staff_enrolment_code,
+        name="staff-enrolment-code",
+    ),
 ]

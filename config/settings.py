@@ -471,6 +471,9 @@ OTP_STATIC_THROTTLE_FACTOR = 0
 LOCKOUT_ACCOUNT_FAILURES = env.int("LOCKOUT_ACCOUNT_FAILURES", default=5)
 LOCKOUT_ADDRESS_FAILURES = env.int("LOCKOUT_ADDRESS_FAILURES", default=20)
 LOCKOUT_WINDOW = timedelta(minutes=env.int("LOCKOUT_MINUTES", default=15))
+# The one-time code a clinic admin issues for a member's enrolment of their
+# authenticator app (first sign-in, after a reset): valid this long (backend.enrolment_codes).
+STAFF_ENROLMENT_CODE_TTL = timedelta(hours=24)
 # Staff pages sign out after the clinic's idle time (Clinic.idle_timeout_minutes); the
 # test suite turns it off by default (tests/conftest.py), like two-factor sign-in.
 STAFF_IDLE_SIGN_OUT = True

@@ -156,14 +156,15 @@ def daphne_two_factor(two_factor_on, daphne_server):  # noqa: F811
 
 
 def test_the_two_factor_sign_in_and_the_admins_pages_load_under_the_policy(daphne_two_factor, clinic, make_enrolled):
-    """A clinic admin's first sign-in as it happens in production: password, the QR code
-    of enrolment (an inline SVG), the recovery codes, then their security, sessions,
+    """A clinic admin's first sign-in as it happens in production: password, the
+    enrolment code, the QR code of enrolment (an inline SVG), the recovery codes, then their security, sessions,
     data-rights, audit and research pages; signed out, the code step of the next
     sign-in. No violation on any of them."""
     from django_otp.oath import totp
     from django_otp.plugins.otp_totp.models import TOTPDevice
     from playwright.sync_api import expect, sync_playwright
 
+    from backend.enrolment_codes import enrolment_code_issue
     from tests.factories import PASSWORD
 
     base = daphne_two_factor
@@ -204,6 +205,10 @@ def test_the_two_factor_sign_in_and_the_admins_pages_load_under_the_policy(daphn
 
             password_step(page)
             arrived(page, "/login/enrol/")
+            # The one-time enrolment code the clinic admin (here: the console) issued.
+            page.fill("#id_enrolment_code", enrolment_code_issue(user=admin, by=None, audit=None).code)
+            page.locator("form:has(#id_enrolment_code) button[type=submit]").click()
+            arrived(page, "/login/enrol/")
             expect(page.locator(".totp-qr svg")).to_be_visible()
             page.fill("#id_code", code_for(admin))
             page.locator("form:has(#id_code) button[type=submit]").click()
@@ -227,7 +232,7 @@ def test_the_two_factor_sign_in_and_the_admins_pages_load_under_the_policy(daphn
             assert found == [], found
         finally:
             browser.close()
-    assert len(visited) == 11, visited
+    assert len(visited) == 12, visited
 
 
 def test_the_patient_app_pages_load_under_the_policy(daphne_server, clinic, nurse, make_enrolled):  # noqa: F811

@@ -181,6 +181,7 @@ ROUTES: dict[str, Route] = {
     "staff-security": Route(("GET",), PAGE_ADMIN, page=True),
     "staff-two-factor-reset": Route(
         ("POST",), PAGE_ADMIN, page=True, kwargs=lambda p: {"user_id": p.staff["nurse"].pk}
+    "staff-enrolment-code": Route(("POST",), PAGE_ADMIN, page=True, kwargs=lambda p: {"user_id": p.staff["nurse"].pk}),
     ),
     "staff-unlock": Route(("POST",), PAGE_ADMIN, page=True, kwargs=lambda p: {"user_id": p.staff["nurse"].pk}),
     # The clinic admin's audit viewer (issue 20) and research export (issue 21).

@@ -21,6 +21,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from backend.enrolment_codes import enrolment_code_issue
 from backend.models import AuditRecord, Role
 from tests.factories import PASSWORD, UserFactory
 from tests.security.two_factor_kit import authenticator_create, code_of, sign_in
@@ -91,6 +92,8 @@ def test_a_staff_user_without_a_confirmed_authenticator_reaches_no_staff_page(cl
     assert "_auth_user_id" not in client.session
     assert_no_staff_page(client)
     # An unconfirmed authenticator (scanned, never typed) is no better.
+    issued = enrolment_code_issue(user=user, by=None, audit=None)
+    assert client.post("/login/enrol/", {"enrolment_code": issued.code})["Location"] == "/login/enrol/"
     assert b"<svg" in client.get("/login/enrol/").content
     assert TOTPDevice.objects.filter(user=user, confirmed=False).exists()
     assert_no_staff_page(client)
@@ -143,6 +146,8 @@ def test_enrolment_shows_a_qr_code_and_signs_in_with_the_first_code_and_ten_reco
     nurse = UserFactory(clinic=clinic, role=Role.NURSE)
     client = Client()
     client.post("/login/", {"username": nurse.username, "password": PASSWORD})
+    issued = enrolment_code_issue(user=nurse, by=None, audit=None)
+    client.post("/login/enrol/", {"enrolment_code": issued.code})
     page = client.get("/login/enrol/").content.decode()
     assert "<svg" in page and "<script" not in page.split("<main", 1)[1]
     device = TOTPDevice.objects.get(user=nurse, confirmed=False)
@@ -241,7 +246,9 @@ def test_the_admin_resets_a_lost_authenticator_and_it_is_audited(clinic, other_c
 
     admin_client = Client()
     sign_in(admin_client, admin, code_of(admin_device))
-    assert admin_client.post(f"/profile/staff-sign-in/{nurse.pk}/reset/").status_code == 302
+    reset = admin_client.post(f"/profile/staff-sign-in/{nurse.pk}/reset/")
+    # The page shows the member's new enrolment code (tests/security/test_enrolment_code.py).
+    assert reset.status_code == 200 and "Enrolment code" in reset.content.decode()
     assert not TOTPDevice.objects.filter(user=nurse).exists()
     assert not StaticToken.objects.filter(device__user=nurse).exists()
     assert AuditRecord.objects.filter(
