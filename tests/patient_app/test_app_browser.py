@@ -171,7 +171,8 @@ def test_a_turkish_patient_checks_in_on_a_phone_and_confirms_her_recall(
             expect(page.locator("fieldset.question:visible")).to_have_count(1)
             answers = green_answers(temperature_c=37.2, weight_kg=79.5)
             seen = _answer_steps(page, answers, first_try={"temperature_c": "45"})
-            assert "temperature_c" in seen
+            # Skip logic: "fluids kept down" is asked only after vomiting.
+            assert "temperature_c" in seen and "fluids_kept_down" not in seen
             page.wait_for_url(re.compile(r".*/app/check-ins/\d+/$"))
             stored = CheckIn.objects.get(scheduled_check_in=due)
             assert stored.answers["temperature_c"] == 37.2 and stored.answers["weight_kg"] == 79.5
@@ -191,7 +192,8 @@ def test_a_turkish_patient_checks_in_on_a_phone_and_confirms_her_recall(
 
             # A red answer: the call to the clinic comes before everything else.
             page.goto(f"{daphne_server}/app/check-in/")
-            _answer_steps(page, green_answers(jaundice=True))
+            seen = _answer_steps(page, green_answers(jaundice=True, vomiting_episodes_24h=2, fluids_kept_down=True))
+            assert seen.index("fluids_kept_down") == seen.index("vomiting_episodes_24h") + 1
             page.wait_for_url(re.compile(r".*/app/check-ins/\d+/$"))
             first_link = page.evaluate("() => document.querySelector('body a, body button').id")
             assert first_link == "call-clinic"
