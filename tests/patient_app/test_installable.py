@@ -21,6 +21,12 @@ from tests.patient_app.conftest import app_sign_in
 
 pytestmark = pytest.mark.django_db
 
+# The worker's scope once it is active, or why not within 30 s (never a hang).
+READY = """() => Promise.race([
+  navigator.serviceWorker.ready.then((r) => r.scope),
+  new Promise((resolve) => setTimeout(() => resolve("not ready after 30 s"), 30000)),
+])"""
+
 
 def png_size(path: str) -> tuple[int, int]:
     with open(path, "rb") as handle:
@@ -98,7 +104,7 @@ def test_chromium_registers_the_worker_for_app_and_finds_the_app_installable(
             context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": daphne_server}])
             page = context.new_page()
             page.goto(f"{daphne_server}/app/")
-            scope = page.evaluate("() => navigator.serviceWorker.ready.then((r) => r.scope)")
+            scope = page.evaluate(READY)
             assert scope == f"{daphne_server}/app/"
             page.reload()
             assert page.evaluate("() => !!navigator.serviceWorker.controller")

@@ -37,6 +37,11 @@ OUTBOX = """() => new Promise((resolve, reject) => {
   };
   request.onerror = () => reject(request.error);
 })"""
+# The worker's scope once it is active, or why not within 30 s (never a hang).
+READY = """() => Promise.race([
+  navigator.serviceWorker.ready.then((r) => new URL(r.scope).pathname),
+  new Promise((resolve) => setTimeout(() => resolve("not ready after 30 s"), 30000)),
+])"""
 LISTEN = "() => { window.heard = []; window.addEventListener('vigil-queue', (e) => window.heard.push(e.detail)); }"
 PUT_BACK = """(entry) => new Promise((resolve, reject) => {
   const request = indexedDB.open("vigil-app", 1);
@@ -81,7 +86,8 @@ def _open_check_in(browser, base: str, session: str):  # type: ignore[no-untyped
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(f"{base}/app/check-in/")
     # The worker is installed (the app shell and this page cached) before the network goes.
-    assert page.evaluate("() => navigator.serviceWorker.ready.then((r) => new URL(r.scope).pathname)") == "/app/"
+    scope = page.evaluate(READY)
+    assert scope == "/app/", f"the service worker did not become ready: {scope}"
     return context, page, errors
 
 
