@@ -140,3 +140,11 @@ def test_the_nurse_reads_i_cannot_come_in_her_own_language(enrolled, app_client)
     local = timezone.localtime(recall.starts_at, timezone=zoneinfo.ZoneInfo(enrolled.timezone))
     assert text.startswith("Der Patient kann den Termin am ") and local.strftime("%d.%m.%Y %H:%M") in text
     assert "(Einbestellung)" in text
+
+
+def test_a_patient_without_a_plan_signs_in_and_finds_nothing_to_answer(patient, app_client):
+    client = app_client(patient)
+    assert client.get("/app/").status_code == 200
+    page = client.get("/app/check-in/")
+    assert page.status_code == 200 and "not on a follow-up plan" in page.content.decode()
+    assert 'id="app-checkin"' not in page.content.decode()
