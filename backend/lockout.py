@@ -24,8 +24,9 @@ limits (H1: an outage turns no request into a 500, and it must not open the door
 guesser either). An account's failures count from its last full sign-in, admin unlock
 or two-factor reset, as a cleared Redis log would; an address's are its failed rows.
 A failure in an outage is counted in the audit trail only (no double counting when
-Redis is back: its log simply lacks the outage's failures, which then age out of the
-trail's window within ``LOCKOUT_WINDOW``).
+Redis is back: its log simply lacks the outage's failures). A clear that happened in
+an outage (a sign-in, an unlock) still holds once Redis is back: an account's Redis
+failures count only from its last clearing audit row.
 """
 
 from __future__ import annotations
@@ -39,13 +40,14 @@ from django.conf import settings
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from backend.lockout_fallback import audit_failures
+from backend.lockout_fallback import account_cleared_at, audit_failures
 from backend.sliding_window import _client
 
 logger = logging.getLogger(__name__)
 
-# KEYS: the failure log. ARGV: now (ms), window (ms), new member or "" to only count.
-# Returns the number of failures in the window (after adding the new one).
+# KEYS: the failure log. ARGV: now (ms), window (ms), new member or "" to only count,
+# count from (ms, inclusive: in doubt a failure counts; "-inf" for all). Returns the number of failures in the
+# window after "count from" (after adding the new one), and the oldest one's time.
 _COUNT = """
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
@@ -54,8 +56,9 @@ if ARGV[3] ~= '' then
   redis.call('ZADD', KEYS[1], now, ARGV[3])
   redis.call('PEXPIRE', KEYS[1], window)
 end
-local count = redis.call('ZCARD', KEYS[1])
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local from = ARGV[4]
+local count = redis.call('ZCOUNT', KEYS[1], from, '+inf')
+local oldest = redis.call('ZRANGEBYSCORE', KEYS[1], from, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
 local oldest_ms = 0
 if oldest[2] then oldest_ms = tonumber(oldest[2]) end
 return {count, oldest_ms}
@@ -105,13 +108,15 @@ def _run(subject: str, member: str, *, username: str, address: str | None) -> tu
     """(failures in the window, the oldest one's time in ms), from Redis, or from the
     audit trail when Redis does not answer (then ``member`` counts as one more: its
     audit row is written just after)."""
+    by_account = subject.startswith("account:")
     try:
-        count, oldest_ms = _client().eval(_COUNT, 1, _key(subject), _now_ms(), _window_ms(), member)
+        count, oldest_ms = _client().eval(
+            _COUNT, 1, _key(subject), _now_ms(), _window_ms(), member, _count_from(username) if by_account else "-inf"
+        )
     except (RedisError, OSError) as error:
         logger.warning(
             "sign-in lock-out: Redis unavailable (%s), counting failures from the audit trail", type(error).__name__
         )
-        by_account = subject.startswith("account:")
         count, oldest = audit_failures(
             username=username if by_account else None,
             address=None if by_account else address,
@@ -122,6 +127,14 @@ def _run(subject: str, member: str, *, username: str, address: str | None) -> tu
         now_ms = _now_ms()
         return count, int(oldest.timestamp() * 1000) if oldest is not None else now_ms
     return int(count), int(oldest_ms)
+
+
+def _count_from(username: str) -> str:
+    """An account's failures count from its last full sign-in, unlock or reset, as the
+    audit trail has it: that clear may have happened while Redis was away, and the
+    failures Redis kept from before it must not lock the account again once it is back."""
+    cleared = account_cleared_at(username=username)
+    return str(int(cleared.timestamp() * 1000)) if cleared is not None else "-inf"
 
 
 def _subjects(username: str, address: str | None) -> tuple[str, str]:

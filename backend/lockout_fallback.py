@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Min, Q, QuerySet
 
 from backend.models import AuditAction, AuditRecord, User
 
@@ -20,16 +20,34 @@ from backend.models import AuditAction, AuditRecord, User
 FAILED_OUTCOMES = ("sign_in.bad_password", "sign_in.bad_code", "sign_in.bad_enrolment_code")
 
 
-def _account_after(user_ids: list[int]) -> int:
-    """The id of the account's last audit row that clears its count (0 if none)."""
+def _clearing(user_ids: list[int]) -> QuerySet[AuditRecord]:
+    """The audit rows that clear an account's count: a full sign-in, the admin's
+    unlock, a two-factor reset."""
     ids = [str(pk) for pk in user_ids]
-    clearing = AuditRecord.objects.filter(
+    return AuditRecord.objects.filter(
         Q(action=AuditAction.LOGIN, object_type="sign_in.succeeded", actor_user_id__in=user_ids)
         | Q(action=AuditAction.UPDATE, object_type="sign_in_lock", object_id__in=ids)
         | Q(action=AuditAction.DELETE, object_type="two_factor_device", object_id__in=ids)
     )
-    last = clearing.order_by("-id").values_list("id", flat=True).first()
+
+
+def _account_after(user_ids: list[int]) -> int:
+    """The id of the account's last audit row that clears its count (0 if none)."""
+    last = _clearing(user_ids).order_by("-id").values_list("id", flat=True).first()
     return int(last or 0)
+
+
+def _user_ids(username: str) -> list[int]:
+    return list(User.objects.filter(username__iexact=username.strip()).values_list("pk", flat=True))
+
+
+def account_cleared_at(*, username: str) -> datetime | None:
+    """When the account named ``username`` last had its count cleared (None: never, or
+    no such account)."""
+    user_ids = _user_ids(username)
+    if not user_ids:
+        return None
+    return _clearing(user_ids).order_by("-id").values_list("at", flat=True).first()
 
 
 def audit_failures(*, username: str | None, address: str | None, since: datetime) -> tuple[int, datetime | None]:
@@ -38,7 +56,7 @@ def audit_failures(*, username: str | None, address: str | None, since: datetime
     ``address``."""
     rows = AuditRecord.objects.filter(action=AuditAction.LOGIN, object_type__in=FAILED_OUTCOMES, at__gte=since)
     if username is not None:
-        user_ids = list(User.objects.filter(username__iexact=username.strip()).values_list("pk", flat=True))
+        user_ids = _user_ids(username)
         if not user_ids:
             return 0, None
         rows = rows.filter(actor_user_id__in=user_ids, id__gt=_account_after(user_ids))

@@ -154,3 +154,22 @@ def test_without_redis_a_websocket_ticket_is_a_503_naming_the_cause(clinic, sett
     assert int(response["Retry-After"]) > 0
     # A ticket made before cannot be checked now: nobody is let in on it.
     assert ws_ticket_consume(ticket=ticket, origin="") is None
+
+
+def test_an_unlock_during_the_outage_still_holds_once_redis_is_back(clinic, settings):
+    """The admin lifted the lock while Redis was away; Redis still has the failures
+    from before: they no longer count."""
+    nurse = UserFactory(clinic=clinic, role=Role.NURSE)
+    device, _codes = authenticator_create(nurse)
+    admin = UserFactory(clinic=clinic, role=Role.ADMIN)
+    admin_device, _admin_codes = authenticator_create(admin)
+    admin_client = Client()
+    sign_in(admin_client, admin, code_of(admin_device))
+    for _ in range(5):
+        _password(nurse.username, "wrong")  # with Redis: locked
+    assert "locked" in _password(nurse.username, PASSWORD)
+    working = {"REDIS_URL": settings.REDIS_URL, "CACHES": settings.CACHES}
+    redis_away(settings)
+    assert admin_client.post(f"/profile/staff-sign-in/{nurse.pk}/unlock/").status_code == 302
+    settings.REDIS_URL, settings.CACHES = working["REDIS_URL"], working["CACHES"]
+    sign_in(Client(), nurse, code_of(device))
