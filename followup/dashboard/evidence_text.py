@@ -175,9 +175,23 @@ def _comparison_text(condition: str, question: Question | None, unit: str | None
     return condition
 
 
+# An SMS that could not be delivered (followup.sms.unreachable): by the message's kind.
+_UNDELIVERED = re.compile(r"\A.* SMS (?P<number>[0-9]+) not delivered: (?P<reason>.*)\Z", re.DOTALL)
+_UNDELIVERED_WORDS = {
+    "recall": gettext_noop("Recall SMS %(number)s not delivered: %(reason)s"),
+    "advice": gettext_noop("Red advice SMS %(number)s not delivered: %(reason)s"),
+}
+_UNDELIVERED_OTHER = gettext_noop("SMS %(number)s not delivered: %(reason)s")
+
+
 def evidence_line(item: Mapping[str, Any], definition: ProtocolDefinition | None, language: str) -> str:
     """One stored evidence item as staff read it in ``language``."""
     field = str(item.get("field") or "")
+    undelivered = _UNDELIVERED.match(str(item.get("condition") or "")) if field == "sms" else None
+    if undelivered is not None:
+        # The reason is Twilio's verdict, shown as it came.
+        template = _UNDELIVERED_WORDS.get(str(item.get("value")), _UNDELIVERED_OTHER)
+        return gettext(template) % undelivered.groupdict()
     question = definition.question(field) if definition is not None and definition.has_question(field) else None
     if question is not None:
         name, unit = gettext(question.label), question.unit
