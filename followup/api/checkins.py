@@ -111,6 +111,10 @@ class CheckInsApi(GenericAPIView):
     permission_classes = [IsClinicStaffOrPatient]
     serializer_class = CheckInOutputSerializer
     queryset = CheckIn.objects.none()  # for the schema; reads go through checkin_list
+    # The API contract: a patient's check-in is taken now. Only the patient app's own
+    # door (followup/patient_app/checkin_api.py) sends answers queued offline with the
+    # time they were given.
+    patient_may_date_answers = False
 
     class CheckInSubmitInputSerializer(serializers.Serializer):
         # Validated question by question by the service, against the protocol.
@@ -155,6 +159,8 @@ class CheckInsApi(GenericAPIView):
             # The id only: the service reads (and locks) the patient row with the enrollment.
             patient_id = patient_id_of(user)
             errors: dict[str, list[str]] = {}
+            if "taken_at" in request.data and not self.patient_may_date_answers:
+                errors["taken_at"] = ["Only staff may say when the answers were given; leave it out."]
             if values.get("patient") not in (None, patient_id):
                 errors["patient"] = ["A patient submits their own check-ins only; leave it out."]
             if errors:

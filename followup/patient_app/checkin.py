@@ -4,7 +4,7 @@ The page asks the questions of the patient's protocol version (the enrollment's,
 the files' of today) for the due check-in's phase, leaving out those asked on a fact
 of the episode that does not hold; the page's script shows one question per screen on
 a phone, checks each answer's range before sending, follows the skip logic and sends
-through the offline queue (``queue.js``) to ``POST /api/v1/check-ins/`` with an
+through the offline queue (``queue.js``) to ``POST /app/api/check-ins/`` with an
 Idempotency-Key. The server judges the answers as for every channel; the result page
 shows its advice, red first with the call button (H2)."""
 

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from followup.patient_app import actions, checkin, history, pages, pwa, sign_in
+from followup.patient_app.checkin_api import AppCheckInsApi
 
 urlpatterns = [
     path("", pages.home, name="patient-app-home"),
@@ -10,6 +11,8 @@ urlpatterns = [
     path("sign-out/", sign_in.sign_out, name="patient-app-sign-out"),
     path("check-in/", checkin.check_in, name="patient-app-check-in"),
     path("check-ins/<int:pk>/", checkin.check_in_result, name="patient-app-result"),
+    # Answers queued offline keep the time they were given (the public API's do not).
+    path("api/check-ins/", AppCheckInsApi.as_view(), name="patient-app-check-in-api"),
     path("history/", history.history, name="patient-app-history"),
     path("plan/", pages.plan, name="patient-app-plan"),
     path(

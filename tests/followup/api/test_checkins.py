@@ -199,21 +199,15 @@ def test_staff_taken_at_an_hour_ago_is_kept(enrolled, nurse_client):
     assert CheckIn.objects.get().taken_at == taken_at
 
 
-def test_a_patient_cannot_send_answers_older_than_three_days(enrolled, patient_client):
-    """The app sends answers queued offline with the time they were given (issue 18),
-    but not answers that went stale on the phone."""
-    taken_at = (timezone.now() - timedelta(days=3, minutes=1)).isoformat()
+def test_a_patient_cannot_set_taken_at(enrolled, patient_client):
+    """API.md: a patient's check-in through the API is taken when it arrives. (The
+    patient app's own door, /app/api/check-ins/, sends answers queued offline with the
+    time they were given: tests/patient_app/test_app_check_in_door.py.)"""
+    taken_at = (timezone.now() - timedelta(hours=1)).isoformat()
     response = post(patient_client, {"answers": green_answers(), "taken_at": taken_at})
     assert response.status_code == 400
     assert list(response.json()) == ["taken_at"]
     assert_nothing_stored()
-
-
-def test_a_patients_answers_queued_offline_keep_the_time_they_were_given(enrolled, patient_client):
-    taken_at = timezone.now() - timedelta(hours=5)
-    response = post(patient_client, {"answers": green_answers(), "taken_at": taken_at.isoformat()})
-    assert response.status_code == 201, response.content
-    assert CheckIn.objects.get().taken_at == taken_at
 
 
 # --- idempotency ------------------------------------------------------------------------------

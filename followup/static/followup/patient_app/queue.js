@@ -27,7 +27,7 @@
   var OUTBOX = "outbox";
   var META = "meta";
   var LOCK = "vigil-queue";
-  var API = "/api/v1/check-ins/";
+  var API = "/app/api/check-ins/";  // the app's door: it may send taken_at
   // A failure worth trying again later; any other 4xx is final.
   var RETRY = { 401: true, 403: true, 408: true, 409: true, 425: true, 429: true };
 

@@ -142,7 +142,7 @@ function tell(detail) {
   });
 }
 function sendOne(entry) {
-  return fetch("/api/v1/check-ins/", {
+  return fetch("/app/api/check-ins/", {
     method: "POST",
     credentials: "same-origin",
     headers: {
