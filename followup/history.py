@@ -19,13 +19,14 @@ whatever the history. The database still walks the index entries of a window to 
 its row (the lowest weight of 72 h has to look at each weight of 72 h); that walk is
 bounded by how many check-ins a window can hold, which the per-patient rate limit
 keeps to about 12 an hour from the patient (864 in 72 h, plus staff entries). For the
-weight, which the shipped windows read, the walk touches index entries only: the
-weight is a stored generated column (``CheckIn.answer_weight_kg``, the same SQL
-expression as the JSON read, ``followup.history_sql.AnswerNumber``) in the index
-(patient, taken_at, id, weight), so the row's id is picked without reading a table row
-or decoding any JSON, and then that one row is read (``bench/explain.py`` prints the
-plan; ``tests/followup/services/test_history_weight_index.py`` pins it). Other
-questions' windows decode the JSON of the window's rows. Correctness never depends on
+weight and the temperature, which the shipped windows read, the walk touches index
+entries only: they are stored generated columns (``CheckIn.answer_weight_kg``,
+``answer_temperature_c``: the same SQL expression as the JSON read,
+``followup.history_sql.AnswerNumber``) in the index (patient, taken_at, id, weight,
+temperature), so the row's id is picked without reading a table row or decoding any
+JSON, and then that one row is read (``bench/explain.py`` prints the plan;
+``tests/followup/services/test_history_weight_index.py`` pins it). Other questions'
+windows decode the JSON of the window's rows. Correctness never depends on
 the rate limit: every select is exact, the LIMITs only cut rows the rules cannot reach.
 
 Everything is judged "as it stood": check-ins strictly before the judged time, labs at
@@ -101,7 +102,7 @@ class _Query:
 
     def __init__(self, *, patient_id: int, moment: datetime) -> None:
         self.vendor = connection.vendor
-        self.answers = AnswersSql(self.vendor)
+        self.answers = AnswersSql(self.vendor, stored=STORED_NUMBERS)
         self.types = _CAST_TYPES[self.vendor]
         self.patient_id = patient_id
         self.moment = moment
@@ -128,6 +129,9 @@ class _Query:
         if window.kind == "latest_where":
             assert window.predicate is not None
             holds, params = self.answers.holds(window.predicate)
+            if self.answers.only_stored(window.predicate):
+                self._pick(f"AND {holds}", params, start, order="taken_at DESC, id DESC")
+                return
             self.check_ins(f"AND taken_at >= %s AND {holds}", [start, *params], order="taken_at DESC, id DESC", limit=1)
             return
         stored = STORED_NUMBERS.get(window.question)
@@ -146,21 +150,24 @@ class _Query:
             self.check_ins(where, [start, *params], order="taken_at, id", limit=1)
 
     def _stored_window(self, window: Window, column: str, start: object) -> None:
-        """A window over an answer stored as a generated column: the row's id picked
-        from the index (patient, taken_at, id, column) alone, then that one row read.
-        The order is the JSON one's (``window``), over the same values."""
-        table = connection.ops.quote_name(CheckIn._meta.db_table)
+        """A window over an answer stored as a generated column. The order is the JSON
+        one's (``window``), over the same values."""
         if window.kind == "lowest":
-            where, order = "", f"{column} ASC NULLS LAST, taken_at, id"
+            self._pick("", [], start, order=f"{column} ASC NULLS LAST, taken_at, id")
         else:  # earliest
-            where, order = f"AND {column} IS NOT NULL", "taken_at, id"
+            self._pick(f"AND {column} IS NOT NULL", [], start, order="taken_at, id")
+
+    def _pick(self, where: str, params: Params, start: object, *, order: str) -> None:
+        """The window's row picked by id from the index (patient, taken_at, id, stored
+        answers) alone, when ``where`` and ``order`` read only those; then that one row."""
+        table = connection.ops.quote_name(CheckIn._meta.db_table)
         pick = (
             f"SELECT id FROM {table} WHERE patient_id = %s AND taken_at < %s AND taken_at >= %s {where} "  # noqa: S608
             f"ORDER BY {order} LIMIT 1"
         )
         self.check_ins(
             f"AND id = ({pick})",
-            [self.patient_id, self.param(self.moment), start],
+            [self.patient_id, self.param(self.moment), start, *params],
             order="taken_at, id",
             limit=1,
         )

@@ -18,10 +18,11 @@ from followup.rules import Predicate
 
 Params = list[object]
 
-# Answers stored again as a generated column of the check-in, with an index (patient,
-# taken_at, id, column), so a window over them is an index-only read (issue 17): the
-# 72 h lowest weight no longer decodes the JSON of every check-in of 72 h.
-STORED_NUMBERS = {"weight_kg": "answer_weight_kg"}
+# Answers stored again as generated columns of the check-in, in the index (patient,
+# taken_at, id, columns...), so a window over them is an index-only read (issue 17):
+# the 72 h lowest weight and the 24 h latest fever no longer decode the JSON of every
+# check-in of the window.
+STORED_NUMBERS = {"weight_kg": "answer_weight_kg", "temperature_c": "answer_temperature_c"}
 
 _SQL_COMPARES = {">=": ">=", ">": ">", "<=": "<=", "<": "<", "==": "="}
 
@@ -29,11 +30,20 @@ _SQL_COMPARES = {">=": ">=", ">": ">", "<=": "<=", "<": "<", "==": "="}
 class AnswersSql:
     """Expressions over the ``answers`` column (PostgreSQL jsonb or SQLite JSON text)."""
 
-    def __init__(self, vendor: str, column: str = "answers") -> None:
+    def __init__(self, vendor: str, column: str = "answers", stored: dict[str, str] | None = None) -> None:
+        """``stored``: questions whose number is a column of the row (``STORED_NUMBERS``),
+        read from it instead of the JSON (the column holds the same value)."""
         if vendor not in ("postgresql", "sqlite"):
             raise NotImplementedError(f"the bounded history read has no SQL for {vendor!r}")
         self.postgres = vendor == "postgresql"
         self.column = column
+        self.stored = stored or {}
+
+    def only_stored(self, predicate: Predicate) -> bool:
+        """Whether ``predicate`` reads nothing but numbers held in stored columns."""
+        if predicate.op in ("all", "any", "not"):
+            return all(self.only_stored(child) for child in predicate.children)
+        return predicate.op == "number" and predicate.question in self.stored
 
     def _json_type(self, question: str) -> tuple[str, Params]:
         """The JSON type name of the answer (NULL when absent): PostgreSQL says
@@ -49,6 +59,8 @@ class AnswersSql:
 
     def number(self, question: str) -> tuple[str, Params]:
         """The answer as a number, NULL unless it is a JSON number."""
+        if question in self.stored:
+            return self.stored[question], []
         kind, kind_params = self._json_type(question)
         if self.postgres:
             value, value_params = f"({self.column} -> %s)::double precision", [question]

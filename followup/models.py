@@ -239,14 +239,21 @@ class CheckIn(models.Model):
     answer_weight_kg = models.GeneratedField(
         expression=AnswerNumber("weight_kg"), output_field=models.FloatField(null=True), db_persist=True
     )
+    # Likewise the temperature: the 24 h "latest fever" window.
+    answer_temperature_c = models.GeneratedField(
+        expression=AnswerNumber("temperature_c"), output_field=models.FloatField(null=True), db_persist=True
+    )
 
     class Meta:
         ordering = ["taken_at", "id"]
         # (patient, taken_at, id) first: it serves every read of a patient's check-ins
-        # in time order (the former (patient, taken_at) index is dropped), the weight
-        # last so a weight window never reads a table row to pick its row.
+        # in time order (the former (patient, taken_at) index is dropped), the stored
+        # answers last so a window over them never reads a table row to pick its row.
         indexes = [
-            models.Index(fields=["patient", "taken_at", "id", "answer_weight_kg"], name="checkin_weight_window"),
+            models.Index(
+                fields=["patient", "taken_at", "id", "answer_weight_kg", "answer_temperature_c"],
+                name="checkin_time_answers",
+            ),
         ]
 
     def __str__(self) -> str:
