@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from django.utils import timezone
@@ -136,8 +136,29 @@ def _moment(text: str) -> str:
     return date_format(moment, "SHORT_DATETIME_FORMAT")
 
 
+_LAB_RESULT = re.compile(
+    r"\A(?P<head>(?:>=|<=|==|!=|>|<) -?[0-9]+(?:\.[0-9]+)?) "
+    r"\(result of (?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})(?:, day (?P<day>[0-9]+) after surgery)?\)\Z"
+)
+
+
+def _lab_result_text(match: re.Match[str], unit: str | None) -> str:
+    """A lab result compared with a fixed limit, with the result's date (and day)."""
+    values = {"date": date_format(date.fromisoformat(match["date"]), "SHORT_DATE_FORMAT"), "day": match["day"]}
+    when = (
+        gettext("result of %(date)s, day %(day)s after surgery") % values
+        if match["day"]
+        else gettext("result of %(date)s") % values
+    )
+    return f"{_comparison_text(match['head'], None, unit, '')}, {when}"
+
+
 def _condition_text(condition: str, question: Question | None, unit: str | None, language: str) -> str | None:
-    """The condition in words, with the earlier check-in it held on (history rules)."""
+    """The condition in words, with the earlier check-in it held on (history rules) or
+    the lab result's date."""
+    lab = _LAB_RESULT.match(condition)
+    if lab is not None:
+        return _lab_result_text(lab, unit)
     earlier = _ON_EARLIER.match(condition) or _ON_PREVIOUS.match(condition)
     if earlier is None:
         return _comparison_text(condition, question, unit, language)

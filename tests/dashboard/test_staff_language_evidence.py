@@ -109,6 +109,11 @@ def test_choice_values_and_numbers_are_the_protocols_words_in_each_language() ->
     # A lab rule's own notation stays as the engine wrote it, after the localised name and value.
     assert lines[2] == "Bilirubin: 61,5 µmol/L (> 3 x the upper limit of normal 21)"
     assert lines[3] == "keine Antwort (nicht beantwortet)"
+    inr = {"field": "inr", "value": 1.9, "condition": "> 1.7 (result of 2026-12-01, day 6 after surgery)"}
+    with translation.override("de"):
+        assert evidence_lines([inr], definition, "de") == [
+            "INR: 1,9 (über 1,7, Ergebnis vom 01.12.2026, Tag 6 nach der Operation)"
+        ]
     undelivered = {"field": "sms", "value": "recall", "condition": "recall SMS 12 not delivered: 30006 landline"}
     with translation.override("tr"):
         assert evidence_lines([undelivered], None, "tr") == ["Geri çağırma SMS'i 12 iletilemedi: 30006 landline"]
