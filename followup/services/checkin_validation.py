@@ -21,6 +21,9 @@ from followup.services.protocols import protocol_definition
 CHANNELS = frozenset(CheckIn.Source.values)
 # How old the answers a patient's phone queued offline may be when they reach us.
 PATIENT_TAKEN_AT_MAX_AGE = timedelta(days=3)
+# A phone's clock running this much fast still means "just now": refusing the time would
+# make the app drop answers a patient gave (a red one among them) for a clock setting.
+PATIENT_CLOCK_SKEW = timedelta(minutes=10)
 _CLOSED_REASONS = {
     ScheduledCheckIn.Status.COMPLETED: "This check-in was already answered.",
     ScheduledCheckIn.Status.MISSED: "This check-in was missed and is closed; send the answers "
@@ -82,6 +85,14 @@ def _taken_at_errors(
     if local_day(taken_at, zoneinfo.ZoneInfo(enrollment.patient.timezone)) < discharge:
         return [f"Cannot be before the discharge date ({discharge.isoformat()})."]
     return []
+
+
+def _answer_time(*, taken_at: datetime | None, submitted_by: User | None, now: datetime) -> datetime | None:
+    """``taken_at`` as given, or now for a patient's phone whose clock runs a little fast."""
+    patient = submitted_by is not None and submitted_by.is_patient
+    if patient and taken_at is not None and taken_at.tzinfo is not None and now < taken_at <= now + PATIENT_CLOCK_SKEW:
+        return now
+    return taken_at
 
 
 def _answers_checked(
@@ -151,6 +162,7 @@ def submission_validate(
         raise CheckInRejected({"patient": ["This patient is not enrolled on a follow-up protocol."]})
     definition = protocol_definition(enrollment.protocol_version)
     errors: dict[str, Any] = {}
+    taken_at = _answer_time(taken_at=taken_at, submitted_by=submitted_by, now=now)
     if taken_at_errors := _taken_at_errors(
         taken_at=taken_at, submitted_by=submitted_by, enrollment=enrollment, now=now
     ):

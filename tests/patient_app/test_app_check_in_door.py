@@ -50,6 +50,16 @@ def test_a_future_time_is_refused(enrolled, app_client):
     assert not CheckIn.objects.exists()
 
 
+def test_a_phone_clock_a_few_minutes_fast_reads_as_now(enrolled, app_client):
+    """Refusing it would make the app drop the answers (a red one among them) for a
+    clock setting: a time up to ten minutes ahead is taken as the time it arrived."""
+    client = app_client(enrolled, enforce_csrf=True)
+    before = timezone.now()
+    response = _post(client, {"answers": green_answers(), "taken_at": (before + timedelta(minutes=4)).isoformat()})
+    assert response.status_code == 201, response.content
+    assert before <= CheckIn.objects.get().taken_at <= timezone.now()
+
+
 def test_the_same_key_stores_one_check_in(enrolled, app_client):
     client = app_client(enrolled, enforce_csrf=True)
     body = {"answers": green_answers(), "taken_at": (timezone.now() - timedelta(minutes=30)).isoformat()}
