@@ -44,7 +44,7 @@ def test_conversions_are_exact_at_the_boundaries(enrolled, nurse, code, value, u
 
 
 def test_reference_range_is_stored_in_si_from_the_entered_unit(enrolled, nurse):
-    """H15: a range in mg/dL is converted with the same factor as the value."""
+    """H15, H19: a range in mg/dL is converted with the same factor as the value."""
     result = create(enrolled, nurse, "bilirubin_umol_l", 0.8, "mg/dL", reference_low=0.3, reference_high=1.2)
     stored = Observation.objects.get(pk=result.observation.pk)
     assert (stored.reference_low, stored.reference_high) == (5.13, 20.52)
@@ -66,6 +66,7 @@ def test_either_end_of_the_range_may_be_missing(enrolled, nurse):
     ],
 )
 def test_a_bad_range_is_rejected_naming_it_and_nothing_is_stored(enrolled, nurse, low, high, named):
+    """H19: a range no laboratory could mean is refused, not used to judge."""
     with pytest.raises(ObservationRejected) as rejected:
         create(enrolled, nurse, "bilirubin_umol_l", 0.8, "mg/dL", reference_low=low, reference_high=high)
     assert named in rejected.value.errors
