@@ -4,25 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('backend', '0007_staff_sign_in_security'),
+        ("backend", "0007_staff_sign_in_security"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='patient',
-            name='consent_withdrawn_at',
+            model_name="patient",
+            name="consent_withdrawn_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='patient',
-            name='erased_at',
+            model_name="patient",
+            name="erased_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='patient',
-            name='erasure_due_since',
+            model_name="patient",
+            name="erasure_due_since",
             field=models.DateField(blank=True, null=True),
         ),
     ]
