@@ -41,24 +41,12 @@ class PatientMessagesApi(PatientMessageListApi):
             201: PatientMessageListApi.OutputSerializer,
             400: OpenApiResponse(description="`body` empty or too long."),
             404: OpenApiResponse(description="No such patient in the caller's clinic."),
-            # The patient cannot be texted; or, like every operation taking an
-            # Idempotency-Key, the key reused with another body (named as the field).
+            # The project's Conflict body (backend/openapi.py): a stable reason when the
+            # patient cannot be texted, or, like every operation taking an Idempotency-Key,
+            # the key reused with another body (named as the field).
             409: OpenApiResponse(
-                response={
-                    "anyOf": [
-                        {
-                            "type": "object",
-                            "properties": {
-                                "reason": {"type": "string", "enum": ["opted_out", "no_sms_consent"]},
-                                "detail": {"type": "string"},
-                            },
-                            "required": ["reason", "detail"],
-                        },
-                        {"$ref": "#/components/schemas/FieldErrors"},
-                    ]
-                },
-                description="The patient cannot be texted (`reason`: opted_out, no_sms_consent), or the "
-                "Idempotency-Key was already used with a different body.",
+                description="The patient cannot be texted: `reason` is `opted_out` or `no_sms_consent`, "
+                "`detail` says it in words. Or the Idempotency-Key was already used with a different body."
             ),
         },
     )

@@ -135,7 +135,9 @@ def test_a_query_parameter_given_empty_is_left_out_as_the_schema_says(schema, nu
     for path, method, operation in _operations(schema):
         if method != "get":
             continue
-        url = _concrete(path, listed["patient"].pk).replace("{slug}", "post-hepatectomy")
+        # {id} is the enrollment's on the enrollments' paths, the patient's elsewhere.
+        object_id = listed["enrollment"].pk if path.startswith("/api/v1/enrollments/") else listed["patient"].pk
+        url = _concrete(path, object_id).replace("{slug}", "post-hepatectomy")
         query = [parameter for parameter in operation.get("parameters", []) if parameter["in"] == "query"]
         if not query:
             continue
