@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -181,9 +182,9 @@ ROUTES: dict[str, Route] = {
     "staff-security": Route(("GET",), PAGE_ADMIN, page=True),
     "staff-two-factor-reset": Route(
         ("POST",), PAGE_ADMIN, page=True, kwargs=lambda p: {"user_id": p.staff["nurse"].pk}
-    "staff-enrolment-code": Route(("POST",), PAGE_ADMIN, page=True, kwargs=lambda p: {"user_id": p.staff["nurse"].pk}),
     ),
     "staff-unlock": Route(("POST",), PAGE_ADMIN, page=True, kwargs=lambda p: {"user_id": p.staff["nurse"].pk}),
+    "staff-enrolment-code": Route(("POST",), PAGE_ADMIN, page=True, kwargs=lambda p: {"user_id": p.staff["nurse"].pk}),
     # The clinic admin's audit viewer (issue 20) and research export (issue 21).
     "audit-viewer": Route(("GET",), PAGE_ADMIN, page=True),
     "research-export": Route(("GET", "POST"), PAGE_ADMIN, page=True),
@@ -385,11 +386,16 @@ def _call_as(population: Population, route: Route, key: str, method: str, user: 
     return getattr(client, method.lower())(url, data=route.body, format="json")
 
 
+SIGN_IN_PAGES = ("/login/", "/login/code/", "/app/sign-in/", "/admin/login/")
+
+
 def _verdict(response: Any) -> Any:
     status = response.status_code
     if status in (301, 302, 303):
-        location = response.get("Location", "")
-        if "login" in location or "sign-in" in location:  # staff pages, the patient app
+        # To a sign-in page (staff, the patient app, Django's admin); not to a page whose
+        # name merely says sign-in (the admin's /profile/staff-sign-in/).
+        location = urlsplit(response.get("Location", "")).path
+        if location in SIGN_IN_PAGES:
             return LOGIN
         return OK
     if status in (401, 403, 404, 405):
