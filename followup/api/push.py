@@ -2,12 +2,12 @@
 
 Patients only (staff get a 403, as on ``/me/``). ``GET`` gives the server's VAPID
 public key to subscribe with; ``POST`` stores the browser's subscription (idempotent by
-endpoint); ``DELETE`` removes it by endpoint."""
+endpoint); ``DELETE`` removes it by endpoint (in the body or as ``?endpoint=``)."""
 
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -58,9 +58,17 @@ class PushSubscriptionApi(APIView):
         )
         return Response({"id": row.pk, "endpoint": row.endpoint}, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses={204: None})
+    # A DELETE's body is not described by OpenAPI tools (and dropped by some clients):
+    # the endpoint may come as ?endpoint= as well, and that is what the schema says.
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("endpoint", str, OpenApiParameter.QUERY, description="the subscription's endpoint")
+        ],
+        responses={204: None},
+    )
     def delete(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
+        given = request.data if "endpoint" in request.data else {"endpoint": request.query_params.get("endpoint", "")}
+        data = self.InputSerializer(data=given)
         data.is_valid(raise_exception=True)
         push_subscription_delete(patient=self._patient(request), endpoint=data.validated_data["endpoint"])
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from datetime import time, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlencode
 
 import http_ece
 import pytest
@@ -217,6 +218,11 @@ def test_the_api_stores_a_subscription_once_by_endpoint_and_deletes_it(app_patie
     assert row.patient_id == app_patient.pk and row.auth == b64(auth)
     gone = client.delete("/api/v1/push-subscriptions/", {"endpoint": body["endpoint"]}, content_type="application/json")
     assert gone.status_code == 204 and not PushSubscription.objects.exists()
+    client.post("/api/v1/push-subscriptions/", body, content_type="application/json")
+    # As the schema documents it: the endpoint in the query string.
+    gone = client.delete(f"/api/v1/push-subscriptions/?{urlencode({'endpoint': body['endpoint']})}")
+    assert gone.status_code == 204 and not PushSubscription.objects.exists()
+    assert client.delete("/api/v1/push-subscriptions/").status_code == 400
 
 
 def test_the_api_names_the_bad_field_and_refuses_staff(app_patient, nurse, nurse_client):

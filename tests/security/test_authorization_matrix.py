@@ -264,6 +264,13 @@ ROUTES: dict[str, Route] = {
     "patient-app-plan": Route(("GET",), PATIENT_PAGE, page=True),
     "patient-app-messages": Route(("GET", "POST"), PATIENT_PAGE, page=True, body={"body": ""}),
     "patient-app-result": Route(("GET",), PATIENT_PAGE_OBJECT, page=True, kwargs=own("check_in")),
+    # The app's door for answers queued offline: the app's session only (an empty body is
+    # a 400 to a patient, past the door); no login challenge, so anonymous is a 403.
+    "patient-app-check-in-api": Route(
+        ("POST",),
+        profile(anonymous=403, nurse=403, surgeon=403, coordinator=403, admin=403, other_nurse=403),
+        page=True,
+    ),
     "patient-app-confirm": Route(("POST",), PATIENT_PAGE_OBJECT, page=True, kwargs=own("appointment")),
     "patient-app-decline": Route(("POST",), PATIENT_PAGE_OBJECT, page=True, kwargs=own("appointment")),
     # What makes the app installable: the manifest (in the patient's language when signed
