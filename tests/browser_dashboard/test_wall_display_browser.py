@@ -12,6 +12,7 @@ from typing import TypeVar
 
 import pytest
 from django.conf import settings
+from django.db import connections
 from django.test import Client
 
 from backend.models import Role
@@ -49,7 +50,16 @@ def off_the_loop(work: Callable[[], T]) -> T:
     """Run ``work`` in a thread of its own: Playwright's sync API keeps an event loop
     running in this one, where the event's hand-off to the channel layer cannot run."""
     done: list[T] = []
-    thread = threading.Thread(target=lambda: done.append(work()))
+
+    def run() -> None:
+        try:
+            done.append(work())
+        finally:
+            # The thread's connection goes back to the pool (PostgreSQL): a thread's
+            # connections are never closed by Django for it.
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
     thread.start()
     thread.join(timeout=30)
     assert done, "the work did not finish"
