@@ -10,10 +10,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Case, Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db import connection, models
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 
-from backend.models import Patient, User
-from followup.models import Alert, AlertOccurrence, Appointment, CheckIn, Enrollment, ScheduledCheckIn, WorklistItem
+from backend.joined_rows import Joined, JoinedRow, conversion_of, convert
+from backend.models import Clinic, Episode, Patient, User
+from followup.models import (
+    Alert,
+    AlertOccurrence,
+    Appointment,
+    CheckIn,
+    Enrollment,
+    Protocol,
+    ProtocolVersion,
+    ScheduledCheckIn,
+    WorklistItem,
+)
 
 OPEN_CHECKIN_STATUSES = (ScheduledCheckIn.Status.SCHEDULED, ScheduledCheckIn.Status.SENT)
 UPCOMING_APPOINTMENT_STATUSES = (
@@ -41,30 +53,66 @@ def active_enrollment(*, patient_id: int) -> Enrollment | None:
     return _active_enrollments(patient_id=patient_id).first()
 
 
+_ENROLLMENT_ROW = JoinedRow(
+    [
+        Joined(Enrollment, "e"),
+        Joined(Episode, "ep", via=("e", "episode")),
+        Joined(Patient, "p", via=("e", "patient")),
+        Joined(Clinic, "c", via=("p", "clinic")),
+        Joined(ProtocolVersion, "v", via=("e", "protocol_version")),
+        Joined(Protocol, "pr", via=("v", "protocol")),
+    ]
+)
+_NEXT_DUE = models.DateTimeField()
+
+
 def active_enrollment_locking_patient(
     *, patient_id: int, next_check_in_after: datetime | None = None, answering: int | None = None
 ) -> Enrollment | None:
-    """The active enrollment with the patient (and clinic) read fresh, the patient's row
-    locked until commit: one query where a lock and a read were two. No active
-    enrollment: nothing to judge, so nothing is locked.
+    """The active enrollment with its episode, protocol version and the patient (and
+    clinic) read fresh, the patient's row locked until commit: one query where a lock
+    and a read were two. No active enrollment: nothing to judge, so nothing is locked.
 
     With ``next_check_in_after``, the enrollment also carries ``next_check_in_due_at``:
     when the patient's next open check-in falls due after that time, not counting the
     scheduled check-in being ``answering`` (the green advice names it; read in this
-    query rather than in one of its own, on the check-in path)."""
-    enrollments = (
-        _active_enrollments(patient_id=patient_id).select_related("patient__clinic").select_for_update(of=("patient",))
-    )
+    query rather than in one of its own, on the check-in path).
+
+    The check-in path's first statement, so written in SQL (``backend.joined_rows``):
+    the same rows and instances as ``_active_enrollments(...).select_related(
+    "patient__clinic").select_for_update(of=("patient",))``, without compiling that
+    queryset on every check-in (issue 17)."""
+    params: list[object] = []
+    next_due = "NULL"
     if next_check_in_after is not None:
-        upcoming = ScheduledCheckIn.objects.filter(
-            patient_id=OuterRef("patient_id"), status__in=OPEN_CHECKIN_STATUSES, due_at__gt=next_check_in_after
+        excluded = "AND s.id <> %s" if answering is not None else ""
+        next_due = (
+            f"(SELECT s.due_at FROM {ScheduledCheckIn._meta.db_table} s WHERE s.patient_id = e.patient_id "  # noqa: S608
+            f"AND s.status IN (%s, %s) AND s.due_at > %s {excluded} ORDER BY s.due_at LIMIT 1)"
         )
-        if answering is not None:
-            upcoming = upcoming.exclude(pk=answering)
-        enrollments = enrollments.annotate(
-            next_check_in_due_at=Subquery(upcoming.order_by("due_at").values("due_at")[:1])
-        )
-    return enrollments.first()
+        params += [*OPEN_CHECKIN_STATUSES, connection.ops.adapt_datetimefield_value(next_check_in_after)]
+        params += [answering] if answering is not None else []
+    lock = " FOR UPDATE OF p" if connection.features.has_select_for_update_of else ""
+    sql = (
+        f"SELECT {_ENROLLMENT_ROW.select_list()}, {next_due} FROM {Enrollment._meta.db_table} e "  # noqa: S608
+        f"JOIN {Patient._meta.db_table} p ON p.id = e.patient_id "
+        f"JOIN {Episode._meta.db_table} ep ON ep.id = e.episode_id "
+        f"JOIN {Clinic._meta.db_table} c ON c.id = p.clinic_id "
+        f"JOIN {ProtocolVersion._meta.db_table} v ON v.id = e.protocol_version_id "
+        f"JOIN {Protocol._meta.db_table} pr ON pr.id = v.protocol_id "
+        f"WHERE e.patient_id = %s AND e.status = %s "
+        # The latest first, should a second operation have enrolled a second episode.
+        f"ORDER BY e.enrolled_at DESC, e.id DESC LIMIT 1{lock}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, patient_id, Enrollment.Status.ACTIVE])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    enrollment = _ENROLLMENT_ROW.instances(row)["e"]
+    if next_check_in_after is not None:
+        enrollment.next_check_in_due_at = convert([row[-1]], [conversion_of(_NEXT_DUE, Value(None, _NEXT_DUE))])[0]
+    return enrollment  # type: ignore[return-value]
 
 
 def checkin_list(*, user: User, patient_id: int | None = None) -> QuerySet[CheckIn]:
