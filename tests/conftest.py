@@ -6,14 +6,22 @@ chain; a frozen clock; the fake Twilio server and signed webhook posts."""
 from __future__ import annotations
 
 import os
+import sys
+import threading
+import time
+import traceback
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
+from unittest import mock
 
 import pytest
 import time_machine
+from asgiref.testing import ApplicationCommunicator as AsgirefApplicationCommunicator
+from channels.testing.application import ApplicationCommunicator as ChannelsApplicationCommunicator
 from django.conf import settings as django_settings
 from django.core.cache import cache
+from django.db import close_old_connections
 from django.test import Client
 from django.utils import timezone
 from knox.models import AuthToken
@@ -36,6 +44,141 @@ from tests.factories import (
     enrolled_patient_create,
 )
 from tests.fake_twilio import FakeTwilio
+
+# --- PostgreSQL: every pool connection a test takes is handed back -------------------------
+# Django on PostgreSQL uses psycopg's pool (config/settings.py). A thread that uses the
+# database and ends without closing its connection never hands it back: the pool counts it
+# checked out for the rest of the run, and a full run once ran out of connections from
+# tests/dashboard/test_escalation.py on. Every connection taken is noted with the thread
+# that took it (and, with VIGIL_POOL_TRACE set, where); after each test (its fixtures torn
+# down), any connection still out other than the main thread's own is reported and the
+# test errors. VIGIL_POOL_TRACE=1 (with -s), or =a file's path, also writes the pool's figures
+# after every test.
+
+_POOL_TRACE = os.environ.get("VIGIL_POOL_TRACE", "")  # "1": to stderr (with -s); else a file to append to
+_pool_taken: dict[int, tuple[str, int, str]] = {}  # id(connection) -> thread name, ident, where
+_pool_taken_lock = threading.Lock()
+
+
+def _pool_where() -> str:
+    """The project's own frames of the current stack (the libraries' are many and alike)."""
+    root = str(django_settings.BASE_DIR)
+    frames = [
+        frame
+        for frame in traceback.extract_stack()[:-2]
+        if frame.filename.startswith(root) and "site-packages" not in frame.filename
+    ]
+    return "".join(traceback.format_list(frames[-8:]))
+
+
+def _pool_tracking_install() -> None:
+    from psycopg_pool import ConnectionPool
+
+    if getattr(ConnectionPool, "_vigil_tracked", False):
+        return
+    getconn, putconn = ConnectionPool.getconn, ConnectionPool.putconn
+
+    def tracked_getconn(self: Any, timeout: float | None = None) -> Any:
+        conn = getconn(self, timeout)
+        thread = threading.current_thread()
+        where = _pool_where() if _POOL_TRACE else ""
+        with _pool_taken_lock:
+            _pool_taken[id(conn)] = (thread.name, thread.ident or 0, where)
+        return conn
+
+    def tracked_putconn(self: Any, conn: Any) -> None:
+        with _pool_taken_lock:
+            _pool_taken.pop(id(conn), None)
+        putconn(self, conn)
+
+    ConnectionPool.getconn = tracked_getconn  # type: ignore[method-assign]
+    ConnectionPool.putconn = tracked_putconn  # type: ignore[method-assign]
+    ConnectionPool._vigil_tracked = True  # type: ignore[attr-defined]
+
+
+_POOLED = django_settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and bool(
+    django_settings.DATABASES["default"].get("OPTIONS", {}).get("pool")
+)
+if _POOLED:
+    _pool_tracking_install()
+_pool_reported: set[int] = set()  # leaks already reported: each errs one test, not every later one
+
+
+# channels.testing's communicators (WebsocketCommunicator) swap channels.db's
+# close_old_connections for a no-op while they send or wait for output, so that a
+# database_sync_to_async call run in the test's own thread (a sync test under
+# async_to_sync) cannot close the test's connection inside its transaction. Every other
+# thread lost its close with it: asgiref's single thread executor (thread-sensitive calls
+# of an async test) and the event loop's executor (the feed's thread_sensitive=False reads
+# and credential sweeps) kept their pool connections, and the loop's executor threads
+# ended with each test's loop still holding theirs, so the pool never had them back.
+# Here the swap closes old connections as channels.db does, in any thread but the main
+# one, whose connection is the test's.
+def _close_old_connections_off_the_main_thread() -> None:
+    if threading.current_thread() is not threading.main_thread():
+        close_old_connections()
+
+
+async def _communicator_send_input(self: Any, message: Any) -> Any:
+    with mock.patch("channels.db.close_old_connections", _close_old_connections_off_the_main_thread):
+        return await AsgirefApplicationCommunicator.send_input(self, message)
+
+
+async def _communicator_receive_output(self: Any, timeout: float = 1) -> Any:
+    with mock.patch("channels.db.close_old_connections", _close_old_connections_off_the_main_thread):
+        return await AsgirefApplicationCommunicator.receive_output(self, timeout)
+
+
+ChannelsApplicationCommunicator.send_input = _communicator_send_input  # type: ignore[method-assign]
+ChannelsApplicationCommunicator.receive_output = _communicator_receive_output  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def _pool_connections_handed_back(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if not _POOLED:
+        return
+    from django.db import connections
+
+    pool = type(connections["default"])._connection_pools.get("default")
+    if pool is None:
+        return
+    own = connections["default"].connection  # the main thread's test connection: legitimately out
+    deadline = time.monotonic() + 5.0
+    while True:
+        with _pool_taken_lock:
+            out = {key: taken for key, taken in _pool_taken.items() if key != id(own) and key not in _pool_reported}
+        # A thread that is still finishing (a server's last request) gets a moment.
+        if not out or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    stats = pool.get_stats()
+    if _POOL_TRACE:
+        line = (
+            f"[pool] {request.node.nodeid} size={stats.get('pool_size')} available={stats.get('pool_available')}"
+            f" waiting={stats.get('requests_waiting')} out={[(name, ident) for name, ident, _ in out.values()]}\n"
+        )
+        if _POOL_TRACE == "1":
+            sys.stderr.write(line)
+        else:
+            with open(_POOL_TRACE, "a") as trace:
+                trace.write(line + "".join(where for _, _, where in out.values()))
+    if not out:
+        return
+    _pool_reported.update(out)
+    alive = {thread.ident for thread in threading.enumerate()}
+    lines = [
+        f"- taken by thread {name!r} ({'still running' if ident in alive else 'ended'})"
+        + (f", at:\n{where}" if where else "")
+        for name, ident, where in out.values()
+    ]
+    pytest.fail(
+        f"{len(out)} PostgreSQL pool connection(s) still checked out after {request.node.nodeid}"
+        f" (pool size {stats.get('pool_size')}, available {stats.get('pool_available')}): a thread used the"
+        " database and did not close its connection (django.db.connections.close_all() at its end)."
+        " VIGIL_POOL_TRACE=1 shows where each was taken.\n" + "\n".join(lines),
+        pytrace=False,
+    )
 
 
 @pytest.fixture(autouse=True)
