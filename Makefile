@@ -6,9 +6,10 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 # Tests need a key; a local run generates and keeps its own (config/launcher.py).
 # The test process holds more PostgreSQL connections than a web worker: threads of the
-# concurrency tests, live servers, and connections leaked by threads that never close
-# theirs (the CI run of 2026-12-06 exhausted the pool at 10 and the leak is not found
-# yet: docs/session-notes/2026-12-06/README.md).
+# concurrency tests and live servers. (The CI run of 2026-12-06 exhausted a pool of 10:
+# channels.testing's communicators left the feed's threads holding connections; the
+# test kit now closes them, and a guard in tests/conftest.py errs the test after which a
+# connection stays checked out: docs/session-notes/2026-12-07/leak.md.)
 TEST_ENV = SECRET_KEY=$${SECRET_KEY:-test-only-secret-key} VIGIL_DATA_DIR=$${VIGIL_DATA_DIR:-$(CURDIR)/data} DATABASE_POOL_MAX=$${DATABASE_POOL_MAX:-40}
 
 .PHONY: install browser run test test-faults lint bench clean backup restore restore-drill
