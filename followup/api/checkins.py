@@ -29,6 +29,8 @@ from followup.services.checkins import CheckInRejected
 
 # --- output ------------------------------------------------------------------------------------
 
+_DATETIME = serializers.DateTimeField()
+
 
 class TriageSerializer(serializers.Serializer):
     level = serializers.ChoiceField(choices=CheckIn.Level.choices)
@@ -58,10 +60,28 @@ class CheckInOutputSerializer(serializers.Serializer):
         return {"level": check_in.level, "advice": check_in.advice, "alerts": alert_ids}
 
     def to_representation(self, instance: CheckIn) -> dict[str, Any]:
-        data = super().to_representation(instance)
+        # Built in one go rather than field by field: the check-in POST is the hot path
+        # (issue 17) and DRF deep-copies every declared field for each serializer. The
+        # fields declared above stay the schema; tests/followup/api/test_checkin_output.py
+        # holds the two together, value by value.
+        data: dict[str, Any] = {
+            "id": instance.pk,
+            "patient": instance.patient_id,
+            "scheduled_check_in": instance.scheduled_check_in_id,
+            "answers": instance.answers,
+            "phase": instance.phase,
+            "taken_at": _DATETIME.to_representation(instance.taken_at),
+            "submitted_at": _DATETIME.to_representation(instance.submitted_at),
+            "channel": instance.channel,
+            "complete": instance.complete,
+            "unanswered": list(instance.unanswered),
+            "submitted_by": instance.submitted_by_id,
+            "protocol_version": instance.protocol_version.version,
+            "triage": self.get_triage(instance),
+        }
         # The rules' trace explains the triage to staff; a patient gets the advice.
-        if not self.context["staff"]:
-            data.pop("evaluation_trace", None)
+        if self.context["staff"]:
+            data["evaluation_trace"] = list(instance.evaluation_trace)
         return data
 
 
