@@ -39,6 +39,23 @@ from bench.seeding import alerts_create, clinic_create, django_setup, enrolled_p
 PATH = "/dashboard/"
 
 
+def staff_client(user: Any) -> Any:
+    """A test client signed in as ``user`` with the second factor passed, as staff pages
+    require (VIGIL_STAFF_2FA is on by default): a confirmed TOTP device, the session
+    marked verified by it, as django-otp's own login does."""
+    from django.test import Client
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.create(user=user, name="bench", confirmed=True)
+    client = Client()
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
+
+
 def page_exists() -> bool:
     from django.urls import Resolver404, resolve
 
@@ -51,7 +68,6 @@ def page_exists() -> bool:
 
 def load_page(*, alerts: int, loads: int, index: int) -> dict[str, float]:
     from django.db import connection
-    from django.test import Client
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
@@ -61,8 +77,7 @@ def load_page(*, alerts: int, loads: int, index: int) -> dict[str, float]:
     patients = enrolled_patients_create(clinic=clinic, count=alerts, start=index * 100_000)
     alerts_create(clinic_id=clinic.pk, patient_ids=patients, count=alerts, now=timezone.now())
     nurse = User.objects.create(username=f"bench-dashboard-{index}", role=Role.NURSE, clinic=clinic)
-    client = Client()
-    client.force_login(nurse)
+    client = staff_client(nurse)
     times, status, queries = [], 0, 0
     for _ in range(loads):
         with CaptureQueriesContext(connection) as captured:
@@ -226,7 +241,6 @@ def patient_page_compare(*, loads: int) -> dict[str, Any]:
     two-year one, loaded in turn. The dashboard page's figures at the top level (the
     table's row), the plan page's under ``plan_page``."""
     from django.db import connection
-    from django.test import Client
 
     from backend.models import Role, User
 
@@ -238,8 +252,7 @@ def patient_page_compare(*, loads: int) -> dict[str, Any]:
         # The planner's statistics after the bulk insert, as autovacuum keeps them on a
         # live server (stale ones make PostgreSQL join a whole thread before its LIMIT).
         cursor.execute("ANALYZE")
-    client = Client()
-    client.force_login(nurse)
+    client = staff_client(nurse)
     figures = _short_and_long(client, "/dashboard/patients/{id}/", short, long, loads=loads)
     figures["plan_page"] = _short_and_long(client, "/plans/patients/{id}/", short, long, loads=loads)
     return figures
