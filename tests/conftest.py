@@ -51,8 +51,8 @@ from tests.fake_twilio import FakeTwilio
 # checked out for the rest of the run, and a full run once ran out of connections from
 # tests/dashboard/test_escalation.py on. Every connection taken is noted with the thread
 # that took it (and, with VIGIL_POOL_TRACE set, where); after each test (its fixtures torn
-# down), any connection still out other than the main thread's own is reported and the
-# test errors. VIGIL_POOL_TRACE=1 (with -s), or =a file's path, also writes the pool's figures
+# down), any connection still out that a thread other than the main one took is reported
+# and the test errors. VIGIL_POOL_TRACE=1 (with -s), or =a file's path, also writes the pool's figures
 # after every test.
 
 _POOL_TRACE = os.environ.get("VIGIL_POOL_TRACE", "")  # "1": to stderr (with -s); else a file to append to
@@ -143,11 +143,15 @@ def _pool_connections_handed_back(request: pytest.FixtureRequest) -> Iterator[No
     pool = type(connections["default"])._connection_pools.get("default")
     if pool is None:
         return
-    own = connections["default"].connection  # the main thread's test connection: legitimately out
+    # The main thread's connections are the test runner's: its test connection, and those
+    # of other contexts in the same thread (Playwright's sync API runs the test in a
+    # greenlet, asgiref gives a sync_to_async call its own). The leak guarded against is
+    # a thread of the test's that ends, or idles, holding one.
+    main = threading.main_thread().ident
     deadline = time.monotonic() + 5.0
     while True:
         with _pool_taken_lock:
-            out = {key: taken for key, taken in _pool_taken.items() if key != id(own) and key not in _pool_reported}
+            out = {key: taken for key, taken in _pool_taken.items() if taken[1] != main and key not in _pool_reported}
         # A thread that is still finishing (a server's last request) gets a moment.
         if not out or time.monotonic() >= deadline:
             break
