@@ -118,6 +118,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "max_size": env.int("DATABASE_POOL_MAX", default=10),
         "timeout": 10,
     }
+    # Not None, which turns preparing off on the connection: backend.prepared's
+    # cursors prepare their statements (Django's own cursors bind on the client and
+    # never do, whatever this says).
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 5
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets web, worker and beat read while one of them writes; the busy timeout
     # makes a writer wait for the lock instead of failing at once.

@@ -46,6 +46,7 @@ from typing import Any
 from django.db import connection
 from django.utils.dateparse import parse_datetime
 
+from backend.prepared import prepared_cursor
 from followup.history_sql import STORED_NUMBERS, AnswersSql, Params
 from followup.models import CheckIn, Observation
 from followup.rules import HistoryHorizon, LabResult, PastCheckIn, Window
@@ -195,7 +196,7 @@ class _Query:
         if not self.parts:
             return History(check_ins=[], labs=[])
         sql, params = self.sql()
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
         check_ins: dict[int, tuple[datetime, Any]] = {}

@@ -15,6 +15,7 @@ from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 
 from backend.joined_rows import Joined, JoinedRow, conversion_of, convert
 from backend.models import Clinic, Episode, Patient, User
+from backend.prepared import prepared_cursor
 from followup.models import (
     Alert,
     AlertOccurrence,
@@ -100,7 +101,7 @@ def active_enrollment_locking_patient(
         # The latest first, should a second operation have enrolled a second episode.
         f"ORDER BY e.enrolled_at DESC, e.id DESC LIMIT 1{lock}"
     )
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, [*params, patient_id, Enrollment.Status.ACTIVE])
         row = cursor.fetchone()
     if row is None:

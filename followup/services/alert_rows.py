@@ -15,6 +15,7 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from backend.prepared import prepared_cursor
 from followup.models import Alert, AlertOccurrence, EscalationStep
 
 
@@ -53,7 +54,7 @@ def alert_history_rows(alert: Alert) -> tuple[list[AlertOccurrence], list[Escala
         "WHERE alert_id = %s "
         "ORDER BY created_at, id"
     )
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:  # every repeat finding reads it
         cursor.execute(sql, [alert.pk, alert.pk])
         rows = cursor.fetchall()
     db = connection.alias
