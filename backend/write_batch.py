@@ -27,8 +27,10 @@ from typing import Any
 
 from django.db.models import Model
 
+from backend.row_insert import rows_insert
+
 Then = Callable[[list[Any]], None]
-# Writes a group of rows of one model; the default is ``bulk_create``. A writer decides
+# Writes a group of rows of one model; the default is ``rows_insert`` (bulk_create's rows). A writer decides
 # what a conflict means for its table (the outbox falls back to one row at a time).
 Writer = Callable[[list[Any]], None]
 
@@ -61,7 +63,7 @@ def _write(model: type[Model], rows: list[Model], writer: Writer | None) -> None
     if writer is not None:
         writer(rows)
     else:
-        model._default_manager.bulk_create(rows)
+        rows_insert(rows)
 
 
 def write_batch_open() -> bool:

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from backend.audit import AuditContext, audit_rows
 from backend.models import AuditAction, User
+from backend.row_insert import rows_insert
 from backend.write_batch import write_batch
 from followup.history import history_read
 from followup.models import Appointment, CheckIn, Enrollment, ScheduledCheckIn, WorklistItem
@@ -153,7 +154,7 @@ def _store(*, submission: Submission, evaluation: Evaluation, audit: AuditContex
     level = evaluation.level
     # Green advice names the next check-in (read with the enrollment, this one left out).
     next_due = submission.enrollment.next_check_in_due_at if level == "green" else None
-    check_in = CheckIn.objects.create(
+    check_in = CheckIn(
         patient=patient,
         enrollment=submission.enrollment,
         protocol_version=submission.enrollment.protocol_version,
@@ -169,6 +170,7 @@ def _store(*, submission: Submission, evaluation: Evaluation, audit: AuditContex
         complete=not submission.unanswered,
         unanswered=submission.unanswered,
     )
+    rows_insert([check_in])  # what create() writes, without compiling it each time
     audit_rows(
         actor=actor,
         action=AuditAction.CREATE,
