@@ -9,6 +9,7 @@ import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import cache
 
 from django.db import connection, models
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
@@ -64,6 +65,28 @@ _ENROLLMENT_ROW = JoinedRow(
 _NEXT_DUE = models.DateTimeField()
 
 
+@cache
+def _enrollment_sql(vendor: str, *, next_due: bool, excluding_answered: bool) -> str:
+    """The statement of ``active_enrollment_locking_patient``, built once per shape."""
+    next_due_sql = "NULL"
+    if next_due:
+        excluded = "AND s.id <> %s" if excluding_answered else ""
+        next_due_sql = (
+            f"(SELECT s.due_at FROM {ScheduledCheckIn._meta.db_table} s WHERE s.patient_id = e.patient_id "  # noqa: S608
+            f"AND s.status IN (%s, %s) AND s.due_at > %s {excluded} ORDER BY s.due_at LIMIT 1)"
+        )
+    lock = " FOR UPDATE OF p" if connection.features.has_select_for_update_of else ""
+    return (
+        f"SELECT {_ENROLLMENT_ROW.select_list()}, {next_due_sql} FROM {Enrollment._meta.db_table} e "  # noqa: S608
+        f"JOIN {Patient._meta.db_table} p ON p.id = e.patient_id "
+        f"JOIN {Episode._meta.db_table} ep ON ep.id = e.episode_id "
+        f"JOIN {Clinic._meta.db_table} c ON c.id = p.clinic_id "
+        f"WHERE e.patient_id = %s AND e.status = %s "
+        # The latest first, should a second operation have enrolled a second episode.
+        f"ORDER BY e.enrolled_at DESC, e.id DESC LIMIT 1{lock}"
+    )
+
+
 def active_enrollment_locking_patient(
     *, patient_id: int, next_check_in_after: datetime | None = None, answering: int | None = None
 ) -> Enrollment | None:
@@ -82,24 +105,11 @@ def active_enrollment_locking_patient(
     queryset on every check-in (issue 17); the protocol version comes from
     ``protocol_version_stored``."""
     params: list[object] = []
-    next_due = "NULL"
     if next_check_in_after is not None:
-        excluded = "AND s.id <> %s" if answering is not None else ""
-        next_due = (
-            f"(SELECT s.due_at FROM {ScheduledCheckIn._meta.db_table} s WHERE s.patient_id = e.patient_id "  # noqa: S608
-            f"AND s.status IN (%s, %s) AND s.due_at > %s {excluded} ORDER BY s.due_at LIMIT 1)"
-        )
         params += [*OPEN_CHECKIN_STATUSES, connection.ops.adapt_datetimefield_value(next_check_in_after)]
         params += [answering] if answering is not None else []
-    lock = " FOR UPDATE OF p" if connection.features.has_select_for_update_of else ""
-    sql = (
-        f"SELECT {_ENROLLMENT_ROW.select_list()}, {next_due} FROM {Enrollment._meta.db_table} e "  # noqa: S608
-        f"JOIN {Patient._meta.db_table} p ON p.id = e.patient_id "
-        f"JOIN {Episode._meta.db_table} ep ON ep.id = e.episode_id "
-        f"JOIN {Clinic._meta.db_table} c ON c.id = p.clinic_id "
-        f"WHERE e.patient_id = %s AND e.status = %s "
-        # The latest first, should a second operation have enrolled a second episode.
-        f"ORDER BY e.enrolled_at DESC, e.id DESC LIMIT 1{lock}"
+    sql = _enrollment_sql(
+        connection.vendor, next_due=next_check_in_after is not None, excluding_answered=answering is not None
     )
     with prepared_cursor() as cursor:
         cursor.execute(sql, [*params, patient_id, Enrollment.Status.ACTIVE])

@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 
 from backend.audit import AuditContext, audit_rows
 from backend.models import AuditAction, Patient, User
+from backend.row_insert import rows_insert
 from followup.escalation import escalation_first_page, escalation_plan
 from followup.models import Alert, AlertOccurrence, CheckIn, EscalationStep, Observation, ProtocolVersion
 from followup.rules import Finding
@@ -224,7 +225,9 @@ def _occurrence_record(
         )
     if adopted:
         return None
-    return AlertOccurrence.objects.create(alert=alert, check_in=check_in, observation=observation, evidence=evidence)
+    occurrence = AlertOccurrence(alert=alert, check_in=check_in, observation=observation, evidence=evidence)
+    rows_insert([occurrence])  # every repeat finding writes one: SQL built once
+    return occurrence
 
 
 def alert_record_finding(
