@@ -32,6 +32,7 @@ from datetime import timedelta
 
 import redis
 from django.conf import settings
+from redis.commands.core import Script
 
 # KEYS: log (sorted set), remembered limit, burst marker.
 # ARGV: window (ms), default limit, new member, burst quiet time (ms).
@@ -65,6 +66,10 @@ return {0, retry, limit, remembered, first}
 """
 
 _clients: dict[str, redis.Redis] = {}
+# The admission script registered on each client: run by its SHA1, so its text is not
+# sent and hashed again on every check-in (redis-py loads it again should Redis have
+# forgotten it).
+_admits: dict[str, Script] = {}
 _clients_lock = threading.Lock()
 
 
@@ -76,6 +81,14 @@ def _client() -> redis.Redis:
             client = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
             _clients[url] = client
         return client
+
+
+def _admit_script() -> Script:
+    url = settings.REDIS_URL
+    script = _admits.get(url)
+    if script is None:
+        script = _admits[url] = _client().register_script(_ADMIT)
+    return script
 
 
 def _keys(scope: str, subject: str) -> tuple[str, str, str]:
@@ -102,14 +115,9 @@ def slot_take(*, scope: str, subject: str, default_limit: int, window: timedelta
     """Count one event of ``subject`` if fewer than its limit are in the window.
     Raises ``redis.RedisError`` when Redis does not answer."""
     member = secrets.token_hex(8)
-    admitted, retry_ms, limit, remembered, first = _client().eval(
-        _ADMIT,
-        3,
-        *_keys(scope, subject),
-        int(window.total_seconds() * 1000),
-        default_limit,
-        member,
-        int(quiet.total_seconds() * 1000),
+    admitted, retry_ms, limit, remembered, first = _admit_script()(
+        keys=list(_keys(scope, subject)),
+        args=[int(window.total_seconds() * 1000), default_limit, member, int(quiet.total_seconds() * 1000)],
     )
     return Admission(
         admitted=bool(admitted),
