@@ -16,7 +16,11 @@ Django's ordinary cursors bind on the client and never prepare, so nothing else
 changes. Elsewhere (SQLite) it is ``connection.cursor()``.
 
 Statements written for it take every value as a parameter and select named columns, so
-a prepared statement's result keeps its shape.
+a prepared statement's result keeps its shape when a migration adds columns. A
+migration that changes the type of a column they return makes PostgreSQL refuse a
+running process's prepared statement ("cached plan must not change result type") until
+the process restarts (docker-compose.yml starts the processes after its migrate step).
+PgBouncer in transaction mode needs `max_prepared_statements` (docs/scaling.md).
 """
 
 from __future__ import annotations
